@@ -1,0 +1,59 @@
+# goetcd — make targets. `make demo` and `make test` are the two set-up
+# commands of the README; everything else is for development.
+
+SHELL     := /bin/bash
+GO        ?= go
+# Packages of the library module (the root) and of the test module (tests/).
+ROOT_PKGS := ./client/... ./api/... ./generated/... ./examples/...
+TEST_TIMEOUT ?= 20m
+
+.PHONY: all demo test generate check-generated unit integration vet fmt-check etcd bench fuzz clean
+
+all: test
+
+## generate: rebuild generated/ from openapi.yaml with the pinned oapi-codegen.
+generate:
+	$(GO) tool oapi-codegen -config oapi-codegen.yaml openapi.yaml
+
+## check-generated: fail when generated/ is not what openapi.yaml makes now.
+check-generated:
+	@tmp=$$(mktemp -d) && trap 'rm -rf $$tmp' EXIT && \
+	sed "s#^output: .*#output: $$tmp/generated.gen.go#" oapi-codegen.yaml > $$tmp/cfg.yaml && \
+	$(GO) tool oapi-codegen -config $$tmp/cfg.yaml openapi.yaml && \
+	if ! diff -q $$tmp/generated.gen.go generated/generated.gen.go >/dev/null; then \
+		echo "generated/ is stale: run 'make generate' and commit the result" >&2; \
+		diff -u generated/generated.gen.go $$tmp/generated.gen.go | head -40 >&2; exit 1; \
+	fi; echo "generated/ matches openapi.yaml"
+
+## etcd: build (once, cached) the etcd 3.5.35 server the tests run.
+etcd:
+	@cd tests && $(GO) run ./cmd/buildetcd >/dev/null
+
+## vet / fmt-check: static checks of both modules.
+vet:
+	$(GO) vet $(ROOT_PKGS)
+	cd tests && $(GO) vet ./...
+
+fmt-check:
+	@out=$$(gofmt -l client api examples tests); if [ -n "$$out" ]; then echo "gofmt needed: $$out" >&2; exit 1; fi
+
+## demo: start a throwaway single-node v2 etcd, run examples/quickstart against it, stop it.
+demo:
+	@cd tests && $(GO) run ./cmd/demo
+
+## test: every check, unit tests with -race, and the real-etcd suites of tests/;
+## the last line is the pass/fail summary.
+test: check-generated fmt-check vet etcd
+	@cd tests && $(GO) build -o .cache/testsummary ./cmd/testsummary
+	@set -o pipefail; { \
+		$(GO) test -race -json -count=1 -timeout $(TEST_TIMEOUT) $(ROOT_PKGS); s1=$$?; \
+		(cd tests && $(GO) test -json -count=1 -timeout $(TEST_TIMEOUT) ./...); s2=$$?; \
+		exit $$((s1 | s2)); \
+	} 2>&1 | tests/.cache/testsummary
+
+## bench: benchmarks, goetcd side by side with etcd's official v2 client.
+bench: etcd
+	cd tests && $(GO) test -run '^$$' -bench . -benchmem ./bench/...
+
+clean:
+	rm -rf tests/.cache

@@ -1,0 +1,310 @@
+// Package client provides bindings for the etcd v2 APIs: keys and watch,
+// members, auth, and the cluster's status.
+//
+// Create a Config and exchange it for a Client, then make the API values you
+// need from it (NewKeysAPI, NewMembersAPI, NewAuthUserAPI, ...). Clients are
+// safe for concurrent use by multiple goroutines.
+//
+// Every call takes a context first; a cancelled or expired context ends the
+// call at once and the call returns the context's error. Within the
+// context's time a call may go to several members: reads and writes that are
+// safe to repeat move on to the next member when one fails; writes that are
+// not (create, compare-and-swap, in-order create, ...) are never sent twice
+// once they may have reached a server, and report an OutcomeUnknownError
+// instead.
+package client
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/meycoin/goetcd/api/version"
+)
+
+// DefaultRequestTimeout is a sensible timeout for one API call, for callers
+// that want one: context.WithTimeout(ctx, client.DefaultRequestTimeout).
+// The client itself sets no overall timeout.
+var DefaultRequestTimeout = 5 * time.Second
+
+// DefaultTransport is the Transport used when Config.Transport is nil. It
+// verifies TLS certificates, honours HTTP_PROXY and friends, bounds dial
+// (30 s) and TLS handshake (10 s) times, and keeps up to 64 idle connections
+// per member so that concurrent callers reuse connections instead of opening
+// new ones.
+var DefaultTransport CancelableTransport = &http.Transport{
+	Proxy: http.ProxyFromEnvironment,
+	DialContext: (&net.Dialer{
+		Timeout:   30 * time.Second,
+		KeepAlive: 30 * time.Second,
+	}).DialContext,
+	TLSHandshakeTimeout: 10 * time.Second,
+	TLSClientConfig:     &tls.Config{MinVersion: tls.VersionTLS12},
+	MaxIdleConns:        256,
+	MaxIdleConnsPerHost: 64,
+	IdleConnTimeout:     90 * time.Second,
+}
+
+// CancelableTransport mimics net/http.Transport, but requires that the object
+// also support request cancellation. This client cancels requests through
+// their context; CancelRequest is never called, so a transport may implement
+// it as a no-op.
+type CancelableTransport interface {
+	http.RoundTripper
+	CancelRequest(req *http.Request)
+}
+
+// CheckRedirectFunc decides whether a redirect is followed. via is the number
+// of requests already made; an error stops the chain and is returned.
+type CheckRedirectFunc func(via int) error
+
+// DefaultCheckRedirect follows up to 10 redirects, but no more.
+var DefaultCheckRedirect CheckRedirectFunc = func(via int) error {
+	if via > 10 {
+		return ErrTooManyRedirects
+	}
+	return nil
+}
+
+// EndpointSelectionMode is the policy for choosing the member that requests
+// go to first.
+type EndpointSelectionMode int
+
+const (
+	// EndpointSelectionRandom is the default value of the 'SelectionMode'.
+	// As the name implies, the client object will pick a node from the members
+	// of the cluster in a random fashion. If the cluster has three members, A, B,
+	// and C, the client picks any node from its three members as its request
+	// destination. The choice is kept (pinned) until that member fails.
+	EndpointSelectionRandom EndpointSelectionMode = iota
+
+	// If 'SelectionMode' is set to 'EndpointSelectionPrioritizeLeader',
+	// requests are sent directly to the cluster leader. This reduces
+	// forwarding roundtrips compared to making requests to etcd followers
+	// who then forward them to the cluster leader. In the event of a leader
+	// failure, however, clients configured this way cannot prioritize among
+	// the remaining etcd followers. Therefore, when a client sets 'SelectionMode'
+	// to 'EndpointSelectionPrioritizeLeader', it must use 'client.AutoSync()' to
+	// maintain its knowledge of current cluster state.
+	//
+	// This mode should be used with Client.AutoSync().
+	EndpointSelectionPrioritizeLeader
+)
+
+// Config is what New needs to make a Client. The zero value of every field
+// but Endpoints is usable.
+type Config struct {
+	// Endpoints defines a set of URLs (schemes, hosts and ports only, plus
+	// an optional base path) that can be used to communicate with a logical
+	// etcd cluster. For example, a three-node cluster could be provided like
+	// so:
+	//
+	// 	Endpoints: []string{
+	// 		"http://node1.example.com:2379",
+	// 		"http://node2.example.com:2379",
+	// 		"http://node3.example.com:2379",
+	// 	}
+	//
+	// Each must have the scheme http or https and a host; New refuses
+	// anything else with an error naming the endpoint. Duplicates are
+	// dropped. If multiple endpoints are provided, the Client will attempt
+	// to use them all in the event that one or more of them are unusable.
+	//
+	// If Client.Sync is ever called, the Client may cache an alternate
+	// set of endpoints to continue operation.
+	Endpoints []string
+
+	// Transport is used by the Client to drive HTTP requests. If not
+	// provided, DefaultTransport will be used. Give an *http.Transport with
+	// a TLSClientConfig for https endpoints with a private CA or client
+	// certificates.
+	Transport CancelableTransport
+
+	// CheckRedirect specifies the policy for handling HTTP redirects.
+	// If CheckRedirect is not nil, the Client calls it before
+	// following an HTTP redirect. The sole argument is the number of
+	// requests that have already been made. If CheckRedirect returns
+	// an error, the call will not make any further requests and returns
+	// the error.
+	//
+	// If CheckRedirect is nil, the Client uses DefaultCheckRedirect, which
+	// stops after 10 redirects. Whatever it says, a redirect from https to
+	// http is refused, and credentials are never sent to a host other than
+	// the one the request was made to.
+	CheckRedirect CheckRedirectFunc
+
+	// Username specifies the user credential to add as an authorization
+	// header (HTTP basic auth) on every request.
+	Username string
+
+	// Password is the password for the specified user to add as an
+	// authorization header to the request. It never appears in errors,
+	// debug output or logs.
+	Password string
+
+	// HeaderTimeoutPerRequest specifies the time limit to wait for response
+	// header in a single request made by the Client. The timeout includes
+	// connection time, any redirects, and header wait time.
+	//
+	// For non-watch GET request, server returns the response body immediately.
+	// For PUT/POST/DELETE request, server will attempt to commit request
+	// before responding, which is expected to take `100ms + 2 * RTT`.
+	// For watch request, server returns the header immediately to notify Client
+	// watch start. But if server is behind some kind of proxy, the response
+	// header may be cached at proxy, and Client cannot rely on this behavior.
+	//
+	// Especially, wait request will ignore this timeout.
+	//
+	// One API call may send multiple requests to different etcd servers until it
+	// succeeds; each request gets its own HeaderTimeoutPerRequest, so one
+	// member that hangs cannot use up the call's time. Use context of the API
+	// to specify the overall timeout.
+	//
+	// A HeaderTimeoutPerRequest of zero means no timeout.
+	HeaderTimeoutPerRequest time.Duration
+
+	// SelectionMode is an EndpointSelectionMode enum that specifies the
+	// policy for choosing the etcd cluster node to which requests are sent.
+	SelectionMode EndpointSelectionMode
+}
+
+// Client is a connection to one etcd cluster. Make one with New.
+type Client interface {
+	// Sync updates the internal cache of the etcd cluster's membership.
+	Sync(context.Context) error
+	// AutoSync periodically calls Sync() every given interval.
+	// The recommended sync interval is 10 seconds to 1 minute, which does
+	// not bring too much overhead to server and makes client catch up the
+	// cluster change in time.
+	//
+	// The example to use it:
+	//
+	//	for {
+	//		err := client.AutoSync(ctx, 10*time.Second)
+	//		if err == context.DeadlineExceeded || err == context.Canceled {
+	//			break
+	//		}
+	//		log.Print(err)
+	//	}
+	AutoSync(context.Context, time.Duration) error
+	// Endpoints returns a copy of the current set of API endpoints used
+	// by Client to resolve HTTP requests. If Sync has ever been called,
+	// this may differ from the initial Endpoints provided in the Config.
+	Endpoints() []string
+	// SetEndpoints sets the set of API endpoints used by Client to resolve
+	// HTTP requests. If the given endpoints are not valid, an error will be
+	// returned
+	SetEndpoints(eps []string) error
+	// GetVersion retrieves the current etcd server and cluster version
+	GetVersion(ctx context.Context) (*version.Versions, error)
+
+	// cluster gives the package's APIs the request machinery.
+	cluster() *httpClusterClient
+}
+
+// New makes a Client from cfg. It checks the endpoints (each needs the
+// scheme http or https and a host) and returns an error naming the first
+// one that does not fit. New sends nothing.
+func New(cfg Config) (Client, error) {
+	c := &httpClusterClient{
+		transport:     cfg.Transport,
+		checkRedirect: cfg.CheckRedirect,
+		username:      cfg.Username,
+		password:      cfg.Password,
+		headerTimeout: cfg.HeaderTimeoutPerRequest,
+		selectionMode: cfg.SelectionMode,
+	}
+	if c.transport == nil {
+		c.transport = DefaultTransport
+	}
+	if c.checkRedirect == nil {
+		c.checkRedirect = DefaultCheckRedirect
+	}
+	if cfg.HeaderTimeoutPerRequest < 0 {
+		return nil, fmt.Errorf("client: Config.HeaderTimeoutPerRequest is negative (%v)", cfg.HeaderTimeoutPerRequest)
+	}
+	switch cfg.SelectionMode {
+	case EndpointSelectionRandom, EndpointSelectionPrioritizeLeader:
+	default:
+		return nil, fmt.Errorf("client: Config.SelectionMode %d is not a known EndpointSelectionMode", cfg.SelectionMode)
+	}
+	c.init()
+	if err := c.SetEndpoints(cfg.Endpoints); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// parseEndpoints checks and normalises a list of endpoint URLs: http or
+// https, a host, no query, fragment or user info (credentials belong in
+// Config.Username and Password, where they are never logged). Duplicates are
+// dropped, keeping the first.
+func parseEndpoints(eps []string) ([]*url.URL, error) {
+	if len(eps) == 0 {
+		return nil, ErrNoEndpoints
+	}
+	out := make([]*url.URL, 0, len(eps))
+	seen := make(map[string]bool, len(eps))
+	for _, ep := range eps {
+		u, err := parseEndpoint(ep)
+		if err != nil {
+			return nil, err
+		}
+		if s := u.String(); !seen[s] {
+			seen[s] = true
+			out = append(out, u)
+		}
+	}
+	return out, nil
+}
+
+func parseEndpoint(ep string) (*url.URL, error) {
+	u, err := url.Parse(ep)
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return nil, fmt.Errorf("client: endpoint %q is not a URL: %v", redactUserinfo(ep), err)
+	}
+	switch u.Scheme {
+	case "http", "https":
+	case "":
+		return nil, fmt.Errorf("client: endpoint %q has no scheme; write it as http://%s or https://%s", ep, ep, ep)
+	default:
+		return nil, fmt.Errorf("client: endpoint %q has the scheme %q; only http and https are supported", redactUserinfo(ep), u.Scheme)
+	}
+	if u.Host == "" || u.Hostname() == "" {
+		return nil, fmt.Errorf("client: endpoint %q has no host", redactUserinfo(ep))
+	}
+	if u.User != nil {
+		return nil, fmt.Errorf("client: endpoint %q carries user info; give credentials in Config.Username and Config.Password", redactUserinfo(ep))
+	}
+	if u.RawQuery != "" || u.Fragment != "" || u.ForceQuery {
+		return nil, fmt.Errorf("client: endpoint %q has a query or fragment; give scheme, host, port and at most a base path", ep)
+	}
+	if port := u.Port(); port == "" && strings.HasSuffix(u.Host, ":") {
+		return nil, fmt.Errorf("client: endpoint %q has an empty port", ep)
+	}
+	u.Path = strings.TrimSuffix(u.Path, "/")
+	u.RawPath = ""
+	return u, nil
+}
+
+// redactUserinfo hides a password in an endpoint string that did not parse
+// cleanly, so that errors never carry it.
+func redactUserinfo(ep string) string {
+	if i := strings.Index(ep, "://"); i >= 0 {
+		rest := ep[i+3:]
+		if at := strings.LastIndex(rest, "@"); at >= 0 && !strings.ContainsAny(rest[:at], "/?#") {
+			return ep[:i+3] + "xxxxx@" + rest[at+1:]
+		}
+	}
+	return ep
+}

@@ -1,0 +1,5 @@
+package client
+
+import "sort"
+
+func sortNodes(ns Nodes) { sort.Sort(ns) }

@@ -1,0 +1,114 @@
+package client
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestCanonicalKey(t *testing.T) {
+	for _, tc := range []struct {
+		in, want string
+		err      string
+	}{
+		{in: "", want: ""},
+		{in: "/", want: ""},
+		{in: "foo", want: "foo"},
+		{in: "/foo", want: "foo"},
+		{in: "/foo/", want: "foo"},
+		{in: "//a//b///c/", want: "a/b/c"},
+		{in: "/sp/a b", want: "sp/a b"},
+		{in: "/x/%2F?#+&=;✓", want: "x/%2F?#+&=;✓"},
+		{in: "/v2/keys", want: "v2/keys"},
+		{in: "/a.b/.hidden/..x", want: "a.b/.hidden/..x"},
+		{in: "/a/../b", err: `".." segment`},
+		{in: "../version", err: `".." segment`},
+		{in: "/a/./b", err: `"." segment`},
+		{in: "/a/..", err: `".." segment`},
+		{in: "bad\xffutf8", err: "not valid UTF-8"},
+	} {
+		got, err := canonicalKey(tc.in)
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("canonicalKey(%q) = %q, %v; want error containing %q", tc.in, got, err, tc.err)
+			}
+			continue
+		}
+		if err != nil || got != tc.want {
+			t.Errorf("canonicalKey(%q) = %q, %v; want %q", tc.in, got, err, tc.want)
+		}
+	}
+}
+
+func TestSetOptionsAreCheckedBeforeSending(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		value string
+		opts  SetOptions
+		err   string // "" = valid
+		class opClass
+	}{
+		{name: "plain set", value: "v", class: classIdempotent},
+		{name: "ttl", value: "v", opts: SetOptions{TTL: 5 * time.Second}, class: classIdempotent},
+		{name: "refresh", opts: SetOptions{Refresh: true, TTL: time.Second}, class: classIdempotent},
+		{name: "refresh with value", value: "v", opts: SetOptions{Refresh: true, TTL: time.Second}, err: "Refresh is set with a value"},
+		{name: "refresh without ttl", opts: SetOptions{Refresh: true}, err: "Refresh needs SetOptions.TTL"},
+		{name: "prevValue with dir", opts: SetOptions{Dir: true, PrevValue: "x"}, err: "PrevValue cannot be used with Dir"},
+		{name: "negative ttl", value: "v", opts: SetOptions{TTL: -time.Second}, err: "SetOptions.TTL is negative"},
+		{name: "sub-second ttl", value: "v", opts: SetOptions{TTL: 500 * time.Millisecond}, err: "under one second"},
+		{name: "fractional ttl", value: "v", opts: SetOptions{TTL: 1500 * time.Millisecond}, err: "whole number of seconds"},
+		{name: "bad prevExist", value: "v", opts: SetOptions{PrevExist: "maybe"}, err: `PrevExist is "maybe"`},
+		{name: "create", value: "v", opts: SetOptions{PrevExist: PrevNoExist}, class: classOneShot},
+		{name: "update", value: "v", opts: SetOptions{PrevExist: PrevExist}, class: classIdempotent},
+		{name: "cas value", value: "v", opts: SetOptions{PrevValue: "old"}, class: classOneShot},
+		{name: "cas index", value: "v", opts: SetOptions{PrevIndex: 7}, class: classOneShot},
+		{name: "mkdir", opts: SetOptions{Dir: true}, class: classOneShot},
+		{name: "update dir", opts: SetOptions{Dir: true, PrevExist: PrevExist}, class: classIdempotent},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f, class, err := setForm(tc.value, &tc.opts)
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Fatalf("err = %v, want one containing %q", err, tc.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if class != tc.class {
+				t.Errorf("class = %d, want %d", class, tc.class)
+			}
+			if tc.opts.TTL > 0 && (f.Ttl == nil || *f.Ttl != uint64(tc.opts.TTL/time.Second)) {
+				t.Errorf("ttl = %v, want %v", f.Ttl, tc.opts.TTL)
+			}
+			if tc.opts.TTL == 0 && f.Ttl != nil {
+				t.Errorf("ttl sent without a TTL option: %d", *f.Ttl)
+			}
+			if (f.Value != nil) != (!tc.opts.Dir && !tc.opts.Refresh) {
+				t.Errorf("value sent = %v, want it sent only for non-dir, non-refresh sets", f.Value)
+			}
+		})
+	}
+}
+
+func TestCreateInOrderTTLIsChecked(t *testing.T) {
+	if _, err := ttlSeconds("CreateInOrderOptions.TTL", 200*time.Millisecond); err == nil || !strings.Contains(err.Error(), "CreateInOrderOptions.TTL") {
+		t.Fatalf("err = %v, want one naming CreateInOrderOptions.TTL", err)
+	}
+}
+
+func TestNodesSortAndTTL(t *testing.T) {
+	ns := Nodes{{Key: "/b"}, {Key: "/a+b"}, {Key: "/a b"}, {Key: "/✓"}}
+	sortNodes(ns)
+	var keys []string
+	for _, n := range ns {
+		keys = append(keys, n.Key)
+	}
+	if got, want := strings.Join(keys, ","), "/a b,/a+b,/b,/✓"; got != want {
+		t.Errorf("sorted = %s, want %s", got, want)
+	}
+	if d := (&Node{TTL: 5}).TTLDuration(); d != 5*time.Second {
+		t.Errorf("TTLDuration = %v", d)
+	}
+}

@@ -1,0 +1,401 @@
+package client
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/http/httptrace"
+	"net/url"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/go-retryablehttp"
+)
+
+// opClass says what may be done when an attempt of an operation fails. The
+// policy, by class and failure:
+//
+//	failure                                   read  idempotent  one-shot  watch
+//	connection never made (refused, DNS, TLS)  next  next        next      next
+//	request not fully sent                     next  next        next      next
+//	sent, then reset / EOF / header timeout    next  next        UNKNOWN   next
+//	5xx answer (e.g. 500/300 timed out)        next  next        UNKNOWN   next
+//	redirect limit, bad redirect               next  next        next      next
+//	context cancelled or expired               stop  stop        stop      stop
+//	any other answer (2xx, 3xx, 4xx)           done  done        done      done
+//
+// "next" moves the request to the next endpoint (after a full round of the
+// ring, with a capped, jittered exponential back-off); "UNKNOWN" stops and
+// returns an *OutcomeUnknownError wrapping the cause, and moves the pin on so
+// that the next call goes elsewhere.
+//
+// Reads are GET and HEAD of keys (quorum or not), members, auth, version
+// and stats. Idempotent writes are those whose repetition cannot change the
+// outcome: a plain Set of a value (with or without TTL or refresh), Update,
+// an unconditional Delete, and password changes. One-shot writes are Create,
+// CreateInOrder, compare-and-swap (PrevValue/PrevIndex), compare-and-delete,
+// directory creation with Set (a second one answers "Not a file"), member
+// add/update/remove and the other auth changes.
+type opClass uint8
+
+const (
+	classRead opClass = iota
+	classIdempotent
+	classOneShot
+	classWatch
+)
+
+// Retry timing. The first round over the ring goes without waiting; later
+// rounds wait retryWaitMin, doubling, up to retryWaitMax, with jitter.
+const (
+	retryWaitMin = 50 * time.Millisecond
+	retryWaitMax = 1 * time.Second
+	// retryRounds is how many times each endpoint may be tried in one call.
+	retryRounds = 2
+)
+
+// call is the state of one API call across its attempts.
+type call struct {
+	c     *httpClusterClient
+	ctx   context.Context
+	class opClass
+	op    string
+
+	eps   []*url.URL
+	cur   int // index in eps of the current attempt
+	tries int
+	path  string // the request path before an endpoint's base path
+	raw   string // its escaped form, if it needs one
+
+	errs    []error
+	outcome error // set when a one-shot write may have been applied
+
+	// sent is set by the transport once the current attempt's request was
+	// written in full: from then on a one-shot write may have been applied.
+	sent atomic.Bool
+}
+
+type callKey struct{}
+
+// do sends req (built by the generated layer against placeholderServer) to
+// the cluster and returns the answer with its body read. op names the
+// operation in errors. Transport failures and 5xx answers are handled by the
+// retry policy of class; every other answer is returned as is.
+func (c *httpClusterClient) do(ctx context.Context, req *http.Request, class opClass, op string) (*result, error) {
+	resp, st, err := c.send(ctx, req, class, op)
+	if err != nil {
+		return nil, err
+	}
+	body, err := readBody(ctx, resp)
+	ep := st.endpoint()
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, &EndpointError{Endpoint: ep, Err: fmt.Errorf("reading the answer to %s: %w", op, err)}
+	}
+	return &result{resp: resp, body: body, endpoint: ep, method: req.Method, path: st.path}, nil
+}
+
+// send is do without reading the body: the caller owns resp.Body. Watches
+// use it to read a stream.
+func (c *httpClusterClient) send(ctx context.Context, req *http.Request, class opClass, op string) (*http.Response, *call, error) {
+	eps, pin := c.snapshot()
+	if len(eps) == 0 {
+		return nil, nil, ErrNoEndpoints
+	}
+	st := &call{c: c, class: class, op: op, eps: eps, cur: pin, path: req.URL.Path, raw: req.URL.RawPath}
+	st.ctx = context.WithValue(ctx, callKey{}, st)
+	req = req.WithContext(st.ctx)
+	st.target(req)
+	if c.username != "" {
+		req.SetBasicAuth(c.username, c.password)
+	}
+	rreq, err := retryablehttp.FromRequest(req)
+	if err != nil {
+		return nil, nil, fmt.Errorf("client: %s: %w", op, err)
+	}
+	rc := &retryablehttp.Client{
+		HTTPClient:   c.attempts,
+		RetryWaitMin: retryWaitMin,
+		RetryWaitMax: retryWaitMax,
+		RetryMax:     retryRounds*len(eps) - 1,
+		CheckRetry:   st.checkRetry,
+		Backoff:      st.backoff,
+		PrepareRetry: st.prepareRetry,
+		ErrorHandler: st.giveUp,
+	}
+	resp, err := rc.Do(rreq)
+	if ctx.Err() != nil {
+		if resp != nil {
+			resp.Body.Close()
+		}
+		return nil, nil, ctx.Err()
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	if st.cur != pin {
+		c.repin(eps, st.cur)
+	}
+	return resp, st, nil
+}
+
+func (st *call) endpoint() string { return st.eps[st.cur].String() }
+
+// target points req at the current endpoint, below its base path.
+func (st *call) target(req *http.Request) {
+	ep := st.eps[st.cur]
+	u := *req.URL
+	u.Scheme, u.Host = ep.Scheme, ep.Host
+	u.Path, u.RawPath = st.path, st.raw
+	if ep.Path != "" {
+		u.Path = ep.Path + st.path
+		if st.raw != "" {
+			u.RawPath = ep.EscapedPath() + st.raw
+		}
+	}
+	req.URL = &u
+	req.Host = ""
+}
+
+// checkRetry applies the policy table above to one attempt's outcome.
+func (st *call) checkRetry(ctx context.Context, resp *http.Response, err error) (bool, error) {
+	st.tries++
+	if ctx.Err() != nil {
+		return false, ctx.Err()
+	}
+	ep := st.endpoint()
+	if err != nil {
+		st.errs = append(st.errs, &EndpointError{Endpoint: ep, Err: err})
+		if st.class == classOneShot && st.sent.Load() && !neverConnected(err) {
+			st.outcome = &OutcomeUnknownError{Op: st.op, Endpoint: ep, Err: err}
+			return false, st.outcome
+		}
+		return true, nil
+	}
+	if resp.StatusCode < 500 {
+		return false, nil
+	}
+	// A 5xx: keep the server's own error for the caller, then give the
+	// body back so that the last answer can still be returned whole.
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
+	resp.Body.Close()
+	resp.Body = io.NopCloser(bytes.NewReader(body))
+	cause := decodeAnyError(ep, resp, body)
+	st.errs = append(st.errs, &EndpointError{Endpoint: ep, Err: cause})
+	if st.class == classOneShot {
+		st.outcome = &OutcomeUnknownError{Op: st.op, Endpoint: ep, Err: cause}
+		return false, st.outcome
+	}
+	return true, nil
+}
+
+// backoff lets the first round over the ring go at once; later rounds back
+// off exponentially with jitter.
+func (st *call) backoff(min, max time.Duration, attempt int, _ *http.Response) time.Duration {
+	round := (attempt + 1) / len(st.eps)
+	if round == 0 || (attempt+1)%len(st.eps) != 0 {
+		return 0
+	}
+	d := min << (round - 1)
+	if d > max || d <= 0 {
+		d = max
+	}
+	return d/2 + rand.N(d/2+1)
+}
+
+// prepareRetry moves the request to the next endpoint.
+func (st *call) prepareRetry(req *http.Request) error {
+	st.cur = (st.cur + 1) % len(st.eps)
+	st.sent.Store(false)
+	st.target(req)
+	return nil
+}
+
+// giveUp is reached when the last allowed attempt failed or the policy
+// stopped: it returns the one error that says why.
+func (st *call) giveUp(resp *http.Response, err error, _ int) (*http.Response, error) {
+	if resp != nil {
+		resp.Body.Close()
+	}
+	if st.ctx.Err() != nil {
+		return nil, st.ctx.Err()
+	}
+	if st.outcome != nil {
+		// The pin moves on so that the next call tries another member.
+		st.c.repin(st.eps, (st.cur+1)%len(st.eps))
+		return nil, st.outcome
+	}
+	if len(st.errs) == 0 && err != nil {
+		st.errs = append(st.errs, &EndpointError{Endpoint: st.endpoint(), Err: err})
+	}
+	return nil, &ClusterError{Errors: st.errs}
+}
+
+// neverConnected reports whether err proves that no connection was made, so
+// the request cannot have reached a server.
+func neverConnected(err error) bool {
+	var op *net.OpError
+	if errors.As(err, &op) && op.Op == "dial" {
+		return true
+	}
+	var dns *net.DNSError
+	if errors.As(err, &dns) {
+		return true
+	}
+	var rh tls.RecordHeaderError
+	return errors.As(err, &rh)
+}
+
+// decodeAnyError turns a 5xx answer into the server's own error: an etcd
+// keys Error, an *HTTPError, or a *ResponseError when it is neither.
+func decodeAnyError(endpoint string, resp *http.Response, body []byte) error {
+	if e, ok := decodeKeysError(body); ok {
+		return e
+	}
+	return decodeHTTPError(endpoint, resp.Request.Method, resp.Request.URL.Path, resp, body)
+}
+
+// attemptTransport sends one attempt: it bounds the header phase by
+// Config.HeaderTimeoutPerRequest, follows redirects by Config.CheckRedirect,
+// and notes when a request has been written in full.
+type attemptTransport struct {
+	c *httpClusterClient
+}
+
+// headerTimeoutError says a member did not answer in time.
+type headerTimeoutError struct {
+	endpoint string
+	timeout  time.Duration
+}
+
+func (e *headerTimeoutError) Error() string {
+	return fmt.Sprintf("no response headers from %s within %v (HeaderTimeoutPerRequest)", e.endpoint, e.timeout)
+}
+
+// Timeout marks the error as a timeout for net.Error users.
+func (e *headerTimeoutError) Timeout() bool { return true }
+
+func (t *attemptTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	c := t.c
+	st, _ := req.Context().Value(callKey{}).(*call)
+	timeout := c.headerTimeout
+	if st != nil && st.class == classWatch {
+		timeout = 0
+	}
+	ctx := req.Context()
+	if st != nil && st.class == classOneShot {
+		ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
+			WroteRequest: func(info httptrace.WroteRequestInfo) {
+				if info.Err == nil {
+					st.sent.Store(true)
+				}
+			},
+		})
+	}
+	if timeout <= 0 {
+		if ctx != req.Context() {
+			req = req.WithContext(ctx)
+		}
+		return t.follow(req)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	var timedOut atomic.Bool
+	timer := time.AfterFunc(timeout, func() {
+		timedOut.Store(true)
+		cancel()
+	})
+	resp, err := t.follow(req.WithContext(ctx))
+	stopped := timer.Stop()
+	if err == nil && !stopped {
+		resp.Body.Close()
+		err = context.Canceled
+	}
+	if err != nil {
+		cancel()
+		if timedOut.Load() && req.Context().Err() == nil {
+			return nil, &headerTimeoutError{endpoint: req.URL.Host, timeout: timeout}
+		}
+		return nil, err
+	}
+	resp.Body = &cancelOnClose{ReadCloser: resp.Body, cancel: cancel}
+	return resp, nil
+}
+
+// follow sends req and follows redirects by hand: the same method and body,
+// Config.CheckRedirect consulted before each, https→http refused, and the
+// Authorization header dropped once the chain leaves the original host.
+func (t *attemptTransport) follow(req *http.Request) (*http.Response, error) {
+	c := t.c
+	origHost := req.URL.Host
+	for via := 1; ; via++ {
+		debugRequest(req)
+		resp, err := c.transport.RoundTrip(req)
+		if err != nil {
+			return nil, err
+		}
+		if !isRedirect(resp.StatusCode) {
+			return resp, nil
+		}
+		loc := resp.Header.Get("Location")
+		if loc == "" {
+			// A 3xx without a Location is an answer, not a redirect.
+			return resp, nil
+		}
+		io.Copy(io.Discard, io.LimitReader(resp.Body, 4096))
+		resp.Body.Close()
+		if err := c.checkRedirect(via); err != nil {
+			return nil, err
+		}
+		next, err := req.URL.Parse(loc)
+		if err != nil {
+			return nil, fmt.Errorf("redirect from %s to an invalid Location %q: %w", req.URL.Host, loc, err)
+		}
+		if next.Scheme != "http" && next.Scheme != "https" {
+			return nil, fmt.Errorf("redirect from %s to %q refused: only http and https are followed", req.URL.Host, next.Redacted())
+		}
+		if req.URL.Scheme == "https" && next.Scheme == "http" {
+			return nil, fmt.Errorf("redirect from %s to %s refused: it would downgrade https to http", req.URL.Host, next.Redacted())
+		}
+		nreq := req.Clone(req.Context())
+		nreq.URL = next
+		nreq.Host = ""
+		if req.GetBody != nil {
+			if nreq.Body, err = req.GetBody(); err != nil {
+				return nil, err
+			}
+		}
+		if next.Host != origHost {
+			nreq.Header.Del("Authorization")
+		}
+		req = nreq
+	}
+}
+
+func isRedirect(status int) bool {
+	switch status {
+	case http.StatusMovedPermanently, http.StatusFound, http.StatusSeeOther,
+		http.StatusTemporaryRedirect, http.StatusPermanentRedirect:
+		return true
+	}
+	return false
+}
+
+// cancelOnClose releases an attempt's context once its body is done with.
+type cancelOnClose struct {
+	io.ReadCloser
+	cancel context.CancelFunc
+}
+
+func (b *cancelOnClose) Close() error {
+	err := b.ReadCloser.Close()
+	b.cancel()
+	return err
+}

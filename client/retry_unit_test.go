@@ -1,0 +1,363 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// These tests use httptest servers only for faults a real etcd cannot be
+// made to produce on demand; the same behaviours against real members are in
+// tests/.
+
+const okSetBody = `{"action":"set","node":{"key":"/k","value":"v","modifiedIndex":5,"createdIndex":5}}` + "\n"
+
+// pinnedClient makes a client over eps with the first endpoint pinned.
+func pinnedClient(t *testing.T, cfg Config, eps ...string) *httpClusterClient {
+	t.Helper()
+	cfg.Endpoints = eps
+	c, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hc := c.(*httpClusterClient)
+	hc.mu.Lock()
+	hc.pinned = 0
+	hc.mu.Unlock()
+	return hc
+}
+
+// countingServer answers every request with status and body, counting them.
+func countingServer(t *testing.T, status int, body string) (*httptest.Server, *atomic.Int32) {
+	t.Helper()
+	var n atomic.Int32
+	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n.Add(1)
+		io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("X-Etcd-Index", "5")
+		w.WriteHeader(status)
+		io.WriteString(w, body)
+	}))
+	t.Cleanup(s.Close)
+	return s, &n
+}
+
+// deadEndpoint is an address where nothing listens.
+func deadEndpoint(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	return "http://" + addr
+}
+
+// resettingServer reads each request in full, then drops the connection
+// without answering: the request reached a server, the outcome is unknown.
+func resettingServer(t *testing.T) (*httptest.Server, *atomic.Int32) {
+	t.Helper()
+	var n atomic.Int32
+	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n.Add(1)
+		io.Copy(io.Discard, r.Body)
+		conn, _, err := w.(http.Hijacker).Hijack()
+		if err == nil {
+			if tc, ok := conn.(*net.TCPConn); ok {
+				tc.SetLinger(0)
+			}
+			conn.Close()
+		}
+	}))
+	t.Cleanup(s.Close)
+	return s, &n
+}
+
+func TestOneShotWriteIsNotResentAfterA5xx(t *testing.T) {
+	sick, sickN := countingServer(t, 500, `{"errorCode":300,"message":"Raft Internal Error","cause":"etcdserver: request timed out","index":0}`)
+	healthy, healthyN := countingServer(t, 201, okSetBody)
+	c := pinnedClient(t, Config{}, sick.URL, healthy.URL)
+	for _, tc := range []struct {
+		name string
+		call func() error
+	}{
+		{"create", func() error { _, err := NewKeysAPI(c).Create(context.Background(), "/k", "v"); return err }},
+		{"in-order", func() error {
+			_, err := NewKeysAPI(c).CreateInOrder(context.Background(), "/q", "v", nil)
+			return err
+		}},
+		{"cas", func() error {
+			_, err := NewKeysAPI(c).Set(context.Background(), "/k", "v", &SetOptions{PrevValue: "old"})
+			return err
+		}},
+		{"cad", func() error {
+			_, err := NewKeysAPI(c).Delete(context.Background(), "/k", &DeleteOptions{PrevIndex: 3})
+			return err
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c.repin(c.endpoints, 0)
+			sickN.Store(0)
+			healthyN.Store(0)
+			err := tc.call()
+			if !IsOutcomeUnknown(err) {
+				t.Fatalf("err = %v, want an outcome-unknown error", err)
+			}
+			var e Error
+			if !errors.As(err, &e) || e.Code != ErrorCodeRaftInternal || !strings.Contains(e.Cause, "timed out") {
+				t.Fatalf("the server's error is lost: %v", err)
+			}
+			if sickN.Load() != 1 || healthyN.Load() != 0 {
+				t.Fatalf("requests: sick %d, healthy %d; want 1 and 0 (never sent twice)", sickN.Load(), healthyN.Load())
+			}
+		})
+	}
+	// The pin moved on: the next call goes to the other member.
+	if _, err := NewKeysAPI(c).Get(context.Background(), "/k", nil); err != nil {
+		t.Fatal(err)
+	}
+	if healthyN.Load() != 1 {
+		t.Fatalf("after an unknown outcome the next call did not go elsewhere")
+	}
+}
+
+func TestOneShotWriteIsNotResentAfterAReset(t *testing.T) {
+	reset, resetN := resettingServer(t)
+	healthy, healthyN := countingServer(t, 201, okSetBody)
+	c := pinnedClient(t, Config{}, reset.URL, healthy.URL)
+	_, err := NewKeysAPI(c).CreateInOrder(context.Background(), "/q", "job", nil)
+	if !IsOutcomeUnknown(err) {
+		t.Fatalf("err = %v, want outcome unknown", err)
+	}
+	if resetN.Load() != 1 || healthyN.Load() != 0 {
+		t.Fatalf("requests: reset %d, healthy %d; want 1 and 0", resetN.Load(), healthyN.Load())
+	}
+}
+
+func TestWritesFailOverWhenTheyNeverLeft(t *testing.T) {
+	healthy, healthyN := countingServer(t, 201, okSetBody)
+	c := pinnedClient(t, Config{}, deadEndpoint(t), healthy.URL)
+	if _, err := NewKeysAPI(c).Create(context.Background(), "/k", "v"); err != nil {
+		t.Fatalf("create with a dead pinned member: %v", err)
+	}
+	if healthyN.Load() != 1 {
+		t.Fatalf("healthy member got %d requests, want 1", healthyN.Load())
+	}
+	// The client now prefers the member that answered.
+	if _, err := NewKeysAPI(c).Get(context.Background(), "/k", nil); err != nil {
+		t.Fatal(err)
+	}
+	if healthyN.Load() != 2 {
+		t.Fatalf("pin did not move to the healthy member")
+	}
+}
+
+func TestIdempotentWritesAndReadsFailOver(t *testing.T) {
+	reset, _ := resettingServer(t)
+	sick, _ := countingServer(t, 503, `{"message":"During election"}`)
+	healthy, healthyN := countingServer(t, 200, okSetBody)
+	c := pinnedClient(t, Config{}, reset.URL, sick.URL, healthy.URL)
+	kapi := NewKeysAPI(c)
+	if _, err := kapi.Set(context.Background(), "/k", "v", nil); err != nil {
+		t.Fatalf("plain set: %v", err)
+	}
+	c.repin(c.endpoints, 0)
+	if _, err := kapi.Get(context.Background(), "/k", &GetOptions{Quorum: true}); err != nil {
+		t.Fatalf("quorum get: %v", err)
+	}
+	if healthyN.Load() != 2 {
+		t.Fatalf("healthy member got %d requests, want 2", healthyN.Load())
+	}
+}
+
+func TestAllMembersFailingGivesAClusterError(t *testing.T) {
+	sick, _ := countingServer(t, 500, `{"errorCode":300,"message":"Raft Internal Error","cause":"etcdserver: request timed out","index":0}`)
+	dead := deadEndpoint(t)
+	c := pinnedClient(t, Config{}, sick.URL, dead)
+	_, err := NewKeysAPI(c).Get(context.Background(), "/k", nil)
+	var ce *ClusterError
+	if !errors.As(err, &ce) || !errors.Is(err, ErrClusterUnavailable) {
+		t.Fatalf("err = %v, want a *ClusterError", err)
+	}
+	msg := err.Error()
+	for _, want := range []string{sick.URL, strings.TrimPrefix(dead, "http://"), "request timed out"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("cluster error %q does not mention %q", msg, want)
+		}
+	}
+	if strings.Contains(msg, "no leader") {
+		t.Errorf("a 500 is not labelled 'no leader': %q", msg)
+	}
+	var e Error
+	if !errors.As(err, &e) || e.Code != ErrorCodeRaftInternal {
+		t.Errorf("errors.As does not find the etcd error in %v", err)
+	}
+}
+
+func TestHungMemberCostsOnlyTheHeaderTimeout(t *testing.T) {
+	release := make(chan struct{})
+	hung := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	t.Cleanup(hung.Close)
+	t.Cleanup(func() { close(release) })
+	healthy, _ := countingServer(t, 200, okSetBody)
+	c := pinnedClient(t, Config{HeaderTimeoutPerRequest: 200 * time.Millisecond}, hung.URL, healthy.URL)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := NewKeysAPI(c).Get(ctx, "/k", nil); err != nil {
+		t.Fatalf("get with a hung pinned member: %v", err)
+	}
+	if ctx.Err() != nil {
+		t.Fatal("the hung member used up the caller's deadline")
+	}
+}
+
+func TestCancelledContextEndsTheCallWithItsError(t *testing.T) {
+	release := make(chan struct{})
+	hung := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	t.Cleanup(hung.Close)
+	t.Cleanup(func() { close(release) })
+	c := pinnedClient(t, Config{}, hung.URL)
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	_, err := NewKeysAPI(c).Set(ctx, "/k", "v", nil)
+	if err != context.DeadlineExceeded {
+		t.Fatalf("err = %v, want context.DeadlineExceeded itself", err)
+	}
+}
+
+func TestNotAnEtcdAnswer(t *testing.T) {
+	for _, tc := range []struct {
+		name, ctype, body string
+		status            int
+		sentinel          error
+		want              string
+	}{
+		{"v2 disabled", "text/plain; charset=utf-8", "404 page not found\n", 404, ErrInvalidJSON, "--enable-v2"},
+		{"html proxy page", "text/html", "<html><body>Bad Gateway</body></html>", 404, ErrInvalidJSON, "not an etcd v2 answer"},
+		{"malformed json", "application/json", `{"action":"get","node":`, 200, ErrInvalidJSON, "unexpected end of JSON"},
+		{"empty 200", "application/json", "", 200, ErrEmptyBody, "empty body"},
+		{"json without action", "application/json", `{"hello":"world"}`, 200, ErrInvalidJSON, "no action"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", tc.ctype)
+				w.WriteHeader(tc.status)
+				io.WriteString(w, tc.body)
+			}))
+			defer s.Close()
+			c := pinnedClient(t, Config{}, s.URL)
+			_, err := NewKeysAPI(c).Get(context.Background(), "/k", nil)
+			var re *ResponseError
+			if !errors.Is(err, tc.sentinel) || !errors.As(err, &re) {
+				t.Fatalf("err = %v, want a *ResponseError wrapping %v", err, tc.sentinel)
+			}
+			if !strings.Contains(err.Error(), s.URL) || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err %q should name the endpoint and say %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestRedirects(t *testing.T) {
+	type seen struct {
+		method, body, auth string
+	}
+	got := make(chan seen, 4)
+	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		got <- seen{r.Method, string(b), r.Header.Get("Authorization")}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(201)
+		io.WriteString(w, okSetBody)
+	}))
+	defer target.Close()
+	redirector := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		if r.Header.Get("Authorization") == "" {
+			t.Errorf("the configured member did not get the credentials")
+		}
+		http.Redirect(w, r, target.URL+r.URL.RequestURI(), http.StatusTemporaryRedirect)
+	}))
+	defer redirector.Close()
+
+	c := pinnedClient(t, Config{Username: "root", Password: "s3cret"}, redirector.URL)
+	if _, err := NewKeysAPI(c).Set(context.Background(), "/k", "v", &SetOptions{TTL: 10 * time.Second}); err != nil {
+		t.Fatal(err)
+	}
+	s := <-got
+	if s.method != "PUT" || !strings.Contains(s.body, "value=v") || !strings.Contains(s.body, "ttl=10") {
+		t.Errorf("redirected request = %+v, want the same PUT with its body", s)
+	}
+	if s.auth != "" {
+		t.Errorf("credentials were sent to another host on a redirect")
+	}
+
+	t.Run("limit", func(t *testing.T) {
+		var loop *httptest.Server
+		loop = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			http.Redirect(w, r, loop.URL+r.URL.RequestURI(), http.StatusTemporaryRedirect)
+		}))
+		defer loop.Close()
+		var hops atomic.Int32
+		c := pinnedClient(t, Config{CheckRedirect: func(via int) error {
+			hops.Store(int32(via))
+			return DefaultCheckRedirect(via)
+		}}, loop.URL)
+		_, err := NewKeysAPI(c).Get(context.Background(), "/k", nil)
+		if !errors.Is(err, ErrTooManyRedirects) {
+			t.Fatalf("err = %v, want ErrTooManyRedirects", err)
+		}
+		if hops.Load() != 11 {
+			t.Fatalf("CheckRedirect last saw via=%d, want 11", hops.Load())
+		}
+	})
+
+	t.Run("https to http refused", func(t *testing.T) {
+		tlsRedirector := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			http.Redirect(w, r, target.URL+r.URL.RequestURI(), http.StatusTemporaryRedirect)
+		}))
+		defer tlsRedirector.Close()
+		tr := tlsRedirector.Client().Transport.(*http.Transport)
+		c := pinnedClient(t, Config{Transport: tr}, tlsRedirector.URL)
+		_, err := NewKeysAPI(c).Get(context.Background(), "/k", nil)
+		if err == nil || !strings.Contains(err.Error(), "downgrade https to http") {
+			t.Fatalf("err = %v, want a refused downgrade", err)
+		}
+		select {
+		case s := <-got:
+			t.Fatalf("the http target was reached: %+v", s)
+		default:
+		}
+	})
+}
+
+func TestTLSVerificationIsOnByDefault(t *testing.T) {
+	s := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		t.Errorf("a server with an untrusted certificate was sent a request")
+	}))
+	defer s.Close()
+	c := pinnedClient(t, Config{}, s.URL)
+	_, err := NewKeysAPI(c).Get(context.Background(), "/k", nil)
+	if err == nil || !strings.Contains(err.Error(), "certificate") {
+		t.Fatalf("err = %v, want a certificate error", err)
+	}
+}
