@@ -214,7 +214,7 @@ func (c *httpClusterClient) GetVersion(ctx context.Context) (*version.Versions, 
 		return nil, err
 	}
 	if res.resp.StatusCode != http.StatusOK {
-		return nil, res.httpError()
+		return nil, res.httpError("")
 	}
 	var v version.Versions
 	if err := res.decodeJSON(&v); err != nil {
@@ -245,8 +245,13 @@ func (r *result) decodeJSON(v any) error {
 
 // httpError turns a members/auth/stats error answer into an *HTTPError, or a
 // *ResponseError when the body is not the {"message"} etcd sends.
-func (r *result) httpError() error {
-	return decodeHTTPError(r.endpoint, r.method, r.path, r.resp, r.body)
+// resource names what the call is about (see HTTPError.Resource).
+func (r *result) httpError(resource string) error {
+	err := decodeHTTPError(r.endpoint, r.method, r.path, r.resp, r.body)
+	if he, ok := err.(*HTTPError); ok {
+		he.Resource = resource
+	}
+	return err
 }
 
 func decodeHTTPError(endpoint, method, path string, resp *http.Response, body []byte) error {

@@ -99,11 +99,19 @@ type HTTPError struct {
 	Endpoint string
 	// Method and Path name the request (never its body or credentials).
 	Method, Path string
+	// Resource is what the status is about: "member", "user", "role",
+	// "auth", "stats" or "" (the predicates IsUserNotFound, IsRoleNotFound,
+	// IsMemberNotFound ... decide from StatusCode and Resource).
+	Resource string
 }
 
 // Error names the request, the status and the server's message.
 func (e *HTTPError) Error() string {
-	return fmt.Sprintf("client: %s %s on %s: %d %s: %s", e.Method, e.Path, e.Endpoint, e.StatusCode, http.StatusText(e.StatusCode), e.Message)
+	s := fmt.Sprintf("client: %s %s on %s: %d %s: %s", e.Method, e.Path, e.Endpoint, e.StatusCode, http.StatusText(e.StatusCode), e.Message)
+	if e.StatusCode == http.StatusUnauthorized {
+		s += " (credentials missing or refused: this call needs a user with the root role)"
+	}
+	return s
 }
 
 // ResponseError is returned for an answer that is not an etcd v2 answer: a
@@ -264,7 +272,55 @@ func IsUnauthorized(err error) bool {
 	return errors.As(err, &he) && he.StatusCode == http.StatusUnauthorized
 }
 
+// IsUserNotFound returns true if the error means user not found of v2 API.
+// It is decided from the HTTP status (404) and the resource the call was
+// about, whatever the server's wording, for every call that names a user.
+func IsUserNotFound(err error) bool { return hasStatus(err, http.StatusNotFound, "user") }
+
+// IsRoleNotFound returns true if the error means role not found of v2 API.
+// It holds for every call that names a role, and for GetUser when the user
+// holds a role that no longer exists.
+func IsRoleNotFound(err error) bool { return hasStatus(err, http.StatusNotFound, "role") }
+
+// hasStatus reports whether err holds an *HTTPError with status about
+// resource, looking at every endpoint's error of a ClusterError.
+func hasStatus(err error, status int, resource string) bool {
+	var he *HTTPError
+	if errors.As(err, &he) && he.StatusCode == status && he.Resource == resource {
+		return true
+	}
+	var ce *ClusterError
+	if errors.As(err, &ce) {
+		for _, e := range ce.Errors {
+			if errors.As(e, &he) && he.StatusCode == status && he.Resource == resource {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 func hasErrorCode(err error, code int) bool {
 	var e Error
 	return errors.As(err, &e) && e.Code == code
+}
+
+// tagResource marks the *HTTPErrors inside err (a 5xx kept by the retry
+// layer, one per endpoint) with the resource the call was about, so that
+// the predicates work on them too.
+func tagResource(err error, resource string) error {
+	var ce *ClusterError
+	if errors.As(err, &ce) {
+		for _, e := range ce.Errors {
+			var he *HTTPError
+			if errors.As(e, &he) {
+				he.Resource = resource
+			}
+		}
+	}
+	var he *HTTPError
+	if errors.As(err, &he) && he.Resource == "" {
+		he.Resource = resource
+	}
+	return err
 }

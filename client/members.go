@@ -73,7 +73,7 @@ func listMembers(ctx context.Context, c *httpClusterClient) ([]Member, error) {
 		return nil, err
 	}
 	if res.resp.StatusCode != http.StatusOK {
-		return nil, res.httpError()
+		return nil, res.httpError("member")
 	}
 	var body struct {
 		Members []Member `json:"members"`
@@ -104,10 +104,10 @@ func (m *httpMembersAPI) Add(ctx context.Context, peerURL string) (*Member, erro
 	}
 	res, err := m.c.do(ctx, req, classOneShot, "add member "+peerURL)
 	if err != nil {
-		return nil, err
+		return nil, tagResource(err, "member")
 	}
 	if res.resp.StatusCode != http.StatusCreated {
-		return nil, res.httpError()
+		return nil, res.httpError("member")
 	}
 	var mem Member
 	if err := res.decodeJSON(&mem); err != nil {
@@ -129,10 +129,10 @@ func (m *httpMembersAPI) Remove(ctx context.Context, mID string) error {
 	}
 	res, err := m.c.do(ctx, req, classOneShot, "remove member "+mID)
 	if err != nil {
-		return err
+		return tagResource(err, "member")
 	}
 	if res.resp.StatusCode != http.StatusNoContent {
-		return res.httpError()
+		return res.httpError("member")
 	}
 	return nil
 }
@@ -153,10 +153,10 @@ func (m *httpMembersAPI) Update(ctx context.Context, mID string, peerURLs []stri
 	}
 	res, err := m.c.do(ctx, req, classOneShot, "update member "+mID)
 	if err != nil {
-		return err
+		return tagResource(err, "member")
 	}
 	if res.resp.StatusCode != http.StatusNoContent {
-		return res.httpError()
+		return res.httpError("member")
 	}
 	return nil
 }
@@ -177,10 +177,10 @@ func getLeader(ctx context.Context, c *httpClusterClient) (*Member, error) {
 	}
 	res, err := c.do(ctx, req, classRead, "get leader")
 	if err != nil {
-		return nil, err
+		return nil, tagResource(err, "member")
 	}
 	if res.resp.StatusCode != http.StatusOK {
-		return nil, res.httpError()
+		return nil, res.httpError("member")
 	}
 	var mem Member
 	if err := res.decodeJSON(&mem); err != nil {
@@ -237,39 +237,17 @@ func checkMemberID(id string) error {
 }
 
 // IsMemberNotFound reports whether err says the member id is unknown (404).
-func IsMemberNotFound(err error) bool { return hasStatus(err, http.StatusNotFound, "/v2/members/") }
+func IsMemberNotFound(err error) bool { return hasStatus(err, http.StatusNotFound, "member") }
 
 // IsMemberRemoved reports whether err says the member was removed before
 // (410 Gone).
-func IsMemberRemoved(err error) bool { return hasStatus(err, http.StatusGone, "/v2/members/") }
+func IsMemberRemoved(err error) bool { return hasStatus(err, http.StatusGone, "member") }
 
 // IsMemberExists reports whether err says a member already has the peer URL
 // (409 Conflict).
-func IsMemberExists(err error) bool { return hasStatus(err, http.StatusConflict, "/v2/members") }
+func IsMemberExists(err error) bool { return hasStatus(err, http.StatusConflict, "member") }
 
 // IsNoLeader reports whether err says the cluster has no leader at the
 // moment (503 "During election").
-func IsNoLeader(err error) bool { return hasStatus(err, http.StatusServiceUnavailable, "/v2/members/leader") }
+func IsNoLeader(err error) bool { return hasStatus(err, http.StatusServiceUnavailable, "member") }
 
-// hasStatus reports whether err holds an *HTTPError with status for a path
-// under pathPrefix.
-func hasStatus(err error, status int, pathPrefix string) bool {
-	var he *HTTPError
-	if !errors.As(err, &he) {
-		return false
-	}
-	if he.StatusCode == status && strings.HasPrefix(he.Path, pathPrefix) {
-		return true
-	}
-	// A ClusterError holds one error per endpoint; errors.As finds only the
-	// first, so look at each.
-	var ce *ClusterError
-	if errors.As(err, &ce) {
-		for _, e := range ce.Errors {
-			if errors.As(e, &he) && he.StatusCode == status && strings.HasPrefix(he.Path, pathPrefix) {
-				return true
-			}
-		}
-	}
-	return false
-}
