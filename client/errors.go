@@ -21,12 +21,12 @@ const (
 	ErrorCodeDirNotEmpty  = 108
 	ErrorCodeUnauthorized = 110
 
-	ErrorCodePrevValueRequired = 201
-	ErrorCodeTTLNaN            = 202
-	ErrorCodeIndexNaN          = 203
-	ErrorCodeInvalidField      = 209
-	ErrorCodeInvalidForm       = 210
-	ErrorCodeRefreshValue      = 211
+	ErrorCodePrevValueRequired  = 201
+	ErrorCodeTTLNaN             = 202
+	ErrorCodeIndexNaN           = 203
+	ErrorCodeInvalidField       = 209
+	ErrorCodeInvalidForm        = 210
+	ErrorCodeRefreshValue       = 211
 	ErrorCodeRefreshTTLRequired = 212
 
 	ErrorCodeRaftInternal = 300

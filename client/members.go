@@ -250,4 +250,3 @@ func IsMemberExists(err error) bool { return hasStatus(err, http.StatusConflict,
 // IsNoLeader reports whether err says the cluster has no leader at the
 // moment (503 "During election").
 func IsNoLeader(err error) bool { return hasStatus(err, http.StatusServiceUnavailable, "member") }
-
