@@ -37,64 +37,55 @@ func TestDocumentedAPI(t *testing.T) {
 	)
 
 	// Interfaces, by their method sets.
-	var c client.Client
 	var (
-		_ func(context.Context) error                      = c.Sync
-		_ func(context.Context, time.Duration) error       = c.AutoSync
-		_ func() []string                                  = c.Endpoints
-		_ func([]string) error                             = c.SetEndpoints
-		_ func(context.Context) (*version.Versions, error) = c.GetVersion
+		_ func(client.Client, context.Context) error                      = client.Client.Sync
+		_ func(client.Client, context.Context, time.Duration) error       = client.Client.AutoSync
+		_ func(client.Client) []string                                    = client.Client.Endpoints
+		_ func(client.Client, []string) error                             = client.Client.SetEndpoints
+		_ func(client.Client, context.Context) (*version.Versions, error) = client.Client.GetVersion
 	)
-	var k client.KeysAPI
 	var (
-		_ func(context.Context, string, *client.GetOptions) (*client.Response, error)                   = k.Get
-		_ func(context.Context, string, string, *client.SetOptions) (*client.Response, error)           = k.Set
-		_ func(context.Context, string, *client.DeleteOptions) (*client.Response, error)                = k.Delete
-		_ func(context.Context, string, string) (*client.Response, error)                               = k.Create
-		_ func(context.Context, string, string, *client.CreateInOrderOptions) (*client.Response, error) = k.CreateInOrder
-		_ func(context.Context, string, string) (*client.Response, error)                               = k.Update
-		_ func(string, *client.WatcherOptions) client.Watcher                                           = k.Watcher
+		_ func(client.KeysAPI, context.Context, string, *client.GetOptions) (*client.Response, error)                   = client.KeysAPI.Get
+		_ func(client.KeysAPI, context.Context, string, string, *client.SetOptions) (*client.Response, error)           = client.KeysAPI.Set
+		_ func(client.KeysAPI, context.Context, string, *client.DeleteOptions) (*client.Response, error)                = client.KeysAPI.Delete
+		_ func(client.KeysAPI, context.Context, string, string) (*client.Response, error)                               = client.KeysAPI.Create
+		_ func(client.KeysAPI, context.Context, string, string, *client.CreateInOrderOptions) (*client.Response, error) = client.KeysAPI.CreateInOrder
+		_ func(client.KeysAPI, context.Context, string, string) (*client.Response, error)                               = client.KeysAPI.Update
+		_ func(client.KeysAPI, string, *client.WatcherOptions) client.Watcher                                           = client.KeysAPI.Watcher
 	)
-	var w client.Watcher
-	var _ func(context.Context) (*client.Response, error) = w.Next
-	var m client.MembersAPI
+	var _ func(client.Watcher, context.Context) (*client.Response, error) = client.Watcher.Next
 	var (
-		_ func(context.Context) ([]client.Member, error)        = m.List
-		_ func(context.Context, string) (*client.Member, error) = m.Add
-		_ func(context.Context, string) error                   = m.Remove
-		_ func(context.Context, string, []string) error         = m.Update
-		_ func(context.Context) (*client.Member, error)         = m.Leader
+		_ func(client.MembersAPI, context.Context) ([]client.Member, error)        = client.MembersAPI.List
+		_ func(client.MembersAPI, context.Context, string) (*client.Member, error) = client.MembersAPI.Add
+		_ func(client.MembersAPI, context.Context, string) error                   = client.MembersAPI.Remove
+		_ func(client.MembersAPI, context.Context, string, []string) error         = client.MembersAPI.Update
+		_ func(client.MembersAPI, context.Context) (*client.Member, error)         = client.MembersAPI.Leader
 	)
-	var a client.AuthAPI
 	var (
-		_ func(context.Context) error = a.Enable
-		_ func(context.Context) error = a.Disable
+		_ func(client.AuthAPI, context.Context) error = client.AuthAPI.Enable
+		_ func(client.AuthAPI, context.Context) error = client.AuthAPI.Disable
 	)
-	var u client.AuthUserAPI
 	var (
-		_ func(context.Context, string, string) error                   = u.AddUser
-		_ func(context.Context, string) error                           = u.RemoveUser
-		_ func(context.Context, string) (*client.User, error)           = u.GetUser
-		_ func(context.Context, string, []string) (*client.User, error) = u.GrantUser
-		_ func(context.Context, string, []string) (*client.User, error) = u.RevokeUser
-		_ func(context.Context, string, string) (*client.User, error)   = u.ChangePassword
-		_ func(context.Context) ([]string, error)                       = u.ListUsers
+		_ func(client.AuthUserAPI, context.Context, string, string) error                   = client.AuthUserAPI.AddUser
+		_ func(client.AuthUserAPI, context.Context, string) error                           = client.AuthUserAPI.RemoveUser
+		_ func(client.AuthUserAPI, context.Context, string) (*client.User, error)           = client.AuthUserAPI.GetUser
+		_ func(client.AuthUserAPI, context.Context, string, []string) (*client.User, error) = client.AuthUserAPI.GrantUser
+		_ func(client.AuthUserAPI, context.Context, string, []string) (*client.User, error) = client.AuthUserAPI.RevokeUser
+		_ func(client.AuthUserAPI, context.Context, string, string) (*client.User, error)   = client.AuthUserAPI.ChangePassword
+		_ func(client.AuthUserAPI, context.Context) ([]string, error)                       = client.AuthUserAPI.ListUsers
 	)
-	var r client.AuthRoleAPI
 	var (
-		_ func(context.Context, string) error                                                  = r.AddRole
-		_ func(context.Context, string) error                                                  = r.RemoveRole
-		_ func(context.Context, string) (*client.Role, error)                                  = r.GetRole
-		_ func(context.Context, string, []string, client.PermissionType) (*client.Role, error) = r.GrantRoleKV
-		_ func(context.Context, string, []string, client.PermissionType) (*client.Role, error) = r.RevokeRoleKV
-		_ func(context.Context) ([]string, error)                                              = r.ListRoles
+		_ func(client.AuthRoleAPI, context.Context, string) error                                                  = client.AuthRoleAPI.AddRole
+		_ func(client.AuthRoleAPI, context.Context, string) error                                                  = client.AuthRoleAPI.RemoveRole
+		_ func(client.AuthRoleAPI, context.Context, string) (*client.Role, error)                                  = client.AuthRoleAPI.GetRole
+		_ func(client.AuthRoleAPI, context.Context, string, []string, client.PermissionType) (*client.Role, error) = client.AuthRoleAPI.GrantRoleKV
+		_ func(client.AuthRoleAPI, context.Context, string, []string, client.PermissionType) (*client.Role, error) = client.AuthRoleAPI.RevokeRoleKV
+		_ func(client.AuthRoleAPI, context.Context) ([]string, error)                                              = client.AuthRoleAPI.ListRoles
 	)
-	var d client.Discoverer
-	var _ func(string) ([]string, error) = d.Discover
-	var ct client.CancelableTransport
+	var _ func(client.Discoverer, string) ([]string, error) = client.Discoverer.Discover
 	var (
-		_ http.RoundTripper   = ct
-		_ func(*http.Request) = ct.CancelRequest
+		_ http.RoundTripper                               = client.CancelableTransport(nil)
+		_ func(client.CancelableTransport, *http.Request) = client.CancelableTransport.CancelRequest
 	)
 
 	// Types and their documented fields.
