@@ -314,8 +314,7 @@ type Node struct {
 	Value *string `json:"value,omitempty"`
 }
 
-// Permissions Permissions of a role. In `Role` answers only `permissions` is set;
-// `grant` and `revoke` are request-only and never returned.
+// Permissions A set of key-space permissions. Answers always carry `kv`.
 type Permissions struct {
 	// Kv Key patterns: an exact key path, or a prefix when the pattern ends
 	// in `*` (`/app/*` covers `/app/a` but not `/app`). Lists come back
@@ -323,18 +322,16 @@ type Permissions struct {
 	Kv *KVPermissions `json:"kv,omitempty"`
 }
 
-// Role A role and its permissions.
+// Role A role and its permissions, as the server returns it. `grant` and
+// `revoke` exist in the server's type but are never set in answers.
 type Role struct {
-	// Grant Permissions of a role. In `Role` answers only `permissions` is set;
-	// `grant` and `revoke` are request-only and never returned.
+	// Grant A set of key-space permissions. Answers always carry `kv`.
 	Grant *Permissions `json:"grant,omitempty"`
 
-	// Permissions Permissions of a role. In `Role` answers only `permissions` is set;
-	// `grant` and `revoke` are request-only and never returned.
-	Permissions *Permissions `json:"permissions,omitempty"`
+	// Permissions A set of key-space permissions. Answers always carry `kv`.
+	Permissions Permissions `json:"permissions"`
 
-	// Revoke Permissions of a role. In `Role` answers only `permissions` is set;
-	// `grant` and `revoke` are request-only and never returned.
+	// Revoke A set of key-space permissions. Answers always carry `kv`.
 	Revoke *Permissions `json:"revoke,omitempty"`
 
 	// Role The role name.
@@ -351,16 +348,13 @@ type RoleList struct {
 // `grant`/`revoke` (one or both) to change an existing one; never
 // `permissions` together with `grant`/`revoke`.
 type RoleRequest struct {
-	// Grant Permissions of a role. In `Role` answers only `permissions` is set;
-	// `grant` and `revoke` are request-only and never returned.
+	// Grant A set of key-space permissions. Answers always carry `kv`.
 	Grant *Permissions `json:"grant,omitempty"`
 
-	// Permissions Permissions of a role. In `Role` answers only `permissions` is set;
-	// `grant` and `revoke` are request-only and never returned.
+	// Permissions A set of key-space permissions. Answers always carry `kv`.
 	Permissions *Permissions `json:"permissions,omitempty"`
 
-	// Revoke Permissions of a role. In `Role` answers only `permissions` is set;
-	// `grant` and `revoke` are request-only and never returned.
+	// Revoke A set of key-space permissions. Answers always carry `kv`.
 	Revoke *Permissions `json:"revoke,omitempty"`
 
 	// Role Must equal the role name in the path.
@@ -432,7 +426,9 @@ type SetKeyForm struct {
 	// Ttl Seconds to live. **Absent: the node is permanent** (and an
 	// existing TTL is removed). **`0`: the node expires immediately.**
 	// An empty `ttl=` also means no TTL. Non-numbers or negatives are
-	// 400/202.
+	// 400/202. Huge values overflow on the server: `99999999999` gives
+	// a permanent key, `9223372036854775807` answers `"ttl": -1` with
+	// an expiration of now.
 	Ttl *uint64 `json:"ttl,omitempty"`
 
 	// Value The value of a file (may be empty). Must not be combined with `refresh=true` (400/211).
@@ -652,7 +648,7 @@ type GetKeysRootParams struct {
 
 	// Wait Long-poll for the next change of the key (or subtree with
 	// `recursive=true`) instead of reading it. Waiting on a missing key is
-	// allowed. Only valid on GET/HEAD (a write with `wait` is 400/209).
+	// allowed. Only valid on GET/HEAD (a write with `wait=true` is 400/209).
 	// Ignored when `quorum=true`.
 	Wait *Wait `form:"wait,omitempty" json:"wait,omitempty"`
 
@@ -692,7 +688,7 @@ type HeadKeysRootParams struct {
 
 	// Wait Long-poll for the next change of the key (or subtree with
 	// `recursive=true`) instead of reading it. Waiting on a missing key is
-	// allowed. Only valid on GET/HEAD (a write with `wait` is 400/209).
+	// allowed. Only valid on GET/HEAD (a write with `wait=true` is 400/209).
 	// Ignored when `quorum=true`.
 	Wait *Wait `form:"wait,omitempty" json:"wait,omitempty"`
 
@@ -782,7 +778,7 @@ type GetKeyParams struct {
 
 	// Wait Long-poll for the next change of the key (or subtree with
 	// `recursive=true`) instead of reading it. Waiting on a missing key is
-	// allowed. Only valid on GET/HEAD (a write with `wait` is 400/209).
+	// allowed. Only valid on GET/HEAD (a write with `wait=true` is 400/209).
 	// Ignored when `quorum=true`.
 	Wait *Wait `form:"wait,omitempty" json:"wait,omitempty"`
 
@@ -822,7 +818,7 @@ type HeadKeyParams struct {
 
 	// Wait Long-poll for the next change of the key (or subtree with
 	// `recursive=true`) instead of reading it. Waiting on a missing key is
-	// allowed. Only valid on GET/HEAD (a write with `wait` is 400/209).
+	// allowed. Only valid on GET/HEAD (a write with `wait=true` is 400/209).
 	// Ignored when `quorum=true`.
 	Wait *Wait `form:"wait,omitempty" json:"wait,omitempty"`
 
@@ -1028,7 +1024,8 @@ type ClientInterface interface {
 	// 200 with an empty body. 404 `auth: Role <name> doesn't exist.`
 	// (different wording from GET). 403 for `root`. Users that hold the
 	// role keep the dangling name, which makes `getUser` fail with 404 for
-	// them. The `guest` role can be deleted only while auth is disabled.
+	// them. Deleting `guest` ends anonymous access; the next `enableAuth`
+	// re-creates it.
 	// Needs root credentials while auth is enabled.
 	//
 	// Corresponds with DELETE /v2/auth/roles/{role} (the `RemoveRole` operationId).
@@ -1283,7 +1280,8 @@ type ClientInterface interface {
 
 	// GetKey Read a key or list a directory; with wait=true, watch it.
 	//
-	// **Read.** Returns `{"action":"get","node":{...}}`. For a directory,
+	// **Read.** Returns `{"action":"get","node":{...}}`
+	// (`noValueOnSuccess` is ignored on reads). For a directory,
 	// `node.nodes` holds the direct children (child directories without
 	// their own `nodes`); `recursive=true` nests the whole subtree.
 	// Children come in random order unless `sorted=true`. A plain read is
@@ -1327,10 +1325,13 @@ type ClientInterface interface {
 	// zero-padded to 20 digits (`/queue/00000000000000000015`), so that a
 	// sorted listing (`sorted=true&recursive=true`) returns the children
 	// in creation order. The parent directory is created if missing.
-	// Always 201 with action `create`. Not idempotent: a retried POST can
-	// create two entries. `prevExist`, `prevValue` and `prevIndex` are
-	// ignored. Errors: 400 (104 `{key}` is a file, 202 bad `ttl`, 209 bad
-	// boolean); 401 (110); 500 (300, no quorum).
+	// Always 201 with action `create` (`{"action":"create"}` alone with
+	// `noValueOnSuccess=true`). Not idempotent: a retried POST can create
+	// two entries. `prevExist`, `prevValue`, `prevIndex` and `refresh` have
+	// no effect, but are still validated as on PUT. Errors: 400 (104
+	// `{key}` is a file, 202 bad `ttl`, 209 bad boolean or `wait=true`,
+	// 201/203/211 from the validation of the other parameters); 401 (110);
+	// 500 (300, no quorum after about 7 s).
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -1343,10 +1344,13 @@ type ClientInterface interface {
 	// zero-padded to 20 digits (`/queue/00000000000000000015`), so that a
 	// sorted listing (`sorted=true&recursive=true`) returns the children
 	// in creation order. The parent directory is created if missing.
-	// Always 201 with action `create`. Not idempotent: a retried POST can
-	// create two entries. `prevExist`, `prevValue` and `prevIndex` are
-	// ignored. Errors: 400 (104 `{key}` is a file, 202 bad `ttl`, 209 bad
-	// boolean); 401 (110); 500 (300, no quorum).
+	// Always 201 with action `create` (`{"action":"create"}` alone with
+	// `noValueOnSuccess=true`). Not idempotent: a retried POST can create
+	// two entries. `prevExist`, `prevValue`, `prevIndex` and `refresh` have
+	// no effect, but are still validated as on PUT. Errors: 400 (104
+	// `{key}` is a file, 202 bad `ttl`, 209 bad boolean or `wait=true`,
+	// 201/203/211 from the validation of the other parameters); 401 (110);
+	// 500 (300, no quorum after about 7 s).
 	//
 	// Takes a body of the `application/x-www-form-urlencoded` content type.
 	//
@@ -1379,7 +1383,9 @@ type ClientInterface interface {
 	// TTL: a write **without `ttl` makes the node permanent** (an existing
 	// TTL is removed); `ttl=0` makes it expire immediately. `refresh=true`
 	// with `ttl` resets the TTL without changing the value and without
-	// notifying watchers (it still consumes an index).
+	// notifying watchers (it still consumes an index). A refresh answers
+	// 200 with action `set` (and a reset `createdIndex`), or `update` with
+	// `prevExist=true`, or `compareAndSwap` with `prevValue`/`prevIndex`.
 	//
 	// Directories: `dir=true` creates a directory (a `value` is silently
 	// dropped). An existing directory cannot be overwritten by a plain set
@@ -1426,7 +1432,9 @@ type ClientInterface interface {
 	// TTL: a write **without `ttl` makes the node permanent** (an existing
 	// TTL is removed); `ttl=0` makes it expire immediately. `refresh=true`
 	// with `ttl` resets the TTL without changing the value and without
-	// notifying watchers (it still consumes an index).
+	// notifying watchers (it still consumes an index). A refresh answers
+	// 200 with action `set` (and a reset `createdIndex`), or `update` with
+	// `prevExist=true`, or `compareAndSwap` with `prevValue`/`prevIndex`.
 	//
 	// Directories: `dir=true` creates a directory (a `value` is silently
 	// dropped). An existing directory cannot be overwritten by a plain set
@@ -1723,7 +1731,8 @@ func (c *Client) ListRoles(ctx context.Context, reqEditors ...RequestEditorFn) (
 // 200 with an empty body. 404 `auth: Role <name> doesn't exist.`
 // (different wording from GET). 403 for `root`. Users that hold the
 // role keep the dangling name, which makes `getUser` fail with 404 for
-// them. The `guest` role can be deleted only while auth is disabled.
+// them. Deleting `guest` ends anonymous access; the next `enableAuth`
+// re-creates it.
 // Needs root credentials while auth is enabled.
 //
 // Corresponds with DELETE /v2/auth/roles/{role} (the `RemoveRole` operationId).
@@ -2148,7 +2157,8 @@ func (c *Client) DeleteKey(ctx context.Context, key Key, params *DeleteKeyParams
 
 // GetKey Read a key or list a directory; with wait=true, watch it.
 //
-// **Read.** Returns `{"action":"get","node":{...}}`. For a directory,
+// **Read.** Returns `{"action":"get","node":{...}}`
+// (`noValueOnSuccess` is ignored on reads). For a directory,
 // `node.nodes` holds the direct children (child directories without
 // their own `nodes`); `recursive=true` nests the whole subtree.
 // Children come in random order unless `sorted=true`. A plain read is
@@ -2212,10 +2222,13 @@ func (c *Client) HeadKey(ctx context.Context, key Key, params *HeadKeyParams, re
 // zero-padded to 20 digits (`/queue/00000000000000000015`), so that a
 // sorted listing (`sorted=true&recursive=true`) returns the children
 // in creation order. The parent directory is created if missing.
-// Always 201 with action `create`. Not idempotent: a retried POST can
-// create two entries. `prevExist`, `prevValue` and `prevIndex` are
-// ignored. Errors: 400 (104 `{key}` is a file, 202 bad `ttl`, 209 bad
-// boolean); 401 (110); 500 (300, no quorum).
+// Always 201 with action `create` (`{"action":"create"}` alone with
+// `noValueOnSuccess=true`). Not idempotent: a retried POST can create
+// two entries. `prevExist`, `prevValue`, `prevIndex` and `refresh` have
+// no effect, but are still validated as on PUT. Errors: 400 (104
+// `{key}` is a file, 202 bad `ttl`, 209 bad boolean or `wait=true`,
+// 201/203/211 from the validation of the other parameters); 401 (110);
+// 500 (300, no quorum after about 7 s).
 //
 // Takes any type of body and a specified content type.
 //
@@ -2238,10 +2251,13 @@ func (c *Client) CreateInOrderKeyWithBody(ctx context.Context, key Key, contentT
 // zero-padded to 20 digits (`/queue/00000000000000000015`), so that a
 // sorted listing (`sorted=true&recursive=true`) returns the children
 // in creation order. The parent directory is created if missing.
-// Always 201 with action `create`. Not idempotent: a retried POST can
-// create two entries. `prevExist`, `prevValue` and `prevIndex` are
-// ignored. Errors: 400 (104 `{key}` is a file, 202 bad `ttl`, 209 bad
-// boolean); 401 (110); 500 (300, no quorum).
+// Always 201 with action `create` (`{"action":"create"}` alone with
+// `noValueOnSuccess=true`). Not idempotent: a retried POST can create
+// two entries. `prevExist`, `prevValue`, `prevIndex` and `refresh` have
+// no effect, but are still validated as on PUT. Errors: 400 (104
+// `{key}` is a file, 202 bad `ttl`, 209 bad boolean or `wait=true`,
+// 201/203/211 from the validation of the other parameters); 401 (110);
+// 500 (300, no quorum after about 7 s).
 //
 // Takes a body of the `application/x-www-form-urlencoded` content type.
 //
@@ -2284,7 +2300,9 @@ func (c *Client) CreateInOrderKeyWithFormdataBody(ctx context.Context, key Key, 
 // TTL: a write **without `ttl` makes the node permanent** (an existing
 // TTL is removed); `ttl=0` makes it expire immediately. `refresh=true`
 // with `ttl` resets the TTL without changing the value and without
-// notifying watchers (it still consumes an index).
+// notifying watchers (it still consumes an index). A refresh answers
+// 200 with action `set` (and a reset `createdIndex`), or `update` with
+// `prevExist=true`, or `compareAndSwap` with `prevValue`/`prevIndex`.
 //
 // Directories: `dir=true` creates a directory (a `value` is silently
 // dropped). An existing directory cannot be overwritten by a plain set
@@ -2341,7 +2359,9 @@ func (c *Client) SetKeyWithBody(ctx context.Context, key Key, params *SetKeyPara
 // TTL: a write **without `ttl` makes the node permanent** (an existing
 // TTL is removed); `ttl=0` makes it expire immediately. `refresh=true`
 // with `ttl` resets the TTL without changing the value and without
-// notifying watchers (it still consumes an index).
+// notifying watchers (it still consumes an index). A refresh answers
+// 200 with action `set` (and a reset `createdIndex`), or `update` with
+// `prevExist=true`, or `compareAndSwap` with `prevValue`/`prevIndex`.
 //
 // Directories: `dir=true` creates a directory (a `value` is silently
 // dropped). An existing directory cannot be overwritten by a plain set
@@ -4530,7 +4550,8 @@ type ClientWithResponsesInterface interface {
 	// 200 with an empty body. 404 `auth: Role <name> doesn't exist.`
 	// (different wording from GET). 403 for `root`. Users that hold the
 	// role keep the dangling name, which makes `getUser` fail with 404 for
-	// them. The `guest` role can be deleted only while auth is disabled.
+	// them. Deleting `guest` ends anonymous access; the next `enableAuth`
+	// re-creates it.
 	// Needs root credentials while auth is enabled.
 	//
 	// Returns a wrapper object for the known response body format(s).
@@ -4803,7 +4824,8 @@ type ClientWithResponsesInterface interface {
 
 	// GetKeyWithResponse Read a key or list a directory; with wait=true, watch it.
 	//
-	// **Read.** Returns `{"action":"get","node":{...}}`. For a directory,
+	// **Read.** Returns `{"action":"get","node":{...}}`
+	// (`noValueOnSuccess` is ignored on reads). For a directory,
 	// `node.nodes` holds the direct children (child directories without
 	// their own `nodes`); `recursive=true` nests the whole subtree.
 	// Children come in random order unless `sorted=true`. A plain read is
@@ -4851,10 +4873,13 @@ type ClientWithResponsesInterface interface {
 	// zero-padded to 20 digits (`/queue/00000000000000000015`), so that a
 	// sorted listing (`sorted=true&recursive=true`) returns the children
 	// in creation order. The parent directory is created if missing.
-	// Always 201 with action `create`. Not idempotent: a retried POST can
-	// create two entries. `prevExist`, `prevValue` and `prevIndex` are
-	// ignored. Errors: 400 (104 `{key}` is a file, 202 bad `ttl`, 209 bad
-	// boolean); 401 (110); 500 (300, no quorum).
+	// Always 201 with action `create` (`{"action":"create"}` alone with
+	// `noValueOnSuccess=true`). Not idempotent: a retried POST can create
+	// two entries. `prevExist`, `prevValue`, `prevIndex` and `refresh` have
+	// no effect, but are still validated as on PUT. Errors: 400 (104
+	// `{key}` is a file, 202 bad `ttl`, 209 bad boolean or `wait=true`,
+	// 201/203/211 from the validation of the other parameters); 401 (110);
+	// 500 (300, no quorum after about 7 s).
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -4867,10 +4892,13 @@ type ClientWithResponsesInterface interface {
 	// zero-padded to 20 digits (`/queue/00000000000000000015`), so that a
 	// sorted listing (`sorted=true&recursive=true`) returns the children
 	// in creation order. The parent directory is created if missing.
-	// Always 201 with action `create`. Not idempotent: a retried POST can
-	// create two entries. `prevExist`, `prevValue` and `prevIndex` are
-	// ignored. Errors: 400 (104 `{key}` is a file, 202 bad `ttl`, 209 bad
-	// boolean); 401 (110); 500 (300, no quorum).
+	// Always 201 with action `create` (`{"action":"create"}` alone with
+	// `noValueOnSuccess=true`). Not idempotent: a retried POST can create
+	// two entries. `prevExist`, `prevValue`, `prevIndex` and `refresh` have
+	// no effect, but are still validated as on PUT. Errors: 400 (104
+	// `{key}` is a file, 202 bad `ttl`, 209 bad boolean or `wait=true`,
+	// 201/203/211 from the validation of the other parameters); 401 (110);
+	// 500 (300, no quorum after about 7 s).
 	//
 	// Takes a body of the `application/x-www-form-urlencoded` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -4903,7 +4931,9 @@ type ClientWithResponsesInterface interface {
 	// TTL: a write **without `ttl` makes the node permanent** (an existing
 	// TTL is removed); `ttl=0` makes it expire immediately. `refresh=true`
 	// with `ttl` resets the TTL without changing the value and without
-	// notifying watchers (it still consumes an index).
+	// notifying watchers (it still consumes an index). A refresh answers
+	// 200 with action `set` (and a reset `createdIndex`), or `update` with
+	// `prevExist=true`, or `compareAndSwap` with `prevValue`/`prevIndex`.
 	//
 	// Directories: `dir=true` creates a directory (a `value` is silently
 	// dropped). An existing directory cannot be overwritten by a plain set
@@ -4950,7 +4980,9 @@ type ClientWithResponsesInterface interface {
 	// TTL: a write **without `ttl` makes the node permanent** (an existing
 	// TTL is removed); `ttl=0` makes it expire immediately. `refresh=true`
 	// with `ttl` resets the TTL without changing the value and without
-	// notifying watchers (it still consumes an index).
+	// notifying watchers (it still consumes an index). A refresh answers
+	// 200 with action `set` (and a reset `createdIndex`), or `update` with
+	// `prevExist=true`, or `compareAndSwap` with `prevValue`/`prevIndex`.
 	//
 	// Directories: `dir=true` creates a directory (a `value` is silently
 	// dropped). An existing directory cannot be overwritten by a plain set
@@ -8066,7 +8098,8 @@ func (c *ClientWithResponses) ListRolesWithResponse(ctx context.Context, reqEdit
 // 200 with an empty body. 404 `auth: Role <name> doesn't exist.`
 // (different wording from GET). 403 for `root`. Users that hold the
 // role keep the dangling name, which makes `getUser` fail with 404 for
-// them. The `guest` role can be deleted only while auth is disabled.
+// them. Deleting `guest` ends anonymous access; the next `enableAuth`
+// re-creates it.
 // Needs root credentials while auth is enabled.
 //
 // Returns a wrapper object for the known response body format(s).
@@ -8441,7 +8474,8 @@ func (c *ClientWithResponses) DeleteKeyWithResponse(ctx context.Context, key Key
 
 // GetKeyWithResponse Read a key or list a directory; with wait=true, watch it.
 //
-// **Read.** Returns `{"action":"get","node":{...}}`. For a directory,
+// **Read.** Returns `{"action":"get","node":{...}}`
+// (`noValueOnSuccess` is ignored on reads). For a directory,
 // `node.nodes` holds the direct children (child directories without
 // their own `nodes`); `recursive=true` nests the whole subtree.
 // Children come in random order unless `sorted=true`. A plain read is
@@ -8501,10 +8535,13 @@ func (c *ClientWithResponses) HeadKeyWithResponse(ctx context.Context, key Key, 
 // zero-padded to 20 digits (`/queue/00000000000000000015`), so that a
 // sorted listing (`sorted=true&recursive=true`) returns the children
 // in creation order. The parent directory is created if missing.
-// Always 201 with action `create`. Not idempotent: a retried POST can
-// create two entries. `prevExist`, `prevValue` and `prevIndex` are
-// ignored. Errors: 400 (104 `{key}` is a file, 202 bad `ttl`, 209 bad
-// boolean); 401 (110); 500 (300, no quorum).
+// Always 201 with action `create` (`{"action":"create"}` alone with
+// `noValueOnSuccess=true`). Not idempotent: a retried POST can create
+// two entries. `prevExist`, `prevValue`, `prevIndex` and `refresh` have
+// no effect, but are still validated as on PUT. Errors: 400 (104
+// `{key}` is a file, 202 bad `ttl`, 209 bad boolean or `wait=true`,
+// 201/203/211 from the validation of the other parameters); 401 (110);
+// 500 (300, no quorum after about 7 s).
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -8523,10 +8560,13 @@ func (c *ClientWithResponses) CreateInOrderKeyWithBodyWithResponse(ctx context.C
 // zero-padded to 20 digits (`/queue/00000000000000000015`), so that a
 // sorted listing (`sorted=true&recursive=true`) returns the children
 // in creation order. The parent directory is created if missing.
-// Always 201 with action `create`. Not idempotent: a retried POST can
-// create two entries. `prevExist`, `prevValue` and `prevIndex` are
-// ignored. Errors: 400 (104 `{key}` is a file, 202 bad `ttl`, 209 bad
-// boolean); 401 (110); 500 (300, no quorum).
+// Always 201 with action `create` (`{"action":"create"}` alone with
+// `noValueOnSuccess=true`). Not idempotent: a retried POST can create
+// two entries. `prevExist`, `prevValue`, `prevIndex` and `refresh` have
+// no effect, but are still validated as on PUT. Errors: 400 (104
+// `{key}` is a file, 202 bad `ttl`, 209 bad boolean or `wait=true`,
+// 201/203/211 from the validation of the other parameters); 401 (110);
+// 500 (300, no quorum after about 7 s).
 //
 // Takes a body of the `application/x-www-form-urlencoded` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -8565,7 +8605,9 @@ func (c *ClientWithResponses) CreateInOrderKeyWithFormdataBodyWithResponse(ctx c
 // TTL: a write **without `ttl` makes the node permanent** (an existing
 // TTL is removed); `ttl=0` makes it expire immediately. `refresh=true`
 // with `ttl` resets the TTL without changing the value and without
-// notifying watchers (it still consumes an index).
+// notifying watchers (it still consumes an index). A refresh answers
+// 200 with action `set` (and a reset `createdIndex`), or `update` with
+// `prevExist=true`, or `compareAndSwap` with `prevValue`/`prevIndex`.
 //
 // Directories: `dir=true` creates a directory (a `value` is silently
 // dropped). An existing directory cannot be overwritten by a plain set
@@ -8618,7 +8660,9 @@ func (c *ClientWithResponses) SetKeyWithBodyWithResponse(ctx context.Context, ke
 // TTL: a write **without `ttl` makes the node permanent** (an existing
 // TTL is removed); `ttl=0` makes it expire immediately. `refresh=true`
 // with `ttl` resets the TTL without changing the value and without
-// notifying watchers (it still consumes an index).
+// notifying watchers (it still consumes an index). A refresh answers
+// 200 with action `set` (and a reset `createdIndex`), or `update` with
+// `prevExist=true`, or `compareAndSwap` with `prevValue`/`prevIndex`.
 //
 // Directories: `dir=true` creates a directory (a `value` is silently
 // dropped). An existing directory cannot be overwritten by a plain set
