@@ -19,6 +19,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
@@ -172,6 +173,13 @@ type Config struct {
 	// SelectionMode is an EndpointSelectionMode enum that specifies the
 	// policy for choosing the etcd cluster node to which requests are sent.
 	SelectionMode EndpointSelectionMode
+
+	// Logger, when set, receives one record per attempt at Debug level
+	// (message "etcd attempt") with the operation, endpoint, attempt number,
+	// HTTP status or transport error, etcd error code when there is one, and
+	// latency; and a Warn record when a write's outcome is unknown. Nothing
+	// is logged when it is nil. Credentials and values are never logged.
+	Logger *slog.Logger
 }
 
 // Client is a connection to one etcd cluster. Make one with New.
@@ -219,6 +227,7 @@ func New(cfg Config) (Client, error) {
 		password:      cfg.Password,
 		headerTimeout: cfg.HeaderTimeoutPerRequest,
 		selectionMode: cfg.SelectionMode,
+		logger:        cfg.Logger,
 	}
 	if c.transport == nil {
 		c.transport = DefaultTransport

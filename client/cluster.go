@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"math/rand/v2"
 	"net/http"
 	"net/url"
@@ -35,6 +36,7 @@ type httpClusterClient struct {
 	password      string
 	headerTimeout time.Duration
 	selectionMode EndpointSelectionMode
+	logger        *slog.Logger
 
 	// attempts is the http.Client every attempt goes through: it never
 	// follows redirects itself (the attempt transport does, by the rules in

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -74,5 +75,32 @@ func TestRedactBody(t *testing.T) {
 	}
 	if out := redactBody([]byte("value=a&ttl=5")); out != "value=a&ttl=5" {
 		t.Errorf("form body changed: %s", out)
+	}
+}
+
+func TestSlogRecordsEachAttempt(t *testing.T) {
+	sick, _ := countingServer(t, 500, `{"errorCode":300,"message":"Raft Internal Error","cause":"etcdserver: request timed out","index":0}`)
+	healthy, _ := countingServer(t, 404, `{"errorCode":100,"message":"Key not found","cause":"/k","index":5}`)
+	var buf bytes.Buffer
+	logger := slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	c := pinnedClient(t, Config{Logger: logger, Username: "root", Password: "hunter2"}, sick.URL, healthy.URL)
+	_, err := NewKeysAPI(c).Get(context.Background(), "/k", nil)
+	if !IsKeyNotFound(err) {
+		t.Fatalf("err = %v", err)
+	}
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("want 2 attempt records, got:\n%s", buf.String())
+	}
+	for i, want := range []string{`"status":500`, `"status":404`} {
+		if !strings.Contains(lines[i], want) || !strings.Contains(lines[i], `"msg":"etcd attempt"`) || !strings.Contains(lines[i], `"latency"`) {
+			t.Errorf("record %d = %s, want %s", i, lines[i], want)
+		}
+	}
+	if !strings.Contains(lines[0], `"etcd_code":300`) || !strings.Contains(lines[1], `"etcd_code":100`) || !strings.Contains(lines[1], `"attempt":2`) {
+		t.Errorf("records lack codes or attempt numbers:\n%s", buf.String())
+	}
+	if strings.Contains(buf.String(), "hunter2") {
+		t.Fatal("password in the log")
 	}
 }

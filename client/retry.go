@@ -76,6 +76,9 @@ type call struct {
 	errs    []error
 	outcome error // set when a one-shot write may have been applied
 
+	// start is when the current attempt began (for the debug log).
+	start time.Time
+
 	// sent is set by the transport once the current attempt's request was
 	// written in full: from then on a one-shot write may have been applied.
 	sent atomic.Bool
@@ -117,6 +120,7 @@ func (c *httpClusterClient) send(ctx context.Context, req *http.Request, class o
 	if c.username != "" {
 		req.SetBasicAuth(c.username, c.password)
 	}
+	st.start = time.Now()
 	rreq, err := retryablehttp.FromRequest(req)
 	if err != nil {
 		return nil, nil, fmt.Errorf("client: %s: %w", op, err)
@@ -173,14 +177,23 @@ func (st *call) checkRetry(ctx context.Context, resp *http.Response, err error) 
 	}
 	ep := st.endpoint()
 	if err != nil {
+		st.logAttempt(ep, 0, err, 0)
 		st.errs = append(st.errs, &EndpointError{Endpoint: ep, Err: err})
 		if st.class == classOneShot && st.sent.Load() && !neverConnected(err) {
 			st.outcome = &OutcomeUnknownError{Op: st.op, Endpoint: ep, Err: err}
+			st.logOutcome()
 			return false, st.outcome
 		}
 		return true, nil
 	}
 	if resp.StatusCode < 500 {
+		if st.logEnabled() {
+			code := 0
+			if resp.StatusCode >= 400 {
+				code = peekErrorCode(resp)
+			}
+			st.logAttempt(ep, resp.StatusCode, nil, code)
+		}
 		return false, nil
 	}
 	// A 5xx: keep the server's own error for the caller, then give the
@@ -189,9 +202,17 @@ func (st *call) checkRetry(ctx context.Context, resp *http.Response, err error) 
 	resp.Body.Close()
 	resp.Body = io.NopCloser(bytes.NewReader(body))
 	cause := decodeAnyError(ep, resp, body)
+	if st.logEnabled() {
+		code := 0
+		if e, ok := cause.(Error); ok {
+			code = e.Code
+		}
+		st.logAttempt(ep, resp.StatusCode, nil, code)
+	}
 	st.errs = append(st.errs, &EndpointError{Endpoint: ep, Err: cause})
 	if st.class == classOneShot {
 		st.outcome = &OutcomeUnknownError{Op: st.op, Endpoint: ep, Err: cause}
+		st.logOutcome()
 		return false, st.outcome
 	}
 	return true, nil
@@ -215,6 +236,7 @@ func (st *call) backoff(min, max time.Duration, attempt int, _ *http.Response) t
 func (st *call) prepareRetry(req *http.Request) error {
 	st.cur = (st.cur + 1) % len(st.eps)
 	st.sent.Store(false)
+	st.start = time.Now()
 	st.target(req)
 	return nil
 }
