@@ -1,6 +1,7 @@
 package client
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -16,32 +17,43 @@ type Discoverer interface {
 
 // NewSRVDiscover constructs a new Discoverer that uses the stdlib to lookup SRV records.
 func NewSRVDiscover() Discoverer {
-	return &srvDiscover{lookupSRV: net.LookupSRV}
+	return &SRVDiscoverer{}
 }
 
-// NewSRVDiscoverWithService is NewSRVDiscover for clusters published under a
-// service name: it looks up _etcd-client-ssl-<name>._tcp and
-// _etcd-client-<name>._tcp. An empty name is the plain lookup.
-func NewSRVDiscoverWithService(serviceName string) Discoverer {
-	return &srvDiscover{lookupSRV: net.LookupSRV, serviceName: serviceName}
+// SRVDiscoverer finds a cluster's client endpoints in DNS SRV records, the
+// way etcd publishes them: _etcd-client-ssl._tcp.<domain> for https and
+// _etcd-client._tcp.<domain> for http. The zero value uses the system
+// resolver and no service name.
+type SRVDiscoverer struct {
+	// Resolver does the lookups; nil means net.DefaultResolver.
+	Resolver *net.Resolver
+	// ServiceName, when set, selects the records of a named cluster:
+	// _etcd-client-ssl-<name>._tcp and _etcd-client-<name>._tcp.
+	ServiceName string
 }
 
-type srvDiscover struct {
-	lookupSRV   func(service, proto, name string) (string, []*net.SRV, error)
-	serviceName string
+// Discover is DiscoverContext without a deadline of its own (the resolver's
+// timeouts apply).
+func (d *SRVDiscoverer) Discover(domain string) ([]string, error) {
+	return d.DiscoverContext(context.Background(), domain)
 }
 
-// Discover looks up _etcd-client-ssl._tcp.<domain> (https endpoints) and
-// _etcd-client._tcp.<domain> (http endpoints) and returns their URLs, https
-// first, in the order DNS gives them (priority, then weighted). Targets lose
-// their trailing dot. It fails only when neither lookup gives a record.
-func (d *srvDiscover) Discover(domain string) ([]string, error) {
+// DiscoverContext looks up both record sets and returns their URLs, https
+// first, each set in the order DNS gives it (priority, then weight). Targets
+// lose their trailing dot; duplicates are dropped. It fails only when
+// neither lookup gives a usable record, and the error names both lookups.
+func (d *SRVDiscoverer) DiscoverContext(ctx context.Context, domain string) ([]string, error) {
+	domain = strings.TrimSuffix(domain, ".")
 	if domain == "" {
 		return nil, errors.New("client: SRV discovery needs a domain")
 	}
+	r := d.Resolver
+	if r == nil {
+		r = net.DefaultResolver
+	}
 	suffix := ""
-	if d.serviceName != "" {
-		suffix = "-" + d.serviceName
+	if d.ServiceName != "" {
+		suffix = "-" + d.ServiceName
 	}
 	var urls []string
 	seen := map[string]bool{}
@@ -50,14 +62,14 @@ func (d *srvDiscover) Discover(domain string) ([]string, error) {
 		{"etcd-client-ssl" + suffix, "https"},
 		{"etcd-client" + suffix, "http"},
 	} {
-		_, addrs, err := d.lookupSRV(s.service, "tcp", domain)
+		_, addrs, err := r.LookupSRV(ctx, s.service, "tcp", domain)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("_%s._tcp.%s: %w", s.service, domain, err))
 			continue
 		}
 		for _, a := range addrs {
 			host := strings.TrimSuffix(a.Target, ".")
-			if host == "" {
+			if host == "" || a.Port == 0 {
 				continue
 			}
 			u := s.scheme + "://" + net.JoinHostPort(host, strconv.Itoa(int(a.Port)))
@@ -69,7 +81,7 @@ func (d *srvDiscover) Discover(domain string) ([]string, error) {
 	}
 	if len(urls) == 0 {
 		if len(errs) == 0 {
-			errs = append(errs, errors.New("no SRV records"))
+			errs = append(errs, errors.New("no usable SRV records"))
 		}
 		return nil, fmt.Errorf("client: SRV discovery for %s found no endpoints: %w", domain, errors.Join(errs...))
 	}
