@@ -297,3 +297,14 @@ func readBody(ctx context.Context, resp *http.Response) ([]byte, error) {
 		}
 	}
 }
+
+// PinnedEndpoint returns the endpoint that c sends its next request to first:
+// the member that answered last. It is for diagnostics and tests (which
+// member would a fault hit?).
+func PinnedEndpoint(c Client) string {
+	eps, pin := c.cluster().snapshot()
+	if len(eps) == 0 {
+		return ""
+	}
+	return eps[pin].String()
+}

@@ -1,0 +1,375 @@
+// Package cluster tests the client against real 3-member etcd clusters whose
+// members are killed (SIGKILL), paused (SIGSTOP) and restarted while the
+// client works: failover, retries that never apply a write twice, and errors
+// that say what happened.
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/meycoin/goetcd/client"
+	"github.com/meycoin/goetcd/tests/clienttest"
+	"github.com/meycoin/goetcd/tests/etcdtest"
+)
+
+// memberIndex returns the index of the member whose client URL is ep.
+func memberIndex(t *testing.T, cl *etcdtest.Cluster, ep string) int {
+	t.Helper()
+	for i, m := range cl.Members() {
+		if m.ClientURL == ep {
+			return i
+		}
+	}
+	t.Fatalf("endpoint %s is not a member of the cluster", ep)
+	return -1
+}
+
+// waitFor polls cond until it holds or the test's context ends.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	for !cond() {
+		select {
+		case <-ctx.Done():
+			t.Fatalf("timed out waiting for %s", what)
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+}
+
+// latencies keeps the worst latency per kind of call.
+type latencies struct {
+	mu  sync.Mutex
+	max map[string]time.Duration
+	n   map[string]int
+}
+
+func (l *latencies) add(kind string, d time.Duration) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.max == nil {
+		l.max, l.n = map[string]time.Duration{}, map[string]int{}
+	}
+	l.n[kind]++
+	if d > l.max[kind] {
+		l.max[kind] = d
+	}
+}
+
+func (l *latencies) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var parts []string
+	for k, d := range l.max {
+		parts = append(parts, fmt.Sprintf("%s: %d calls, max %v", k, l.n[k], d.Round(time.Millisecond)))
+	}
+	sort.Strings(parts)
+	return strings.Join(parts, "; ")
+}
+
+// TestKillPinnedMemberDuringMixedLoad: 8 goroutines run plain reads, quorum
+// reads and plain sets while the member the client is pinned to is killed
+// and later restarted. No read and no set may fail, and every acknowledged
+// set must be there at the end.
+func TestKillPinnedMemberDuringMixedLoad(t *testing.T) {
+	for _, s := range etcdtest.Servers(t) {
+		t.Run(s.String(), func(t *testing.T) {
+			cl := etcdtest.StartCluster(t, s, 3)
+			c, tr := clienttest.New(t, cl.Endpoints(), client.Config{HeaderTimeoutPerRequest: time.Second})
+			kapi := client.NewKeysAPI(c)
+			ctx := t.Context()
+			if _, err := kapi.Set(ctx, "/mixed/seed", "seed", nil); err != nil {
+				t.Fatal(err)
+			}
+			victim := memberIndex(t, cl, client.PinnedEndpoint(c))
+
+			var ops atomic.Int64
+			var lat latencies
+			var mu sync.Mutex
+			var failures []string
+			acked := map[string]string{}
+			stop := make(chan struct{})
+			var wg sync.WaitGroup
+			for g := 0; g < 8; g++ {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for n := 0; ; n++ {
+						select {
+						case <-stop:
+							return
+						default:
+						}
+						cctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+						start := time.Now()
+						var kind string
+						var err error
+						switch (g + n) % 3 {
+						case 0:
+							kind = "get"
+							_, err = kapi.Get(cctx, "/mixed/seed", nil)
+						case 1:
+							kind = "quorum get"
+							_, err = kapi.Get(cctx, "/mixed/seed", &client.GetOptions{Quorum: true})
+						case 2:
+							kind = "set"
+							key, val := fmt.Sprintf("/mixed/g%d/k%05d", g, n), fmt.Sprintf("v%d-%d", g, n)
+							if _, err = kapi.Set(cctx, key, val, nil); err == nil {
+								mu.Lock()
+								acked[key] = val
+								mu.Unlock()
+							}
+						}
+						cancel()
+						lat.add(kind, time.Since(start))
+						if err != nil {
+							mu.Lock()
+							failures = append(failures, fmt.Sprintf("%s: %v", kind, err))
+							mu.Unlock()
+						}
+						ops.Add(1)
+					}
+				}()
+			}
+			waitFor(t, "200 operations before the kill", func() bool { return ops.Load() >= 200 })
+			cl.Kill(victim)
+			killedAt := ops.Load()
+			waitFor(t, "300 operations with the member dead", func() bool { return ops.Load() >= killedAt+300 })
+			cl.Restart(victim)
+			if err := cl.WaitHealthy(ctx); err != nil {
+				t.Fatal(err)
+			}
+			restartedAt := ops.Load()
+			waitFor(t, "200 operations after the restart", func() bool { return ops.Load() >= restartedAt+200 })
+			close(stop)
+			wg.Wait()
+
+			if len(failures) > 0 {
+				t.Errorf("%d of %d calls failed; first: %s", len(failures), ops.Load(), strings.Join(failures[:min(5, len(failures))], " | "))
+			}
+			for key, val := range acked {
+				resp, err := kapi.Get(ctx, key, &client.GetOptions{Quorum: true})
+				if err != nil || resp.Node.Value != val {
+					t.Errorf("acknowledged set %s=%s: read back %v, %v", key, val, resp, err)
+				}
+			}
+			t.Logf("%s: %d calls, %d acknowledged sets, 0 missing; %s; %d exchanges validated", s, ops.Load(), len(acked), lat.String(), tr.Exchanges())
+		})
+	}
+}
+
+// TestCreateInOrderNeverDoubleApplies makes 1000 in-order creates while the
+// pinned member is killed part way: every acknowledged value is stored, and
+// no value is stored twice. Calls whose outcome is unknown are reported as
+// such and may or may not be stored — once at most.
+func TestCreateInOrderNeverDoubleApplies(t *testing.T) {
+	for _, s := range etcdtest.Servers(t) {
+		t.Run(s.String(), func(t *testing.T) {
+			cl := etcdtest.StartCluster(t, s, 3)
+			c, _ := clienttest.New(t, cl.Endpoints(), client.Config{HeaderTimeoutPerRequest: time.Second})
+			kapi := client.NewKeysAPI(c)
+			ctx := t.Context()
+			// 8 workers keep creates in flight, so that the kill lands on
+			// requests the member has received but not answered.
+			var mu sync.Mutex
+			acked := map[string]bool{}
+			var unknown, failed int
+			var firstFailure error
+			var next atomic.Int64
+			start := time.Now()
+			var wg sync.WaitGroup
+			for w := 0; w < 8; w++ {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for {
+						i := next.Add(1) - 1
+						if i >= 1000 {
+							return
+						}
+						val := fmt.Sprintf("job-%04d", i)
+						cctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+						_, err := kapi.CreateInOrder(cctx, "/queue", val, nil)
+						cancel()
+						mu.Lock()
+						switch {
+						case err == nil:
+							acked[val] = true
+						case client.IsOutcomeUnknown(err):
+							unknown++
+						default:
+							failed++
+							if firstFailure == nil {
+								firstFailure = err
+							}
+						}
+						mu.Unlock()
+					}
+				}()
+			}
+			waitFor(t, "300 creates started", func() bool { return next.Load() >= 300 })
+			victim := memberIndex(t, cl, client.PinnedEndpoint(c))
+			cl.Kill(victim)
+			wg.Wait()
+			elapsed := time.Since(start)
+			cl.Restart(victim)
+			if err := cl.WaitHealthy(ctx); err != nil {
+				t.Fatal(err)
+			}
+			resp, err := kapi.Get(ctx, "/queue", &client.GetOptions{Sort: true, Quorum: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			seen := map[string]int{}
+			for _, n := range resp.Node.Nodes {
+				seen[n.Value]++
+			}
+			for val, n := range seen {
+				if n > 1 {
+					t.Errorf("%s stored %d times", val, n)
+				}
+			}
+			for val := range acked {
+				if seen[val] != 1 {
+					t.Errorf("acknowledged %s is not stored", val)
+				}
+			}
+			if len(acked) < 800 {
+				t.Errorf("only %d of 1000 creates acknowledged (unknown %d, failed %d: %v)", len(acked), unknown, failed, firstFailure)
+			}
+			t.Logf("%s: 1000 in-order creates in %v, member %d killed at #300: %d acknowledged, %d outcome unknown, %d failed (first: %v); %d entries stored, none twice",
+				s, elapsed.Round(time.Millisecond), victim, len(acked), unknown, failed, firstFailure, len(resp.Node.Nodes))
+		})
+	}
+}
+
+// TestPausedMemberCostsOnlyTheHeaderTimeout pauses (SIGSTOP) the follower the
+// client is pinned to: calls keep succeeding through the other members, each
+// within HeaderTimeoutPerRequest plus one second.
+func TestPausedMemberCostsOnlyTheHeaderTimeout(t *testing.T) {
+	const headerTimeout = 500 * time.Millisecond
+	for _, s := range etcdtest.Servers(t) {
+		t.Run(s.String(), func(t *testing.T) {
+			cl := etcdtest.StartCluster(t, s, 3)
+			leader, err := cl.WaitLeader(t.Context())
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Pin a follower: pausing the leader would also stall writes for
+			// an election, which is not what this test measures.
+			var c client.Client
+			for {
+				c, _ = clienttest.New(t, cl.Endpoints(), client.Config{HeaderTimeoutPerRequest: headerTimeout})
+				if memberIndex(t, cl, client.PinnedEndpoint(c)) != leader {
+					break
+				}
+			}
+			kapi := client.NewKeysAPI(c)
+			victim := memberIndex(t, cl, client.PinnedEndpoint(c))
+			cl.Pause(victim)
+			defer cl.Resume(victim)
+			var worst time.Duration
+			for i := 0; i < 30; i++ {
+				cctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+				start := time.Now()
+				var err error
+				if i%2 == 0 {
+					_, err = kapi.Set(cctx, fmt.Sprintf("/paused/k%d", i), "v", nil)
+				} else {
+					_, err = kapi.Get(cctx, "/paused", &client.GetOptions{Recursive: true})
+				}
+				cancel()
+				d := time.Since(start)
+				worst = max(worst, d)
+				if err != nil {
+					t.Fatalf("call %d with member %d paused: %v", i, victim, err)
+				}
+				if d > headerTimeout+time.Second {
+					t.Errorf("call %d took %v, more than HeaderTimeoutPerRequest (%v) + 1s", i, d, headerTimeout)
+				}
+			}
+			t.Logf("%s: member %d paused, 30 calls succeeded, worst %v (header timeout %v)", s, victim, worst.Round(time.Millisecond), headerTimeout)
+		})
+	}
+}
+
+// TestTwoOfThreeDown kills two members: calls that need a quorum fail with a
+// clear error well before the caller's deadline, plain reads are still
+// served by the survivor, and all succeed again once the members are back.
+func TestTwoOfThreeDown(t *testing.T) {
+	for _, s := range etcdtest.Servers(t) {
+		t.Run(s.String(), func(t *testing.T) {
+			cl := etcdtest.StartCluster(t, s, 3)
+			c, _ := clienttest.New(t, cl.Endpoints(), client.Config{HeaderTimeoutPerRequest: time.Second})
+			kapi := client.NewKeysAPI(c)
+			if _, err := kapi.Set(t.Context(), "/down/k", "before", nil); err != nil {
+				t.Fatal(err)
+			}
+			cl.Kill(1)
+			cl.Kill(2)
+			const deadline = 15 * time.Second
+			for _, tc := range []struct {
+				name string
+				call func(context.Context) error
+				ok   bool
+			}{
+				{"set", func(ctx context.Context) error { _, err := kapi.Set(ctx, "/down/k", "during", nil); return err }, false},
+				{"create", func(ctx context.Context) error { _, err := kapi.Create(ctx, "/down/new", "x"); return err }, false},
+				{"quorum get", func(ctx context.Context) error {
+					_, err := kapi.Get(ctx, "/down/k", &client.GetOptions{Quorum: true})
+					return err
+				}, false},
+				{"plain get", func(ctx context.Context) error { _, err := kapi.Get(ctx, "/down/k", nil); return err }, true},
+			} {
+				ctx, cancel := context.WithTimeout(t.Context(), deadline)
+				start := time.Now()
+				err := tc.call(ctx)
+				cancel()
+				d := time.Since(start)
+				if tc.ok {
+					if err != nil {
+						t.Errorf("%s with two members down: %v", tc.name, err)
+					}
+					continue
+				}
+				if err == nil {
+					t.Errorf("%s succeeded without a quorum", tc.name)
+					continue
+				}
+				if errors.Is(err, context.DeadlineExceeded) || d >= deadline {
+					t.Errorf("%s used up the caller's deadline (%v): %v", tc.name, d, err)
+				}
+				var ce *client.ClusterError
+				if !errors.As(err, &ce) && !client.IsOutcomeUnknown(err) {
+					t.Errorf("%s: want a *ClusterError or an outcome-unknown error, got %T: %v", tc.name, err, err)
+				}
+				if !strings.Contains(err.Error(), cl.Members()[0].ClientURL[len("http://"):]) {
+					t.Errorf("%s: error does not name the surviving member: %v", tc.name, err)
+				}
+				t.Logf("%s: %s failed after %v: %v", s, tc.name, d.Round(time.Millisecond), err)
+			}
+			cl.Restart(1)
+			cl.Restart(2)
+			if _, err := cl.WaitLeader(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+			if err := cl.WaitHealthy(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(t.Context(), deadline)
+			defer cancel()
+			if _, err := kapi.Set(ctx, "/down/k", "after", nil); err != nil {
+				t.Fatalf("set after the members came back: %v", err)
+			}
+		})
+	}
+}
