@@ -160,7 +160,9 @@ type Config struct {
 	// watch start. But if server is behind some kind of proxy, the response
 	// header may be cached at proxy, and Client cannot rely on this behavior.
 	//
-	// Especially, wait request will ignore this timeout.
+	// Especially, wait request will ignore this timeout once the server has
+	// answered with headers (etcd sends them at once; only that phase is
+	// bounded, not the wait for the event).
 	//
 	// One API call may send multiple requests to different etcd servers until it
 	// succeeds; each request gets its own HeaderTimeoutPerRequest, so one

@@ -308,10 +308,9 @@ func (e *headerTimeoutError) Timeout() bool { return true }
 func (t *attemptTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	c := t.c
 	st, _ := req.Context().Value(callKey{}).(*call)
+	// A watch is bounded like any request until its headers arrive (etcd
+	// sends them at once); the wait for the event afterwards is not.
 	timeout := c.headerTimeout
-	if st != nil && st.class == classWatch {
-		timeout = 0
-	}
 	ctx := req.Context()
 	if st != nil && st.class == classOneShot {
 		ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{

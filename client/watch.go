@@ -1,14 +1,26 @@
 package client
 
 import (
+	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
 	"math/rand/v2"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/meycoin/goetcd/generated"
 )
+
+// ActionResync is the Action of the Response a Watcher with
+// WatcherOptions.Resync returns after the server's event history no longer
+// held the next event: Node is the key's (or tree's) state read afresh (nil
+// if the key does not exist), Index the index it was read at, and the watch
+// goes on from Index+1.
+const ActionResync = "resync"
 
 // Watcher waits for changes of a key or of a directory's tree.
 type Watcher interface {
@@ -41,7 +53,32 @@ type WatcherOptions struct {
 	// to false (default), events will be limited to those that
 	// occur for the exact key.
 	Recursive bool
+
+	// Stream asks the server to send every event on one long answer
+	// (stream=true) instead of one request per event; the duplicate
+	// delete/expire events etcd sends in that mode are dropped. Where the
+	// server or a proxy in between does not stream, the Watcher falls back
+	// to long polling by itself.
+	Stream bool
+
+	// Resync makes the Watcher recover when the server's history (the last
+	// 1000 events of the whole store) no longer holds the next event: it
+	// reads the key afresh and returns a Response with Action ActionResync
+	// carrying that state, then goes on from there. Without Resync, Next
+	// returns the server's Error with Code ErrorCodeEventIndexCleared
+	// (IsEventIndexCleared), whose Index is the server's current index.
+	Resync bool
+
+	// IdleTimeout re-issues a long poll (or stream) that has brought no
+	// event for this long, from the same index, so that a member that hangs
+	// without closing the connection does not hold the watch forever.
+	// Zero means DefaultWatchIdleTimeout; negative means never.
+	IdleTimeout time.Duration
 }
+
+// DefaultWatchIdleTimeout is the WatcherOptions.IdleTimeout used when none
+// is given.
+const DefaultWatchIdleTimeout = time.Minute
 
 // Watcher returns a Watcher for key. A key that is not valid (see Get) gives
 // a Watcher whose Next returns that error.
@@ -49,64 +86,121 @@ func (k *httpKeysAPI) Watcher(key string, opts *WatcherOptions) Watcher {
 	w := &httpWatcher{k: k}
 	w.key, w.keyErr = canonicalKey(key)
 	if opts != nil {
-		w.recursive = opts.Recursive
+		w.opts = *opts
 		if opts.AfterIndex > 0 {
 			w.nextIndex = opts.AfterIndex + 1
 		}
 	}
+	if w.opts.IdleTimeout == 0 {
+		w.opts.IdleTimeout = DefaultWatchIdleTimeout
+	}
 	return w
 }
 
-// httpWatcher long-polls one key. It is not safe for concurrent Next calls.
+// httpWatcher long-polls (or streams) one key. It is not safe for
+// concurrent Next calls.
 type httpWatcher struct {
-	k         *httpKeysAPI
-	key       string
-	keyErr    error
-	recursive bool
-	// nextIndex is the first index the next poll asks for; 0 means "from
-	// now" and is replaced by the index after the first event.
+	k      *httpKeysAPI
+	key    string
+	keyErr error
+	opts   WatcherOptions
+	// nextIndex is the first index the next request asks for; 0 means "from
+	// now" and becomes the index after the first event.
 	nextIndex uint64
+
+	stream *watchStream // the open stream, if any
+	// shortStreams counts streams in a row that ended after one event or
+	// none: a sign that something between here and etcd does not stream.
+	shortStreams int
 }
 
-// Empty answers (the server or a proxy closed the long poll before an event)
-// are asked again after a short, growing, jittered pause, never in a busy
-// loop.
+// Empty or cut-off answers are asked again after a short, growing, jittered
+// pause, never in a busy loop.
 const (
-	emptyPollWaitMin = 10 * time.Millisecond
-	emptyPollWaitMax = 1 * time.Second
+	repollWaitMin = 10 * time.Millisecond
+	repollWaitMax = 1 * time.Second
 )
+
+// errRepoll marks an answer that brought no event but no error either: the
+// long poll ended empty, the stream ended, the member went away mid-answer,
+// or the idle timeout re-issued the request. The watch goes on.
+type errRepoll struct {
+	reason string
+	pause  bool // wait a little first (empty answers), or go at once
+}
+
+func (e *errRepoll) Error() string { return "watch re-issued: " + e.reason }
 
 // Next waits for the next event after the last one it returned.
 func (w *httpWatcher) Next(ctx context.Context) (*Response, error) {
 	if w.keyErr != nil {
 		return nil, w.keyErr
 	}
-	wait := emptyPollWaitMin
+	wait := repollWaitMin
 	for {
-		resp, err := w.poll(ctx)
-		if err == nil {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		var resp *Response
+		var err error
+		if w.stream != nil {
+			resp, err = w.stream.next(ctx, w)
+		} else {
+			resp, err = w.request(ctx)
+		}
+		var rp *errRepoll
+		switch {
+		case err == nil:
+			if resp.Node != nil && resp.Node.ModifiedIndex < w.nextIndex {
+				continue // delivered already (stream repeats delete/expire)
+			}
 			if resp.Node != nil {
 				w.nextIndex = resp.Node.ModifiedIndex + 1
 			}
 			return resp, nil
-		}
-		if !errors.Is(err, ErrEmptyBody) {
+		case ctx.Err() != nil:
+			w.closeStream()
+			return nil, ctx.Err()
+		case errors.As(err, &rp):
+			if !rp.pause {
+				continue
+			}
+			t := time.NewTimer(wait/2 + rand.N(wait/2+1))
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return nil, ctx.Err()
+			case <-t.C:
+			}
+			wait = min(2*wait, repollWaitMax)
+		case w.opts.Resync && IsEventIndexCleared(err):
+			return w.resync(ctx)
+		default:
 			return nil, err
 		}
-		t := time.NewTimer(wait/2 + rand.N(wait/2+1))
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return nil, ctx.Err()
-		case <-t.C:
-		}
-		wait = min(2*wait, emptyPollWaitMax)
 	}
 }
 
-// poll makes one long-poll request.
-func (w *httpWatcher) poll(ctx context.Context) (*Response, error) {
-	params := generated.GetKeyParams{Wait: &trueValue, Recursive: boolPtr(w.recursive)}
+// resync reads the watched key afresh after the history was cleared.
+func (w *httpWatcher) resync(ctx context.Context) (*Response, error) {
+	r, err := w.k.Get(ctx, "/"+w.key, &GetOptions{Recursive: w.opts.Recursive, Quorum: true})
+	var e Error
+	switch {
+	case err == nil:
+		w.nextIndex = r.Index + 1
+		return &Response{Action: ActionResync, Node: r.Node, Index: r.Index, ClusterID: r.ClusterID, RaftIndex: r.RaftIndex, RaftTerm: r.RaftTerm}, nil
+	case errors.As(err, &e) && e.Code == ErrorCodeKeyNotFound:
+		w.nextIndex = e.Index + 1
+		return &Response{Action: ActionResync, Index: e.Index}, nil
+	}
+	return nil, fmt.Errorf("client: watch /%s: reading the key after the event history was cleared: %w", w.key, err)
+}
+
+// request makes one watch request and returns its first event (opening a
+// stream, in stream mode).
+func (w *httpWatcher) request(ctx context.Context) (*Response, error) {
+	streaming := w.opts.Stream && w.shortStreams < 2
+	params := generated.GetKeyParams{Wait: &trueValue, Recursive: boolPtr(w.opts.Recursive), Stream: boolPtr(streaming)}
 	if w.nextIndex > 0 {
 		params.WaitIndex = &w.nextIndex
 	}
@@ -121,9 +215,225 @@ func (w *httpWatcher) poll(ctx context.Context) (*Response, error) {
 		return nil, err
 	}
 	w.k.fixPath(req)
-	res, err := w.k.c.do(ctx, req, classWatch, "watch /"+w.key)
+
+	// The request lives as long as its answer is read: for a stream, across
+	// Next calls, until the stream ends or the context of the Next that
+	// opened it ends.
+	rctx, cancel := context.WithCancel(ctx)
+	idle := newIdleTimer(w.opts.IdleTimeout, cancel)
+	resp, st, err := w.k.c.send(rctx, req, classWatch, "watch /"+w.key)
 	if err != nil {
+		idle.stop()
+		cancel()
+		if idle.fired() && ctx.Err() == nil {
+			return nil, &errRepoll{reason: "no answer within the idle timeout"}
+		}
 		return nil, err
 	}
-	return decodeKeysResult(res)
+	endpoint := st.endpoint()
+	if resp.StatusCode != http.StatusOK || !streaming {
+		body, rerr := readBody(rctx, resp)
+		idle.stop()
+		cancel()
+		if rerr != nil {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			reason := "the member went away while the watch waited: " + rerr.Error()
+			if idle.fired() {
+				reason = "no event within the idle timeout"
+			}
+			return nil, &errRepoll{reason: reason}
+		}
+		if resp.StatusCode == http.StatusOK && len(body) == 0 {
+			return nil, &errRepoll{reason: "the long poll ended without an event", pause: true}
+		}
+		return decodeKeysResult(&result{resp: resp, body: body, endpoint: endpoint, method: req.Method, path: st.path})
+	}
+	w.stream = &watchStream{resp: resp, dec: json.NewDecoder(bufio.NewReader(resp.Body)), cancel: cancel, idle: idle, endpoint: endpoint}
+	return w.stream.next(ctx, w)
+}
+
+func (w *httpWatcher) closeStream() {
+	if w.stream != nil {
+		w.stream.close()
+		w.stream = nil
+	}
+}
+
+// watchStream is an open stream=true answer.
+type watchStream struct {
+	resp     *http.Response
+	dec      *json.Decoder
+	cancel   context.CancelFunc
+	idle     *idleTimer
+	endpoint string
+	events   int
+}
+
+// next reads the stream's next event. A Next whose context ends while it
+// waits closes the stream (the next call opens a new one from the same
+// index).
+func (s *watchStream) next(ctx context.Context, w *httpWatcher) (*Response, error) {
+	stop := context.AfterFunc(ctx, s.cancel)
+	defer stop()
+	s.idle.reset()
+	var r Response
+	err := s.dec.Decode(&r)
+	s.idle.pause()
+	if err != nil {
+		w.closeStream()
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		if errors.Is(err, context.Canceled) && !s.idle.fired() {
+			// The context of the Next that opened the stream has ended
+			// since; open a new one for this call.
+			return nil, &errRepoll{reason: "the stream's context ended"}
+		}
+		if s.events <= 1 {
+			w.shortStreams++
+		} else {
+			w.shortStreams = 0
+		}
+		if errors.Is(err, io.EOF) {
+			return nil, &errRepoll{reason: "the stream ended", pause: true}
+		}
+		if s.idle.fired() {
+			return nil, &errRepoll{reason: "no event within the idle timeout"}
+		}
+		var se *json.SyntaxError
+		if errors.As(err, &se) {
+			return nil, newResponseError(s.endpoint, s.resp, nil, ErrInvalidJSON, "stream: "+err.Error())
+		}
+		return nil, &errRepoll{reason: "the stream broke: " + err.Error()}
+	}
+	s.events++
+	if s.events > 1 {
+		w.shortStreams = 0
+	}
+	if r.Action == "" {
+		w.closeStream()
+		return nil, newResponseError(s.endpoint, s.resp, nil, ErrInvalidJSON, "stream event without an action")
+	}
+	return keysHeaders(&result{resp: s.resp, endpoint: s.endpoint}, &r)
+}
+
+func (s *watchStream) close() {
+	s.idle.stop()
+	s.cancel()
+	s.resp.Body.Close()
+}
+
+// idleTimer cancels a watch request that has been quiet for too long.
+type idleTimer struct {
+	d      time.Duration
+	mu     sync.Mutex
+	t      *time.Timer
+	cancel context.CancelFunc
+	hit    bool
+}
+
+func newIdleTimer(d time.Duration, cancel context.CancelFunc) *idleTimer {
+	it := &idleTimer{d: d, cancel: cancel}
+	if d > 0 {
+		it.t = time.AfterFunc(d, it.fire)
+	}
+	return it
+}
+
+func (it *idleTimer) fire() {
+	it.mu.Lock()
+	it.hit = true
+	it.mu.Unlock()
+	it.cancel()
+}
+
+func (it *idleTimer) fired() bool {
+	it.mu.Lock()
+	defer it.mu.Unlock()
+	return it.hit
+}
+
+// reset restarts the countdown while a read waits.
+func (it *idleTimer) reset() {
+	if it.t != nil {
+		it.t.Reset(it.d)
+	}
+}
+
+// pause stops the countdown between reads (the caller is not waiting).
+func (it *idleTimer) pause() {
+	if it.t != nil {
+		it.t.Stop()
+	}
+}
+
+func (it *idleTimer) stop() { it.pause() }
+
+// WatchChannel delivers a watch's events on a channel. Range over C; once it
+// is closed, Err says why.
+type WatchChannel struct {
+	// C delivers the events in order, each once. It is closed when the
+	// watch ends.
+	C <-chan *Response
+
+	done chan struct{}
+	err  error
+}
+
+// Err returns why the watch ended: the context's error when it was
+// cancelled, or the error that ended it. It blocks until C is closed.
+func (wc *WatchChannel) Err() error {
+	<-wc.done
+	return wc.err
+}
+
+// WatchChan runs a Watcher for key in a goroutine and delivers its events on
+// a channel until ctx ends or the watch meets an error it cannot ride
+// through. A cluster that cannot be reached for a while is not such an
+// error: the watch waits (with a capped back-off) and resumes from the last
+// delivered event. A cleared event history ends it, unless opts.Resync is
+// set. The goroutine ends with the channel; nothing is left behind.
+func WatchChan(ctx context.Context, kapi KeysAPI, key string, opts *WatcherOptions) *WatchChannel {
+	ch := make(chan *Response)
+	wc := &WatchChannel{C: ch, done: make(chan struct{})}
+	w := kapi.Watcher(key, opts)
+	go func() {
+		defer close(wc.done)
+		defer close(ch)
+		wait := repollWaitMin
+		for {
+			resp, err := w.Next(ctx)
+			if err != nil {
+				if ctx.Err() != nil {
+					wc.err = ctx.Err()
+					return
+				}
+				var ce *ClusterError
+				if !errors.As(err, &ce) {
+					wc.err = err
+					return
+				}
+				t := time.NewTimer(wait)
+				select {
+				case <-ctx.Done():
+					t.Stop()
+					wc.err = ctx.Err()
+					return
+				case <-t.C:
+				}
+				wait = min(2*wait, repollWaitMax)
+				continue
+			}
+			wait = repollWaitMin
+			select {
+			case ch <- resp:
+			case <-ctx.Done():
+				wc.err = ctx.Err()
+				return
+			}
+		}
+	}()
+	return wc
 }
