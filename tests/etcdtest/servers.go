@@ -1,0 +1,304 @@
+// Package etcdtest starts real etcd servers with the v2 API enabled, so the
+// client can be tested against the wire behaviour of every server version it
+// supports instead of against a fake.
+//
+// Two versions are available: etcd 3.5.35, built from the Go module proxy
+// (./cmd/etcd) and cached outside the repository, and Debian's etcd 3.4 at
+// /usr/bin/etcd when it is installed. 3.6 dropped the v2 API.
+package etcdtest
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// Version35 is the etcd 3.5 release built from ./cmd/etcd; go.mod pins it.
+const Version35 = "3.5.35"
+
+// DebianEtcdPath is where Debian's etcd-server package installs the binary.
+const DebianEtcdPath = "/usr/bin/etcd"
+
+// VersionsEnv restricts Servers to some versions: a comma- or space-separated
+// list of version prefixes such as "3.5" or "3.4,3.5.35". Empty means all.
+const VersionsEnv = "GOETCD_ETCD_VERSIONS"
+
+// Server is one etcd binary that can be started by StartCluster.
+type Server struct {
+	// Version is the full server version reported by `etcd --version`,
+	// e.g. "3.5.35"; it is what GET /version answers in "etcdserver".
+	Version string
+	// Path is the absolute path of the etcd executable.
+	Path string
+}
+
+// String names the server in subtest names and failure messages.
+func (s Server) String() string { return "etcd-" + s.Version }
+
+// Servers returns every etcd server the tests should run against, 3.5 first,
+// filtered by GOETCD_ETCD_VERSIONS. It builds 3.5 on first use (about 40 s
+// with an empty build cache; `go run ./cmd/buildetcd` does that up front) and
+// skips the test when the filter leaves nothing.
+func Servers(t testing.TB) []Server {
+	t.Helper()
+	filter := versionFilter()
+	var servers []Server
+	if filter.allows(Version35) {
+		path, err := Build35(t.Context())
+		if err != nil {
+			t.Fatalf("etcdtest: %v", err)
+		}
+		servers = append(servers, Server{Version: Version35, Path: path})
+	}
+	if s, ok := debianServer(); ok && filter.allows(s.Version) {
+		servers = append(servers, s)
+	}
+	if len(servers) == 0 {
+		t.Skipf("etcdtest: no etcd server matches %s=%q", VersionsEnv, os.Getenv(VersionsEnv))
+	}
+	return servers
+}
+
+// ServerFor returns the first server from Servers whose version starts with
+// prefix (e.g. "3.5"), for tests that need one particular version. It skips
+// the test when that version is unavailable or filtered out.
+func ServerFor(t testing.TB, prefix string) Server {
+	t.Helper()
+	for _, s := range Servers(t) {
+		if versionHasPrefix(s.Version, prefix) {
+			return s
+		}
+	}
+	t.Skipf("etcdtest: no etcd %s available (filter %s=%q)", prefix, VersionsEnv, os.Getenv(VersionsEnv))
+	return Server{}
+}
+
+type versionList []string
+
+func versionFilter() versionList {
+	return strings.FieldsFunc(os.Getenv(VersionsEnv), func(r rune) bool {
+		return r == ',' || r == ' ' || r == '\t'
+	})
+}
+
+func (l versionList) allows(version string) bool {
+	if len(l) == 0 {
+		return true
+	}
+	for _, p := range l {
+		if versionHasPrefix(version, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// versionHasPrefix matches whole components so that "3.4" does not select a
+// hypothetical "3.40.0".
+func versionHasPrefix(version, prefix string) bool {
+	prefix = strings.TrimPrefix(strings.TrimSuffix(prefix, "."), "v")
+	return version == prefix || strings.HasPrefix(version, prefix+".")
+}
+
+var debian struct {
+	once   sync.Once
+	server Server
+	ok     bool
+}
+
+// debianServer reports Debian's etcd only when it really is 3.4: a later
+// Debian release may ship 3.6, which has no v2 API.
+func debianServer() (Server, bool) {
+	debian.once.Do(func() {
+		if _, err := os.Stat(DebianEtcdPath); err != nil {
+			return
+		}
+		v, err := binaryVersion(context.Background(), DebianEtcdPath)
+		if err != nil || !versionHasPrefix(v, "3.4") {
+			return
+		}
+		debian.server, debian.ok = Server{Version: v, Path: DebianEtcdPath}, true
+	})
+	return debian.server, debian.ok
+}
+
+// binaryVersion runs `etcd --version` and extracts "etcd Version: X".
+func binaryVersion(ctx context.Context, path string) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, path, "--version").CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("%s --version: %w: %s", path, err, out)
+	}
+	for line := range strings.SplitSeq(string(out), "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "etcd Version:"); ok {
+			return strings.TrimSpace(v), nil
+		}
+	}
+	return "", fmt.Errorf("%s --version: no version line in %q", path, out)
+}
+
+var build35 struct {
+	mu   sync.Mutex
+	path string
+}
+
+// Build35 returns the path of the cached etcd 3.5.35 binary, building it
+// first if needed. The binary lives in os.UserCacheDir()/goetcd under a name
+// that includes a hash of tests/go.sum and the Go version, because both the
+// dependency set and the toolchain change server behaviour (the Go 1.22
+// ServeMux answers 307 where older ones answer 301). Concurrent test binaries
+// serialise on a lock file and the result is renamed into place atomically,
+// so a half-written binary is never visible.
+func Build35(ctx context.Context) (string, error) {
+	build35.mu.Lock()
+	defer build35.mu.Unlock()
+	if build35.path != "" {
+		return build35.path, nil
+	}
+	path, err := build35Locked(ctx)
+	if err != nil {
+		return "", fmt.Errorf("building etcd %s: %w", Version35, err)
+	}
+	build35.path = path
+	return path, nil
+}
+
+func build35Locked(ctx context.Context) (string, error) {
+	modDir, err := testsModuleDir()
+	if err != nil {
+		return "", err
+	}
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		return "", err
+	}
+	goSum, err := os.ReadFile(filepath.Join(modDir, "go.sum"))
+	if err != nil {
+		return "", err
+	}
+	goVersion, err := exec.CommandContext(ctx, goTool, "env", "GOVERSION").Output()
+	if err != nil {
+		return "", fmt.Errorf("go env GOVERSION: %w", err)
+	}
+	sum := sha256.Sum256(append(append(goSum, 0), bytes.TrimSpace(goVersion)...))
+
+	cacheRoot, err := os.UserCacheDir()
+	if err != nil {
+		return "", err
+	}
+	dir := filepath.Join(cacheRoot, "goetcd")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	final := filepath.Join(dir, fmt.Sprintf("etcd-%s-%x", Version35, sum[:6]))
+	if cachedBinaryOK(ctx, final) {
+		return final, nil
+	}
+
+	// Without the lock, parallel test packages on a 2-core machine would
+	// each spend a minute building the same binary.
+	unlock, err := lockFile(ctx, filepath.Join(dir, ".build.lock"))
+	if err != nil {
+		return "", err
+	}
+	defer unlock()
+	if cachedBinaryOK(ctx, final) {
+		return final, nil
+	}
+
+	tmpDir, err := os.MkdirTemp(dir, ".build-*")
+	if err != nil {
+		return "", err
+	}
+	defer os.RemoveAll(tmpDir)
+	tmp := filepath.Join(tmpDir, "etcd")
+	cmd := exec.CommandContext(ctx, goTool, "build", "-o", tmp, "./cmd/etcd")
+	cmd.Dir = modDir
+	// The caller's GOFLAGS (say -race) must not change a binary that is
+	// cached under a name that does not mention them.
+	cmd.Env = append(os.Environ(), "GOFLAGS=-mod=readonly -buildvcs=false", "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build ./cmd/etcd in %s: %w\n%s", modDir, err, out)
+	}
+	if v, err := binaryVersion(ctx, tmp); err != nil {
+		return "", err
+	} else if v != Version35 {
+		return "", fmt.Errorf("./cmd/etcd built version %q, want %q (check tests/go.mod)", v, Version35)
+	}
+	if err := os.Rename(tmp, final); err != nil {
+		return "", err
+	}
+	return final, nil
+}
+
+// cachedBinaryOK also runs the binary, so that a truncated file left by a
+// crashed machine is rebuilt rather than trusted forever.
+func cachedBinaryOK(ctx context.Context, path string) bool {
+	fi, err := os.Stat(path)
+	if err != nil || !fi.Mode().IsRegular() || fi.Mode().Perm()&0o111 == 0 {
+		return false
+	}
+	v, err := binaryVersion(ctx, path)
+	return err == nil && v == Version35
+}
+
+// testsModuleDir finds tests/ from this source file, which works under
+// `go test` and `go run`; with -trimpath the file name is not a real path, so
+// it falls back to the module containing the working directory.
+func testsModuleDir() (string, error) {
+	if _, file, _, ok := runtime.Caller(0); ok {
+		dir := filepath.Dir(filepath.Dir(file))
+		if isTestsModule(dir) {
+			return dir, nil
+		}
+	}
+	out, err := exec.Command("go", "env", "GOMOD").Output()
+	if err == nil {
+		dir := filepath.Dir(strings.TrimSpace(string(out)))
+		if isTestsModule(dir) {
+			return dir, nil
+		}
+	}
+	return "", errors.New("cannot locate the github.com/meycoin/goetcd/tests module; run from inside tests/")
+}
+
+func isTestsModule(dir string) bool {
+	data, err := os.ReadFile(filepath.Join(dir, "go.mod"))
+	if err != nil {
+		return false
+	}
+	for line := range strings.SplitSeq(string(data), "\n") {
+		if strings.TrimSpace(line) == "module github.com/meycoin/goetcd/tests" {
+			return true
+		}
+	}
+	return false
+}
+
+var helpText sync.Map // etcd path -> `etcd --help` output
+
+// supportsFlag asks the binary itself rather than keying off the version,
+// because Debian and upstream backport flags differently.
+func supportsFlag(path, flag string) bool {
+	v, ok := helpText.Load(path)
+	if !ok {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		// etcd exits non-zero after --help on some versions; the text is all we need.
+		out, _ := exec.CommandContext(ctx, path, "--help").CombinedOutput()
+		v, _ = helpText.LoadOrStore(path, string(out))
+	}
+	return regexp.MustCompile(`(?m)^\s*--` + regexp.QuoteMeta(flag) + `(\s|=|$)`).MatchString(v.(string))
+}
