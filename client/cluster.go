@@ -109,6 +109,17 @@ func (c *httpClusterClient) repin(eps []*url.URL, i int) {
 	c.mu.Unlock()
 }
 
+// skipPin moves the pin past ep if ep is still pinned: the watcher calls it
+// when a member took a request but stopped answering, so that the next
+// request goes elsewhere.
+func (c *httpClusterClient) skipPin(ep string) {
+	c.mu.Lock()
+	if n := len(c.endpoints); n > 1 && c.endpoints[c.pinned].String() == ep {
+		c.pinned = (c.pinned + 1) % n
+	}
+	c.mu.Unlock()
+}
+
 // Sync reads the membership (GET /v2/members) and makes the members' client
 // URLs the endpoints. A member list without a usable client URL keeps the
 // current endpoints and returns an error that says why. In

@@ -221,11 +221,13 @@ func (w *httpWatcher) request(ctx context.Context) (*Response, error) {
 	// opened it ends.
 	rctx, cancel := context.WithCancel(ctx)
 	idle := newIdleTimer(w.opts.IdleTimeout, cancel)
+	pinned := PinnedEndpoint(w.k.c)
 	resp, st, err := w.k.c.send(rctx, req, classWatch, "watch /"+w.key)
 	if err != nil {
 		idle.stop()
 		cancel()
 		if idle.fired() && ctx.Err() == nil {
+			w.k.c.skipPin(pinned)
 			return nil, &errRepoll{reason: "no answer within the idle timeout"}
 		}
 		return nil, err
@@ -242,6 +244,7 @@ func (w *httpWatcher) request(ctx context.Context) (*Response, error) {
 			reason := "the member went away while the watch waited: " + rerr.Error()
 			if idle.fired() {
 				reason = "no event within the idle timeout"
+				w.k.c.skipPin(endpoint)
 			}
 			return nil, &errRepoll{reason: reason}
 		}
@@ -283,14 +286,23 @@ func (s *watchStream) next(ctx context.Context, w *httpWatcher) (*Response, erro
 	s.idle.pause()
 	if err != nil {
 		w.closeStream()
-		if ctx.Err() != nil {
+		switch {
+		case ctx.Err() != nil:
 			return nil, ctx.Err()
-		}
-		if errors.Is(err, context.Canceled) && !s.idle.fired() {
+		case s.idle.fired():
+			w.k.c.skipPin(s.endpoint)
+			return nil, &errRepoll{reason: "no event within the idle timeout"}
+		case errors.Is(err, context.Canceled):
 			// The context of the Next that opened the stream has ended
 			// since; open a new one for this call.
 			return nil, &errRepoll{reason: "the stream's context ended"}
 		}
+		var se *json.SyntaxError
+		if errors.As(err, &se) {
+			return nil, newResponseError(s.endpoint, s.resp, nil, ErrInvalidJSON, "stream: "+err.Error())
+		}
+		// The stream ended or broke. One that brought at most one event is a
+		// sign that something in between does not stream.
 		if s.events <= 1 {
 			w.shortStreams++
 		} else {
@@ -298,13 +310,6 @@ func (s *watchStream) next(ctx context.Context, w *httpWatcher) (*Response, erro
 		}
 		if errors.Is(err, io.EOF) {
 			return nil, &errRepoll{reason: "the stream ended", pause: true}
-		}
-		if s.idle.fired() {
-			return nil, &errRepoll{reason: "no event within the idle timeout"}
-		}
-		var se *json.SyntaxError
-		if errors.As(err, &se) {
-			return nil, newResponseError(s.endpoint, s.resp, nil, ErrInvalidJSON, "stream: "+err.Error())
 		}
 		return nil, &errRepoll{reason: "the stream broke: " + err.Error()}
 	}
