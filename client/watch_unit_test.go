@@ -205,6 +205,7 @@ func TestWatchChanEndsWithTheContext(t *testing.T) {
 	defer s.Close()
 	c := pinnedClient(t, Config{}, s.URL)
 	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
 	wc := WatchChan(ctx, NewKeysAPI(c), "/w", nil)
 	var last uint64
 	for resp := range wc.C {
