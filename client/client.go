@@ -176,6 +176,13 @@ type Config struct {
 	// policy for choosing the etcd cluster node to which requests are sent.
 	SelectionMode EndpointSelectionMode
 
+	// MaxResponseBytes, when positive, bounds the size of an answer's body
+	// (a recursive Get of a huge tree, or something that is not etcd
+	// sending without end): a larger answer is cut off with an error that
+	// says so (*ResponseTooLargeError) instead of filling memory. Zero
+	// means no limit. Streamed watch events are bounded one by one.
+	MaxResponseBytes int64
+
 	// Logger, when set, receives one record per attempt at Debug level
 	// (message "etcd attempt") with the operation, endpoint, attempt number,
 	// HTTP status or transport error, etcd error code when there is one, and
@@ -230,12 +237,16 @@ func New(cfg Config) (Client, error) {
 		headerTimeout: cfg.HeaderTimeoutPerRequest,
 		selectionMode: cfg.SelectionMode,
 		logger:        cfg.Logger,
+		maxBody:       cfg.MaxResponseBytes,
 	}
 	if c.transport == nil {
 		c.transport = DefaultTransport
 	}
 	if c.checkRedirect == nil {
 		c.checkRedirect = DefaultCheckRedirect
+	}
+	if cfg.MaxResponseBytes < 0 {
+		return nil, fmt.Errorf("client: Config.MaxResponseBytes is negative (%d)", cfg.MaxResponseBytes)
 	}
 	if cfg.HeaderTimeoutPerRequest < 0 {
 		return nil, fmt.Errorf("client: Config.HeaderTimeoutPerRequest is negative (%v)", cfg.HeaderTimeoutPerRequest)

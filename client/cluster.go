@@ -37,6 +37,7 @@ type httpClusterClient struct {
 	headerTimeout time.Duration
 	selectionMode EndpointSelectionMode
 	logger        *slog.Logger
+	maxBody       int64 // Config.MaxResponseBytes; 0 = no limit
 
 	// attempts is the http.Client every attempt goes through: it never
 	// follows redirects itself (the attempt transport does, by the rules in
@@ -151,6 +152,16 @@ func (c *httpClusterClient) Sync(ctx context.Context) error {
 		}
 		return fmt.Errorf("client: sync: none of the %d members lists a usable client URL; keeping the current endpoints: %w", len(members), errors.Join(append([]error{ErrNoEndpoints}, bad...)...))
 	}
+	cur, _ := c.snapshot()
+	same := sameEndpoints(cur, urls)
+	if !same {
+		// Members may advertise addresses this client cannot reach (a
+		// tunnel, a container network): adopt the list only if one of
+		// them answers.
+		if err := c.probeAny(ctx, urls); err != nil {
+			return fmt.Errorf("client: sync: keeping the current endpoints: %w", err)
+		}
+	}
 	pin := -1
 	if c.selectionMode == EndpointSelectionPrioritizeLeader {
 		leader, err := getLeader(ctx, c)
@@ -170,8 +181,7 @@ func (c *httpClusterClient) Sync(ctx context.Context) error {
 			return fmt.Errorf("%w: leader %s lists no client URL among the members' URLs", ErrNoLeaderEndpoint, leader.ID)
 		}
 	} else {
-		cur, _ := c.snapshot()
-		if sameEndpoints(cur, urls) {
+		if same {
 			return nil
 		}
 		rand.Shuffle(len(urls), func(i, j int) { urls[i], urls[j] = urls[j], urls[i] })
@@ -179,6 +189,52 @@ func (c *httpClusterClient) Sync(ctx context.Context) error {
 	}
 	c.setEndpoints(urls, pin)
 	return nil
+}
+
+// probeAny asks each URL for /version at once and returns nil as soon as
+// one answers 200, or an error naming each URL's failure. Each probe is
+// bounded by HeaderTimeoutPerRequest (2 s when that is zero).
+func (c *httpClusterClient) probeAny(ctx context.Context, urls []*url.URL) error {
+	timeout := c.headerTimeout
+	if timeout <= 0 {
+		timeout = 2 * time.Second
+	}
+	pctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	errs := make(chan error, len(urls))
+	for _, u := range urls {
+		go func() {
+			req, err := http.NewRequestWithContext(pctx, http.MethodGet, u.JoinPath("version").String(), nil)
+			if err != nil {
+				errs <- err
+				return
+			}
+			if c.username != "" {
+				req.SetBasicAuth(c.username, c.password)
+			}
+			resp, err := c.transport.RoundTrip(req)
+			if err != nil {
+				errs <- fmt.Errorf("%s: %w", u, err)
+				return
+			}
+			io.Copy(io.Discard, io.LimitReader(resp.Body, 4096))
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				errs <- fmt.Errorf("%s: /version answered %d", u, resp.StatusCode)
+				return
+			}
+			errs <- nil
+		}()
+	}
+	var all []error
+	for range urls {
+		if err := <-errs; err == nil {
+			return nil
+		} else {
+			all = append(all, err)
+		}
+	}
+	return fmt.Errorf("none of the members' advertised client URLs answered (this client may not reach the addresses members advertise; use SetEndpoints instead of Sync): %w", errors.Join(all...))
 }
 
 func sameEndpoints(a, b []*url.URL) bool {
@@ -282,11 +338,11 @@ func decodeHTTPError(endpoint, method, path string, resp *http.Response, body []
 }
 
 // readBody reads a whole body, bounded by ctx (the request's context ends
-// the read when ctx does).
-func readBody(ctx context.Context, resp *http.Response) ([]byte, error) {
+// the read when ctx does) and by limit bytes when limit > 0.
+func readBody(ctx context.Context, resp *http.Response, limit int64) ([]byte, error) {
 	defer resp.Body.Close()
 	var buf []byte
-	if resp.ContentLength > 0 && resp.ContentLength < 64<<20 {
+	if resp.ContentLength > 0 && resp.ContentLength < 64<<20 && (limit <= 0 || resp.ContentLength <= limit) {
 		buf = make([]byte, 0, resp.ContentLength+1)
 	} else {
 		buf = make([]byte, 0, 512)
@@ -294,6 +350,9 @@ func readBody(ctx context.Context, resp *http.Response) ([]byte, error) {
 	for {
 		n, err := resp.Body.Read(buf[len(buf):cap(buf)])
 		buf = buf[:len(buf)+n]
+		if limit > 0 && int64(len(buf)) > limit {
+			return nil, &ResponseTooLargeError{Limit: limit}
+		}
 		if err == io.EOF {
 			return buf, nil
 		}

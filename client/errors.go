@@ -324,3 +324,17 @@ func tagResource(err error, resource string) error {
 	}
 	return err
 }
+
+// ResponseTooLargeError says an answer's body was larger than
+// Config.MaxResponseBytes; it was not read further.
+type ResponseTooLargeError struct {
+	// Endpoint is the member that answered.
+	Endpoint string
+	// Limit is Config.MaxResponseBytes.
+	Limit int64
+}
+
+// Error names the limit and the endpoint.
+func (e *ResponseTooLargeError) Error() string {
+	return fmt.Sprintf("client: the answer from %s is larger than Config.MaxResponseBytes (%d bytes); not read further", e.Endpoint, e.Limit)
+}

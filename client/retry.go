@@ -95,11 +95,16 @@ func (c *httpClusterClient) do(ctx context.Context, req *http.Request, class opC
 	if err != nil {
 		return nil, err
 	}
-	body, err := readBody(ctx, resp)
+	body, err := readBody(ctx, resp, c.maxBody)
 	ep := st.endpoint()
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
+		}
+		var tl *ResponseTooLargeError
+		if errors.As(err, &tl) {
+			tl.Endpoint = ep
+			return nil, tl
 		}
 		return nil, &EndpointError{Endpoint: ep, Err: fmt.Errorf("reading the answer to %s: %w", op, err)}
 	}

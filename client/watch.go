@@ -234,12 +234,17 @@ func (w *httpWatcher) request(ctx context.Context) (*Response, error) {
 	}
 	endpoint := st.endpoint()
 	if resp.StatusCode != http.StatusOK || !streaming {
-		body, rerr := readBody(rctx, resp)
+		body, rerr := readBody(rctx, resp, w.k.c.maxBody)
 		idle.stop()
 		cancel()
 		if rerr != nil {
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
+			}
+			var tl *ResponseTooLargeError
+			if errors.As(rerr, &tl) {
+				tl.Endpoint = endpoint
+				return nil, tl
 			}
 			reason := "the member went away while the watch waited: " + rerr.Error()
 			if idle.fired() {
@@ -253,7 +258,13 @@ func (w *httpWatcher) request(ctx context.Context) (*Response, error) {
 		}
 		return decodeKeysResult(&result{resp: resp, body: body, endpoint: endpoint, method: req.Method, path: st.path})
 	}
-	w.stream = &watchStream{resp: resp, dec: json.NewDecoder(bufio.NewReader(resp.Body)), cancel: cancel, idle: idle, endpoint: endpoint}
+	body := io.Reader(bufio.NewReader(resp.Body))
+	var limited *eventLimiter
+	if max := w.k.c.maxBody; max > 0 {
+		limited = &eventLimiter{r: body, max: max, left: max}
+		body = limited
+	}
+	w.stream = &watchStream{resp: resp, dec: json.NewDecoder(body), cancel: cancel, idle: idle, endpoint: endpoint, limit: limited}
 	return w.stream.next(ctx, w)
 }
 
@@ -272,6 +283,25 @@ type watchStream struct {
 	idle     *idleTimer
 	endpoint string
 	events   int
+	limit    *eventLimiter // nil without Config.MaxResponseBytes
+}
+
+// eventLimiter bounds how much of a stream one event may take.
+type eventLimiter struct {
+	r         io.Reader
+	max, left int64
+}
+
+func (l *eventLimiter) Read(p []byte) (int, error) {
+	if l.left <= 0 {
+		return 0, &ResponseTooLargeError{Limit: l.max}
+	}
+	if int64(len(p)) > l.left {
+		p = p[:l.left]
+	}
+	n, err := l.r.Read(p)
+	l.left -= int64(n)
+	return n, err
 }
 
 // next reads the stream's next event. A Next whose context ends while it
@@ -281,6 +311,11 @@ func (s *watchStream) next(ctx context.Context, w *httpWatcher) (*Response, erro
 	stop := context.AfterFunc(ctx, s.cancel)
 	defer stop()
 	s.idle.reset()
+	if s.limit != nil {
+		// The decoder may have buffered part of the next event already;
+		// each event gets the whole allowance again.
+		s.limit.left = s.limit.max
+	}
 	var r Response
 	err := s.dec.Decode(&r)
 	s.idle.pause()
@@ -300,6 +335,11 @@ func (s *watchStream) next(ctx context.Context, w *httpWatcher) (*Response, erro
 		var se *json.SyntaxError
 		if errors.As(err, &se) {
 			return nil, newResponseError(s.endpoint, s.resp, nil, ErrInvalidJSON, "stream: "+err.Error())
+		}
+		var tl *ResponseTooLargeError
+		if errors.As(err, &tl) {
+			tl.Endpoint = s.endpoint
+			return nil, tl
 		}
 		// The stream ended or broke. One that brought at most one event is a
 		// sign that something in between does not stream.

@@ -1,0 +1,125 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+)
+
+// membersServer answers GET /v2/members with the given client URLs per
+// member, and 200 on /version.
+func membersServer(t *testing.T, clientURLs ...[]string) *httptest.Server {
+	t.Helper()
+	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		switch r.URL.Path {
+		case "/version":
+			io.WriteString(w, `{"etcdserver":"3.5.35","etcdcluster":"3.5.0"}`)
+		case "/v2/members":
+			var ms []string
+			for i, urls := range clientURLs {
+				q := make([]string, len(urls))
+				for j, u := range urls {
+					q[j] = fmt.Sprintf("%q", u)
+				}
+				ms = append(ms, fmt.Sprintf(`{"id":"%x","name":"m%d","peerURLs":["http://127.0.0.1:1"],"clientURLs":[%s]}`, i+1, i, strings.Join(q, ",")))
+			}
+			fmt.Fprintf(w, `{"members":[%s]}`+"\n", strings.Join(ms, ","))
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	t.Cleanup(s.Close)
+	return s
+}
+
+func TestSyncKeepsEndpointsWhenTheListIsUnusable(t *testing.T) {
+	dead := deadEndpoint(t)
+	for _, tc := range []struct {
+		name    string
+		members [][]string
+		want    string
+	}{
+		{"no client URLs", [][]string{{}, {}}, "none of the 2 members lists a usable client URL"},
+		{"invalid client URLs", [][]string{{"localhost:2379"}}, "has the scheme"},
+		{"unreachable advertised URLs", [][]string{{dead}, {"http://127.0.0.1:9"}}, "none of the members' advertised client URLs answered"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := membersServer(t, tc.members...)
+			c := pinnedClient(t, Config{}, s.URL)
+			err := c.Sync(context.Background())
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("Sync err = %v, want one saying %q", err, tc.want)
+			}
+			if eps := c.Endpoints(); len(eps) != 1 || eps[0] != s.URL {
+				t.Fatalf("endpoints changed to %v", eps)
+			}
+		})
+	}
+	t.Run("duplicates dropped", func(t *testing.T) {
+		var self string
+		s := httptest.NewUnstartedServer(nil)
+		s.Start()
+		defer s.Close()
+		self = s.URL
+		s.Config.Handler = membersServer(t, []string{self, self + "/"}, []string{self}).Config.Handler
+		c := pinnedClient(t, Config{}, deadEndpoint(t), self)
+		if err := c.Sync(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if eps := c.Endpoints(); len(eps) != 1 || eps[0] != self {
+			t.Fatalf("after Sync: %v, want only %s", eps, self)
+		}
+	})
+}
+
+func TestAutoSyncSurvivesErrors(t *testing.T) {
+	s, calls := countingServer(t, 500, `{"message":"Internal Server Error"}`)
+	c := pinnedClient(t, Config{}, s.URL)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- c.AutoSync(ctx, 10*time.Millisecond) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for calls.Load() < 10 { // five failed syncs at least (2 attempts each)
+		if time.Now().After(deadline) {
+			t.Fatalf("AutoSync stopped after %d requests", calls.Load())
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("AutoSync returned on a failed Sync: %v", err)
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("AutoSync = %v, want context.Canceled", err)
+	}
+}
+
+func TestMaxResponseBytes(t *testing.T) {
+	big := `{"action":"get","node":{"key":"/k","value":"` + strings.Repeat("x", 4096) + `"}}`
+	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, big)
+	}))
+	defer s.Close()
+	c := pinnedClient(t, Config{MaxResponseBytes: 1024}, s.URL)
+	_, err := NewKeysAPI(c).Get(context.Background(), "/k", nil)
+	var tl *ResponseTooLargeError
+	if !errors.As(err, &tl) || tl.Endpoint != s.URL || !strings.Contains(err.Error(), "1024") {
+		t.Fatalf("err = %v, want a *ResponseTooLargeError naming the endpoint and limit", err)
+	}
+	c2 := pinnedClient(t, Config{MaxResponseBytes: int64(len(big))}, s.URL)
+	if _, err := NewKeysAPI(c2).Get(context.Background(), "/k", nil); err != nil {
+		t.Fatalf("an answer of exactly the limit was refused: %v", err)
+	}
+	if _, err := New(Config{Endpoints: []string{s.URL}, MaxResponseBytes: -1}); err == nil {
+		t.Fatal("a negative MaxResponseBytes was accepted")
+	}
+}
