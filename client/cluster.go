@@ -299,6 +299,11 @@ type result struct {
 	endpoint string
 	method   string
 	path     string
+	// retried is set when an earlier attempt failed after it may have
+	// reached a server: a write may then have been applied by that attempt.
+	retried bool
+	// earlier is that attempt's error.
+	earlier error
 }
 
 // decodeJSON decodes the body into v, or says the answer is not etcd's.

@@ -518,7 +518,14 @@ func (k *httpKeysAPI) send(ctx context.Context, req *http.Request, class opClass
 	if err != nil {
 		return nil, err
 	}
-	return decodeKeysResult(res)
+	r, err := decodeKeysResult(res)
+	if res.retried && req.Method == http.MethodDelete && IsKeyNotFound(err) {
+		// A delete was resent after an attempt that may have deleted the
+		// key already: "not found" may be the first attempt's doing.
+		return nil, &OutcomeUnknownError{Op: op + " /" + key, Endpoint: res.endpoint,
+			Err: fmt.Errorf("the key was not found when the delete was resent after %v: %w", res.earlier, err)}
+	}
+	return r, err
 }
 
 // fixPath sends slashes inside a key as slashes, the way etcd's own tools do

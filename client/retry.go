@@ -33,7 +33,10 @@ import (
 // "next" moves the request to the next endpoint (after a full round of the
 // ring, with a capped, jittered exponential back-off); "UNKNOWN" stops and
 // returns an *OutcomeUnknownError wrapping the cause, and moves the pin on so
-// that the next call goes elsewhere.
+// that the next call goes elsewhere. An idempotent delete that is resent
+// after an attempt that may have reached a server, and then finds no key,
+// also reports an *OutcomeUnknownError (the first attempt may have deleted
+// it) rather than a bare "key not found".
 //
 // Reads are GET and HEAD of keys (quorum or not), members, auth, version
 // and stats. Idempotent writes are those whose repetition cannot change the
@@ -75,6 +78,9 @@ type call struct {
 
 	errs    []error
 	outcome error // set when a one-shot write may have been applied
+	// maybeApplied is the first failure of an attempt that may have reached
+	// a server (for idempotent writes, which are then resent).
+	maybeApplied error
 
 	// start is when the current attempt began (for the debug log).
 	start time.Time
@@ -108,7 +114,11 @@ func (c *httpClusterClient) do(ctx context.Context, req *http.Request, class opC
 		}
 		return nil, &EndpointError{Endpoint: ep, Err: fmt.Errorf("reading the answer to %s: %w", op, err)}
 	}
-	return &result{resp: resp, body: body, endpoint: ep, method: req.Method, path: st.path}, nil
+	res := &result{resp: resp, body: body, endpoint: ep, method: req.Method, path: st.path}
+	if st.maybeApplied != nil {
+		res.retried, res.earlier = true, st.maybeApplied
+	}
+	return res, nil
 }
 
 // send is do without reading the body: the caller owns resp.Body. Watches
@@ -184,6 +194,9 @@ func (st *call) checkRetry(ctx context.Context, resp *http.Response, err error) 
 	if err != nil {
 		st.logAttempt(ep, 0, err, 0)
 		st.errs = append(st.errs, &EndpointError{Endpoint: ep, Err: err})
+		if st.maybeApplied == nil && !neverConnected(err) {
+			st.maybeApplied = st.errs[len(st.errs)-1]
+		}
 		if st.class == classOneShot && st.sent.Load() && !neverConnected(err) {
 			st.outcome = &OutcomeUnknownError{Op: st.op, Endpoint: ep, Err: err}
 			st.logOutcome()
@@ -215,6 +228,9 @@ func (st *call) checkRetry(ctx context.Context, resp *http.Response, err error) 
 		st.logAttempt(ep, resp.StatusCode, nil, code)
 	}
 	st.errs = append(st.errs, &EndpointError{Endpoint: ep, Err: cause})
+	if st.maybeApplied == nil {
+		st.maybeApplied = st.errs[len(st.errs)-1]
+	}
 	if st.class == classOneShot {
 		st.outcome = &OutcomeUnknownError{Op: st.op, Endpoint: ep, Err: cause}
 		st.logOutcome()

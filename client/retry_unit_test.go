@@ -361,3 +361,21 @@ func TestTLSVerificationIsOnByDefault(t *testing.T) {
 		t.Fatalf("err = %v, want a certificate error", err)
 	}
 }
+
+func TestResentDeleteThatFindsNoKeyIsOutcomeUnknown(t *testing.T) {
+	reset, _ := resettingServer(t)
+	gone, goneN := countingServer(t, 404, `{"errorCode":100,"message":"Key not found","cause":"/k","index":9}`)
+	c := pinnedClient(t, Config{}, reset.URL, gone.URL)
+	_, err := NewKeysAPI(c).Delete(context.Background(), "/k", nil)
+	if !IsOutcomeUnknown(err) || !IsKeyNotFound(err) {
+		t.Fatalf("err = %v, want outcome unknown wrapping key-not-found", err)
+	}
+	if goneN.Load() != 1 {
+		t.Fatalf("the delete was not resent to the other member")
+	}
+	// Without an earlier doubtful attempt, not found is just not found.
+	c2 := pinnedClient(t, Config{}, gone.URL)
+	if _, err := NewKeysAPI(c2).Delete(context.Background(), "/k", nil); IsOutcomeUnknown(err) || !IsKeyNotFound(err) {
+		t.Fatalf("plain not found: %v", err)
+	}
+}
