@@ -50,6 +50,22 @@ func countingServer(t *testing.T, status int, body string) (*httptest.Server, *a
 	return s, &n
 }
 
+// hungServer accepts requests and never answers them (until the client
+// gives up or the test ends): a member that stopped answering.
+func hungServer(t *testing.T) *httptest.Server {
+	t.Helper()
+	release := make(chan struct{})
+	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	t.Cleanup(s.Close)
+	t.Cleanup(func() { close(release) })
+	return s
+}
+
 // deadEndpoint is an address where nothing listens.
 func deadEndpoint(t *testing.T) string {
 	t.Helper()
@@ -204,15 +220,7 @@ func TestAllMembersFailingGivesAClusterError(t *testing.T) {
 }
 
 func TestHungMemberCostsOnlyTheHeaderTimeout(t *testing.T) {
-	release := make(chan struct{})
-	hung := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		select {
-		case <-release:
-		case <-r.Context().Done():
-		}
-	}))
-	t.Cleanup(hung.Close)
-	t.Cleanup(func() { close(release) })
+	hung := hungServer(t)
 	healthy, _ := countingServer(t, 200, okSetBody)
 	c := pinnedClient(t, Config{HeaderTimeoutPerRequest: 200 * time.Millisecond}, hung.URL, healthy.URL)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -226,15 +234,7 @@ func TestHungMemberCostsOnlyTheHeaderTimeout(t *testing.T) {
 }
 
 func TestCancelledContextEndsTheCallWithItsError(t *testing.T) {
-	release := make(chan struct{})
-	hung := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		select {
-		case <-release:
-		case <-r.Context().Done():
-		}
-	}))
-	t.Cleanup(hung.Close)
-	t.Cleanup(func() { close(release) })
+	hung := hungServer(t)
 	c := pinnedClient(t, Config{}, hung.URL)
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
