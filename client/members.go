@@ -15,10 +15,12 @@ import (
 
 // Member is one member of the cluster.
 type Member struct {
-	// ID is the unique identifier of this Member.
+	// ID is the unique identifier of this Member: lowercase hexadecimal
+	// without leading zeros, so it can be shorter than 16 characters.
 	ID string `json:"id"`
 
-	// Name is a human-readable, non-unique identifier of this Member.
+	// Name is a human-readable, non-unique identifier of this Member. It is
+	// empty for a member that was added but has not started yet.
 	Name string `json:"name"`
 
 	// PeerURLs represents the HTTP(S) endpoints this Member uses to
@@ -26,11 +28,16 @@ type Member struct {
 	PeerURLs []string `json:"peerURLs"`
 
 	// ClientURLs represents the HTTP(S) endpoints on which this Member
-	// serves its client-facing APIs.
+	// serves its client-facing APIs. It is empty for a member that was
+	// added but has not started yet.
 	ClientURLs []string `json:"clientURLs"`
 }
 
-// MembersAPI reads and changes the cluster's membership.
+// MembersAPI reads and changes the cluster's membership. Reads (List,
+// Leader) need no credentials; changes need a user with the root role once
+// auth is enabled. Changes are never sent twice once they may have reached
+// a server: when their outcome is unknown the error says so
+// (IsOutcomeUnknown) and List tells what happened.
 type MembersAPI interface {
 	// List enumerates the current cluster membership.
 	List(ctx context.Context) ([]Member, error)
@@ -57,8 +64,10 @@ type httpMembersAPI struct {
 	c *httpClusterClient
 }
 
-// List reads the members, sorted by id as the server sends them. A member
-// added but not started yet has no name and no client URLs.
+// List reads the members, sorted by id as the server sends them (every
+// member answers the same list). A member added but not started yet has no
+// name and no client URLs; a member that is down is still listed, since the
+// list has no status.
 func (m *httpMembersAPI) List(ctx context.Context) ([]Member, error) {
 	return listMembers(ctx, m.c)
 }
@@ -70,10 +79,10 @@ func listMembers(ctx context.Context, c *httpClusterClient) ([]Member, error) {
 	}
 	res, err := c.do(ctx, req, classRead, "list members")
 	if err != nil {
-		return nil, err
+		return nil, tagResource(err, "member")
 	}
 	if res.resp.StatusCode != http.StatusOK {
-		return nil, res.httpError("member")
+		return nil, explainUnauthorized(c, res.httpError("member"))
 	}
 	var body struct {
 		Members []Member `json:"members"`
@@ -84,15 +93,36 @@ func listMembers(ctx context.Context, c *httpClusterClient) ([]Member, error) {
 	if body.Members == nil {
 		body.Members = []Member{}
 	}
+	for i := range body.Members {
+		normalizeMember(&body.Members[i])
+	}
 	return body.Members, nil
 }
 
+// normalizeMember turns absent URL lists into empty ones, so that callers
+// can range and compare without nil checks.
+func normalizeMember(m *Member) {
+	if m.PeerURLs == nil {
+		m.PeerURLs = []string{}
+	}
+	if m.ClientURLs == nil {
+		m.ClientURLs = []string{}
+	}
+}
+
 // Add asks the cluster to accept a member that will listen for peers at
-// peerURL; the URL is checked before anything is sent. The new member must
-// then be started with the cluster's member list. Add is never sent twice:
-// if its outcome is unknown, the error says so (IsOutcomeUnknown) and List
-// tells. A peer URL that a member already has gives an *HTTPError with
-// status 409 (IsMemberExists).
+// peerURL. The URL is checked first, as the server would check it
+// (http://host:port or https://host:port without a path, or a unix or unixs
+// URL), so a malformed one is refused before anything is sent. The new
+// member must then be started with --initial-cluster-state=existing and the
+// cluster's member list; until it has started it has no name and no client
+// URLs, and the cluster refuses further adds (500) while it counts on that
+// member for quorum.
+//
+// A peer URL that a member already has gives an *HTTPError with status 409
+// (IsMemberExists). Add is never sent twice: if its outcome is unknown (the
+// connection broke, or the server answered 500 because the cluster is
+// unhealthy) the error satisfies IsOutcomeUnknown, and List tells.
 func (m *httpMembersAPI) Add(ctx context.Context, peerURL string) (*Member, error) {
 	urls, err := checkPeerURLs([]string{peerURL})
 	if err != nil {
@@ -102,23 +132,26 @@ func (m *httpMembersAPI) Add(ctx context.Context, peerURL string) (*Member, erro
 	if err != nil {
 		return nil, err
 	}
-	res, err := m.c.do(ctx, req, classOneShot, "add member "+peerURL)
+	res, err := m.c.do(ctx, req, classOneShot, "add member "+urls[0])
 	if err != nil {
 		return nil, tagResource(err, "member")
 	}
 	if res.resp.StatusCode != http.StatusCreated {
-		return nil, res.httpError("member")
+		return nil, explainUnauthorized(m.c, res.httpError("member"))
 	}
 	var mem Member
 	if err := res.decodeJSON(&mem); err != nil {
 		return nil, err
 	}
+	normalizeMember(&mem)
 	return &mem, nil
 }
 
-// Remove takes the member with id mID out of the cluster. An unknown id
-// gives an *HTTPError with status 404 (IsMemberNotFound); a member removed
-// before gives status 410 (IsMemberRemoved).
+// Remove takes the member with id mID out of the cluster; the removed
+// member's process shuts itself down. An id that is not hexadecimal is
+// refused before anything is sent. An unknown id gives an *HTTPError with
+// status 404 (IsMemberNotFound); a member removed before gives status 410
+// (IsMemberRemoved). Remove is never sent twice (see Add).
 func (m *httpMembersAPI) Remove(ctx context.Context, mID string) error {
 	if err := checkMemberID(mID); err != nil {
 		return err
@@ -132,13 +165,16 @@ func (m *httpMembersAPI) Remove(ctx context.Context, mID string) error {
 		return tagResource(err, "member")
 	}
 	if res.resp.StatusCode != http.StatusNoContent {
-		return res.httpError("member")
+		return explainUnauthorized(m.c, res.httpError("member"))
 	}
 	return nil
 }
 
-// Update replaces the peer URLs of member mID; they are checked before
-// anything is sent.
+// Update replaces the peer URLs of member mID; they are checked first, like
+// Add's. Only the peer URLs change (a member's name and client URLs are its
+// own to announce). An unknown id gives status 404 (IsMemberNotFound), a
+// peer URL of another member status 409 (IsMemberExists). Update is never
+// sent twice (see Add).
 func (m *httpMembersAPI) Update(ctx context.Context, mID string, peerURLs []string) error {
 	if err := checkMemberID(mID); err != nil {
 		return err
@@ -156,16 +192,27 @@ func (m *httpMembersAPI) Update(ctx context.Context, mID string, peerURLs []stri
 		return tagResource(err, "member")
 	}
 	if res.resp.StatusCode != http.StatusNoContent {
-		return res.httpError("member")
+		return explainUnauthorized(m.c, res.httpError("member"))
 	}
 	return nil
 }
 
-// Leader returns the current leader. During an election every member
-// answers 503; Leader then asks the other members and, if none knows a
-// leader, returns an error for which IsNoLeader holds. It does not wait for
-// the election to end: call it again (a leader is usually elected within a
-// second or two).
+// ErrNoLeader is wrapped by the error of Leader (and of Sync in
+// EndpointSelectionPrioritizeLeader mode) when the members that answered
+// know no leader: an election is in progress, or quorum is lost.
+var ErrNoLeader = errors.New("client: the cluster has no leader (an election is in progress or quorum is lost)")
+
+// Leader returns the current leader, as the members see it (every member
+// answers with the same one).
+//
+// Leader does not wait for an election to end. While there is no leader
+// every member answers 503 "During election"; Leader asks each endpoint
+// (the usual failover of reads, two rounds with a short back-off) and then
+// returns an error that wraps ErrNoLeader and satisfies IsNoLeader. A
+// leader is usually elected within a few election timeouts (about a second
+// with etcd's defaults); a caller that wants to wait polls Leader until it
+// succeeds or its context ends. When quorum is lost the error stays until
+// enough members are back.
 func (m *httpMembersAPI) Leader(ctx context.Context) (*Member, error) {
 	return getLeader(ctx, m.c)
 }
@@ -177,20 +224,29 @@ func getLeader(ctx context.Context, c *httpClusterClient) (*Member, error) {
 	}
 	res, err := c.do(ctx, req, classRead, "get leader")
 	if err != nil {
-		return nil, tagResource(err, "member")
+		err = tagResource(err, "member")
+		if hasStatus(err, http.StatusServiceUnavailable, "member") {
+			return nil, fmt.Errorf("%w: %w", ErrNoLeader, err)
+		}
+		return nil, err
 	}
 	if res.resp.StatusCode != http.StatusOK {
-		return nil, res.httpError("member")
+		return nil, explainUnauthorized(c, res.httpError("member"))
 	}
 	var mem Member
 	if err := res.decodeJSON(&mem); err != nil {
 		return nil, err
 	}
+	normalizeMember(&mem)
 	return &mem, nil
 }
 
-// checkPeerURLs checks peer URLs the way the server will (scheme http,
-// https, unix or unixs; host:port; no path), trims them and sorts them.
+// checkPeerURLs checks peer URLs the way the server will, so that the
+// caller gets a clear error before anything is sent: the scheme is http,
+// https, unix or unixs; http and https URLs have the form host:port and no
+// path (not even "/"). It also refuses user info, a query or a fragment,
+// which the server would keep but no peer can use. The URLs are trimmed
+// and sorted, as the server stores them.
 func checkPeerURLs(in []string) ([]string, error) {
 	if len(in) == 0 {
 		return nil, errors.New("client: no peer URLs given")
@@ -200,21 +256,26 @@ func checkPeerURLs(in []string) ([]string, error) {
 		s = strings.TrimSpace(s)
 		u, err := url.Parse(s)
 		if err != nil {
+			var ue *url.Error
+			if errors.As(err, &ue) {
+				err = ue.Err
+			}
 			return nil, fmt.Errorf("client: peer URL %q is not a URL: %v", s, err)
 		}
 		switch u.Scheme {
-		case "http", "https", "unix", "unixs":
+		case "http", "https":
+			if _, _, err := net.SplitHostPort(u.Host); err != nil {
+				return nil, fmt.Errorf("client: peer URL %q: the address must have the form host:port", s)
+			}
+			if u.Path != "" || u.RawPath != "" {
+				return nil, fmt.Errorf("client: peer URL %q must not contain a path", s)
+			}
+		case "unix", "unixs":
 		default:
 			return nil, fmt.Errorf("client: peer URL %q: the scheme must be http, https, unix or unixs", s)
 		}
-		if _, _, err := net.SplitHostPort(u.Host); err != nil {
-			return nil, fmt.Errorf("client: peer URL %q: the address must have the form host:port", s)
-		}
-		if u.Path != "" && u.Path != "/" {
-			return nil, fmt.Errorf("client: peer URL %q must not contain a path", s)
-		}
-		if u.User != nil || u.RawQuery != "" || u.Fragment != "" {
-			return nil, fmt.Errorf("client: peer URL %q must be scheme://host:port only", s)
+		if u.User != nil || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" {
+			return nil, fmt.Errorf("client: peer URL %q must be scheme://host:port only (no user info, query or fragment)", redactUserinfo(s))
 		}
 		out = append(out, s)
 	}
@@ -222,8 +283,8 @@ func checkPeerURLs(in []string) ([]string, error) {
 	return out, nil
 }
 
-// checkMemberID refuses ids that cannot be a member id (lowercase or
-// uppercase hex), so that nothing odd is put in the path.
+// checkMemberID refuses ids that cannot be a member id (the server parses
+// ids as hexadecimal, either case), so that nothing odd is put in the path.
 func checkMemberID(id string) error {
 	if id == "" {
 		return errors.New("client: empty member id")
@@ -236,17 +297,33 @@ func checkMemberID(id string) error {
 	return nil
 }
 
+// explainUnauthorized adds to a 401 what the client sent, so the caller
+// knows whether credentials were missing or refused. The password is never
+// part of the text.
+func explainUnauthorized(c *httpClusterClient, err error) error {
+	var he *HTTPError
+	if !errors.As(err, &he) || he.StatusCode != http.StatusUnauthorized {
+		return err
+	}
+	if c.username == "" {
+		return fmt.Errorf("client: no credentials were sent (Config.Username is empty): %w", err)
+	}
+	return fmt.Errorf("client: the credentials of user %q were refused or lack the needed role: %w", c.username, err)
+}
+
 // IsMemberNotFound reports whether err says the member id is unknown (404).
 func IsMemberNotFound(err error) bool { return hasStatus(err, http.StatusNotFound, "member") }
 
 // IsMemberRemoved reports whether err says the member was removed before
-// (410 Gone).
+// (410 Gone): ids of removed members can never be used again.
 func IsMemberRemoved(err error) bool { return hasStatus(err, http.StatusGone, "member") }
 
 // IsMemberExists reports whether err says a member already has the peer URL
-// (409 Conflict).
+// (409 Conflict; etcd 3.5 also answers it for a re-add of a URL just added).
 func IsMemberExists(err error) bool { return hasStatus(err, http.StatusConflict, "member") }
 
 // IsNoLeader reports whether err says the cluster has no leader at the
-// moment (503 "During election").
-func IsNoLeader(err error) bool { return hasStatus(err, http.StatusServiceUnavailable, "member") }
+// moment (503 "During election" from /v2/members/leader; see ErrNoLeader).
+func IsNoLeader(err error) bool {
+	return errors.Is(err, ErrNoLeader) || hasStatus(err, http.StatusServiceUnavailable, "member")
+}
