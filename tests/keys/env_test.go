@@ -1,0 +1,293 @@
+// Package keys_test tests every KeysAPI operation and option of the client
+// against real etcd servers (every version etcdtest.Servers offers), with
+// every exchange validated against openapi.yaml by the contract transport.
+package keys_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/meycoin/goetcd/client"
+	"github.com/meycoin/goetcd/tests/contract"
+	"github.com/meycoin/goetcd/tests/etcdtest"
+)
+
+// TestMain builds etcd 3.5 before any test starts its clock, and checks that
+// no goroutine (client, transport, watch) outlives the tests.
+func TestMain(m *testing.M) {
+	if _, err := etcdtest.Build35(context.Background()); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	goleak.VerifyTestMain(m)
+}
+
+// callTimeout bounds every single client call of these tests; a real etcd on
+// loopback answers in milliseconds, so hitting it means a hang.
+const callTimeout = 20 * time.Second
+
+// exchange is one request as it went over the wire, below the contract
+// transport, with the status etcd answered.
+type exchange struct {
+	Method string
+	Path   string // escaped path, as sent
+	Query  string // raw query, as sent
+	Status int    // 0 when the round trip failed
+}
+
+// wire is the base transport under the contract transport: it records every
+// exchange and tells waiters when etcd has answered the headers of a watch
+// (etcd registers the watcher before it sends them, so from then on no event
+// can be missed).
+type wire struct {
+	base *http.Transport
+
+	mu        sync.Mutex
+	log       []exchange
+	watches   int           // watch requests answered 200 (the watcher is registered)
+	watchSeen chan struct{} // closed and replaced at each one
+}
+
+func newWire() *wire {
+	return &wire{
+		base: &http.Transport{
+			DialContext:         (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
+			MaxIdleConnsPerHost: 16,
+			IdleConnTimeout:     30 * time.Second,
+		},
+		watchSeen: make(chan struct{}),
+	}
+}
+
+func (w *wire) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := w.base.RoundTrip(req)
+	x := exchange{Method: req.Method, Path: req.URL.EscapedPath(), Query: req.URL.RawQuery}
+	if err == nil {
+		x.Status = resp.StatusCode
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.log = append(w.log, x)
+	if err == nil && resp.StatusCode == http.StatusOK && req.Method == http.MethodGet && req.URL.Query().Get("wait") == "true" {
+		w.watches++
+		close(w.watchSeen)
+		w.watchSeen = make(chan struct{})
+	}
+	return resp, err
+}
+
+// exchanges returns a copy of the log from index from on.
+func (w *wire) exchanges(from int) []exchange {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if from > len(w.log) {
+		from = len(w.log)
+	}
+	return append([]exchange(nil), w.log[from:]...)
+}
+
+func (w *wire) count() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return len(w.log)
+}
+
+func (w *wire) watchCount() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.watches
+}
+
+// last returns the last exchange; the test fails when there is none.
+func (w *wire) last(t testing.TB) exchange {
+	t.Helper()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if len(w.log) == 0 {
+		t.Fatal("no exchange recorded")
+	}
+	return w.log[len(w.log)-1]
+}
+
+// awaitWatches waits until at least n watch requests have had their headers
+// answered.
+func (w *wire) awaitWatches(ctx context.Context, n int) error {
+	for {
+		w.mu.Lock()
+		got, ch := w.watches, w.watchSeen
+		w.mu.Unlock()
+		if got >= n {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for watch #%d to be registered: %w", n, ctx.Err())
+		}
+	}
+}
+
+// cancelable adapts the contract transport to client.CancelableTransport.
+type cancelable struct{ *contract.Transport }
+
+// CancelRequest is a no-op: the client cancels through contexts.
+func (cancelable) CancelRequest(*http.Request) {}
+
+// env is one real etcd cluster with a client whose every exchange is
+// validated and recorded.
+type env struct {
+	server   etcdtest.Server
+	cluster  *etcdtest.Cluster
+	wire     *wire
+	contract *contract.Transport
+	client   client.Client
+	kapi     client.KeysAPI
+}
+
+// forEachServer runs fn as a parallel subtest named by server for every
+// available etcd server, each with its own 1-member cluster. When the subtest
+// ends it fails if the contract transport saw a violation or saw no exchange
+// at all (so the check cannot pass vacuously).
+func forEachServer(t *testing.T, fn func(t *testing.T, e *env)) {
+	t.Helper()
+	for _, s := range etcdtest.Servers(t) {
+		t.Run(s.String(), func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, s)
+			fn(t, e)
+		})
+	}
+}
+
+func newEnv(t *testing.T, s etcdtest.Server) *env {
+	t.Helper()
+	cl := etcdtest.StartCluster(t, s, 1)
+	w := newWire()
+	t.Cleanup(w.base.CloseIdleConnections)
+	ct := contract.New(t, "", w)
+	c, err := client.New(client.Config{Endpoints: cl.Endpoints(), Transport: cancelable{ct}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &env{server: s, cluster: cl, wire: w, contract: ct, client: c, kapi: client.NewKeysAPI(c)}
+	t.Cleanup(func() {
+		if n := ct.Violations(); n != 0 {
+			t.Errorf("%d contract violations against %s", n, s)
+		}
+		if ct.Exchanges() == 0 {
+			t.Errorf("the contract transport saw no exchange: the zero-violation check proves nothing")
+		}
+	})
+	return e
+}
+
+// run runs fn as a subtest and checks that it made at least one exchange and
+// caused no contract violation, so each subtest's share is accounted for.
+func (e *env) run(t *testing.T, name string, fn func(t *testing.T)) {
+	t.Helper()
+	t.Run(name, func(t *testing.T) {
+		v0, x0 := e.contract.Violations(), e.contract.Exchanges()
+		fn(t)
+		if d := e.contract.Violations() - v0; d != 0 {
+			t.Errorf("%d contract violations in this subtest", d)
+		}
+		if e.contract.Exchanges() == x0 && !t.Skipped() {
+			t.Errorf("no exchange went through the contract transport")
+		}
+	})
+}
+
+// ctx returns a context bounded by callTimeout, cancelled with the test.
+func ctx(t testing.TB) context.Context {
+	c, cancel := context.WithTimeout(t.Context(), callTimeout)
+	t.Cleanup(cancel)
+	return c
+}
+
+// must fails the test on err and returns r.
+func must(t testing.TB, r *client.Response, err error) *client.Response {
+	t.Helper()
+	if err != nil {
+		t.Fatalf("unexpected error: %v", err)
+	}
+	if r == nil {
+		t.Fatal("nil response without error")
+	}
+	return r
+}
+
+// set is KeysAPI.Set that fails the test on error.
+func (e *env) set(t testing.TB, key, value string, opts *client.SetOptions) *client.Response {
+	t.Helper()
+	r, err := e.kapi.Set(ctx(t), key, value, opts)
+	return must(t, r, err)
+}
+
+// get is KeysAPI.Get that fails the test on error.
+func (e *env) get(t testing.TB, key string, opts *client.GetOptions) *client.Response {
+	t.Helper()
+	r, err := e.kapi.Get(ctx(t), key, opts)
+	return must(t, r, err)
+}
+
+// del is KeysAPI.Delete that fails the test on error.
+func (e *env) del(t testing.TB, key string, opts *client.DeleteOptions) *client.Response {
+	t.Helper()
+	r, err := e.kapi.Delete(ctx(t), key, opts)
+	return must(t, r, err)
+}
+
+// wantError checks that err holds a client.Error with the given code (found
+// with errors.As) and returns it.
+func wantError(t testing.TB, err error, code int) client.Error {
+	t.Helper()
+	if err == nil {
+		t.Fatalf("want etcd error %d, got success", code)
+	}
+	var e client.Error
+	if !errors.As(err, &e) {
+		t.Fatalf("want etcd error %d, errors.As finds no client.Error in %T: %v", code, err, err)
+	}
+	if e.Code != code {
+		t.Fatalf("want errorCode %d, got %d: %v", code, e.Code, e)
+	}
+	return e
+}
+
+// wantStatus checks the HTTP status of the last exchange.
+func (e *env) wantStatus(t testing.TB, status int) {
+	t.Helper()
+	if x := e.wire.last(t); x.Status != status {
+		t.Errorf("%s %s?%s answered %d, want %d", x.Method, x.Path, x.Query, x.Status, status)
+	}
+}
+
+// wantQuery checks that the last exchange's query or path holds every given
+// fragment (e.g. "quorum=true").
+func (e *env) wantQuery(t testing.TB, fragments ...string) {
+	t.Helper()
+	x := e.wire.last(t)
+	for _, f := range fragments {
+		if !strings.Contains(x.Query, f) {
+			t.Errorf("%s %s?%s: query lacks %q", x.Method, x.Path, x.Query, f)
+		}
+	}
+}
+
+// headers checks what every keys response must carry.
+func wantHeaders(t testing.TB, r *client.Response) {
+	t.Helper()
+	if r.Index == 0 || r.ClusterID == "" || r.RaftIndex == 0 || r.RaftTerm == 0 {
+		t.Errorf("response headers not filled: Index=%d ClusterID=%q RaftIndex=%d RaftTerm=%d", r.Index, r.ClusterID, r.RaftIndex, r.RaftTerm)
+	}
+}
