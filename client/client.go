@@ -287,46 +287,60 @@ func parseEndpoints(eps []string) ([]*url.URL, error) {
 }
 
 func parseEndpoint(ep string) (*url.URL, error) {
+	// Errors show the endpoint with any user info masked.
+	shown := redactUserinfo(ep)
 	u, err := url.Parse(ep)
 	if err != nil {
 		var ue *url.Error
 		if errors.As(err, &ue) {
 			err = ue.Err
 		}
-		return nil, fmt.Errorf("client: endpoint %q is not a URL: %v", redactUserinfo(ep), err)
+		if shown != ep {
+			// The parser's detail may quote part of the user info.
+			return nil, fmt.Errorf("client: endpoint %q is not a URL", shown)
+		}
+		return nil, fmt.Errorf("client: endpoint %q is not a URL: %v", ep, err)
 	}
 	switch u.Scheme {
 	case "http", "https":
 	case "":
-		return nil, fmt.Errorf("client: endpoint %q has no scheme; write it as http://%s or https://%s", ep, ep, ep)
+		bare := strings.TrimPrefix(shown, "//")
+		return nil, fmt.Errorf("client: endpoint %q has no scheme; write it as http://%s or https://%s", shown, bare, bare)
 	default:
-		return nil, fmt.Errorf("client: endpoint %q has the scheme %q; only http and https are supported", redactUserinfo(ep), u.Scheme)
+		return nil, fmt.Errorf("client: endpoint %q has the scheme %q; only http and https are supported", shown, u.Scheme)
 	}
 	if u.Host == "" || u.Hostname() == "" {
-		return nil, fmt.Errorf("client: endpoint %q has no host", redactUserinfo(ep))
+		return nil, fmt.Errorf("client: endpoint %q has no host", shown)
 	}
 	if u.User != nil {
-		return nil, fmt.Errorf("client: endpoint %q carries user info; give credentials in Config.Username and Config.Password", redactUserinfo(ep))
+		return nil, fmt.Errorf("client: endpoint %q carries user info; give credentials in Config.Username and Config.Password", shown)
 	}
 	if u.RawQuery != "" || u.Fragment != "" || u.ForceQuery {
-		return nil, fmt.Errorf("client: endpoint %q has a query or fragment; give scheme, host, port and at most a base path", ep)
+		return nil, fmt.Errorf("client: endpoint %q has a query or fragment; give scheme, host, port and at most a base path", shown)
 	}
 	if port := u.Port(); port == "" && strings.HasSuffix(u.Host, ":") {
-		return nil, fmt.Errorf("client: endpoint %q has an empty port", ep)
+		return nil, fmt.Errorf("client: endpoint %q has an empty port", shown)
 	}
-	u.Path = strings.TrimSuffix(u.Path, "/")
+	u.Path = strings.TrimRight(u.Path, "/")
 	u.RawPath = ""
 	return u, nil
 }
 
-// redactUserinfo hides a password in an endpoint string that did not parse
-// cleanly, so that errors never carry it.
+// redactUserinfo hides a password in an endpoint string, whether it parses
+// as a URL or not, so that errors never carry it: everything between the
+// start of the authority (after "scheme://" or a leading "//", else the
+// start of the string) and the last "@" is masked. A password with
+// characters a URL does not allow there ('/', '?', '#') still ends before
+// that "@".
 func redactUserinfo(ep string) string {
-	if i := strings.Index(ep, "://"); i >= 0 {
-		rest := ep[i+3:]
-		if at := strings.LastIndex(rest, "@"); at >= 0 && !strings.ContainsAny(rest[:at], "/?#") {
-			return ep[:i+3] + "xxxxx@" + rest[at+1:]
-		}
+	start := 0
+	if strings.HasPrefix(ep, "//") {
+		start = 2
+	} else if i := strings.Index(ep, "://"); i >= 0 && !strings.ContainsAny(ep[:i], "/?#@") {
+		start = i + 3
+	}
+	if at := strings.LastIndex(ep[start:], "@"); at >= 0 {
+		return ep[:start] + "xxxxx@" + ep[start+at+1:]
 	}
 	return ep
 }

@@ -1,0 +1,161 @@
+package client
+
+import (
+	"net/url"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// FuzzSetOptions checks option validation and how options go on the wire,
+// through KeysAPI.Set, Delete and CreateInOrder over a recording transport.
+// Invariants: options are refused before anything is sent exactly when the
+// documented rules say so (unknown PrevExist; PrevValue with Dir; Refresh
+// with a value, without a TTL or with Dir; a TTL that is negative, under a
+// second or not whole seconds), with an error naming the option; otherwise
+// exactly one request goes out whose form (or query) carries the value,
+// prevValue, prevIndex (0 = absent), prevExist, ttl in seconds, dir, refresh
+// and noValueOnSuccess byte for byte, and nothing else; and setForm puts the
+// write in the one-shot retry class exactly when it is a create, a
+// compare-and-swap or a directory creation.
+func FuzzSetOptions(f *testing.F) {
+	f.Add(uint8(0), "v", "", uint64(0), "", int64(0), uint8(0))
+	f.Add(uint8(0), "a&b=c+d%20e\n", "old value", uint64(7), "true", int64(5*time.Second), uint8(0))
+	f.Add(uint8(0), "", "", uint64(0), "", int64(time.Second), uint8(2))
+	f.Add(uint8(0), "v", "", uint64(0), "false", int64(1500*time.Millisecond), uint8(0))
+	f.Add(uint8(0), "", "x", uint64(0), "", int64(0), uint8(1))
+	f.Add(uint8(0), "v", "", uint64(0), "maybe", int64(0), uint8(4))
+	f.Add(uint8(1), "", "v", uint64(3), "", int64(0), uint8(3))
+	f.Add(uint8(2), "✓", "", uint64(0), "", int64(-time.Second), uint8(0))
+	f.Add(uint8(2), "x", "", uint64(0), "", int64(60*time.Second), uint8(0))
+	f.Fuzz(func(t *testing.T, op uint8, value, prevValue string, prevIndex uint64, prevExist string, ttl int64, flags uint8) {
+		tr := &cannedTransport{answers: []cannedAnswer{{status: 200, body: []byte(`{"action":"set","node":{"key":"/k","value":"v","modifiedIndex":5,"createdIndex":5}}`)}}}
+		c := cannedClient(t, tr, Config{})
+		kapi := NewKeysAPI(c)
+		ctx := fuzzCtx(t)
+		d := time.Duration(ttl)
+		ttlErr := d < 0 || (d > 0 && d < time.Second) || d%time.Second != 0
+		var err error
+		var wantErr, field string
+		want := url.Values{}
+		switch op % 3 {
+		case 0:
+			o := SetOptions{PrevValue: prevValue, PrevIndex: prevIndex, PrevExist: PrevExistType(prevExist), TTL: d,
+				Dir: flags&1 != 0, Refresh: flags&2 != 0, NoValueOnSuccess: flags&4 != 0}
+			switch {
+			case o.PrevExist != PrevIgnore && o.PrevExist != PrevExist && o.PrevExist != PrevNoExist:
+				wantErr = "SetOptions.PrevExist"
+			case o.Dir && o.PrevValue != "":
+				wantErr = "SetOptions.PrevValue"
+			case o.Refresh && value != "":
+				wantErr = "SetOptions.Refresh"
+			case o.Refresh && o.TTL == 0:
+				wantErr = "SetOptions.Refresh"
+			case o.Refresh && o.Dir:
+				wantErr = "SetOptions.Refresh"
+			case ttlErr:
+				wantErr = "SetOptions.TTL"
+			}
+			_, err = kapi.Set(ctx, "/k", value, &o)
+			if wantErr == "" {
+				oo := o
+				_, class, ferr := setForm(value, &oo)
+				if ferr != nil {
+					t.Fatalf("Set accepted %+v, setForm refused it: %v", o, ferr)
+				}
+				oneShot := o.PrevExist == PrevNoExist || o.PrevValue != "" || o.PrevIndex != 0 || (o.Dir && o.PrevExist != PrevExist)
+				if (class == classOneShot) != oneShot {
+					t.Fatalf("options %+v: retry class %d, one-shot should be %v", o, class, oneShot)
+				}
+			}
+			if o.Dir {
+				want.Set("dir", "true")
+			} else if !o.Refresh {
+				want.Set("value", value)
+			}
+			if o.PrevValue != "" {
+				want.Set("prevValue", o.PrevValue)
+			}
+			if o.PrevIndex != 0 {
+				want.Set("prevIndex", strconv.FormatUint(o.PrevIndex, 10))
+			}
+			if o.PrevExist != PrevIgnore {
+				want.Set("prevExist", strconv.FormatBool(o.PrevExist == PrevExist))
+			}
+			if o.TTL != 0 {
+				want.Set("ttl", strconv.FormatInt(int64(o.TTL/time.Second), 10))
+			}
+			if o.Refresh {
+				want.Set("refresh", "true")
+			}
+			if o.NoValueOnSuccess {
+				want.Set("noValueOnSuccess", "true")
+			}
+			field = "form"
+		case 1:
+			o := DeleteOptions{PrevValue: prevValue, PrevIndex: prevIndex, Recursive: flags&1 != 0, Dir: flags&2 != 0}
+			_, err = kapi.Delete(ctx, "/k", &o)
+			if o.PrevValue != "" {
+				want.Set("prevValue", o.PrevValue)
+			}
+			if o.PrevIndex != 0 {
+				want.Set("prevIndex", strconv.FormatUint(o.PrevIndex, 10))
+			}
+			if o.Recursive {
+				want.Set("recursive", "true")
+			}
+			if o.Dir {
+				want.Set("dir", "true")
+			}
+			field = "query"
+		case 2:
+			_, err = kapi.CreateInOrder(ctx, "/q", value, &CreateInOrderOptions{TTL: d})
+			if ttlErr {
+				wantErr = "CreateInOrderOptions.TTL"
+			}
+			want.Set("value", value)
+			if d != 0 {
+				want.Set("ttl", strconv.FormatInt(int64(d/time.Second), 10))
+			}
+			field = "form"
+		}
+		if wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), wantErr) {
+				t.Fatalf("op %d: error %v, want one naming %s", op%3, err, wantErr)
+			}
+			if len(tr.reqs) != 0 {
+				t.Fatalf("refused options were sent: %v", tr.reqs[0].URL)
+			}
+			return
+		}
+		if err != nil {
+			t.Fatalf("op %d: valid options refused: %v", op%3, err)
+		}
+		if len(tr.reqs) != 1 {
+			t.Fatalf("%d requests sent", len(tr.reqs))
+		}
+		var got url.Values
+		var perr error
+		if field == "form" {
+			if ct := tr.reqs[0].Header.Get("Content-Type"); ct != "application/x-www-form-urlencoded" {
+				t.Fatalf("form sent as %q", ct)
+			}
+			got, perr = url.ParseQuery(string(tr.bodies[0]))
+			if q := tr.reqs[0].URL.RawQuery; q != "" {
+				t.Fatalf("a write also sent the query %q (the server would merge it)", q)
+			}
+		} else {
+			got, perr = url.ParseQuery(tr.reqs[0].URL.RawQuery)
+			if len(tr.bodies[0]) != 0 {
+				t.Fatalf("delete sent a body %q", tr.bodies[0])
+			}
+		}
+		if perr != nil {
+			t.Fatalf("the %s does not parse: %v", field, perr)
+		}
+		if got.Encode() != want.Encode() {
+			t.Fatalf("op %d sent the %s\n%q\nwant\n%q", op%3, field, got.Encode(), want.Encode())
+		}
+	})
+}
