@@ -361,7 +361,15 @@ func (s *watchStream) next(ctx context.Context, w *httpWatcher) (*Response, erro
 		w.closeStream()
 		return nil, newResponseError(s.endpoint, s.resp, nil, ErrInvalidJSON, "stream event without an action")
 	}
-	return keysHeaders(&result{resp: s.resp, endpoint: s.endpoint}, &r)
+	resp, err := keysHeaders(&result{resp: s.resp, endpoint: s.endpoint}, &r)
+	if err == nil && r.Node != nil && r.Node.ModifiedIndex <= resp.Index {
+		// The event is older than the watch (X-Etcd-Index): etcd found it in
+		// its history and answers such a stream with that event alone,
+		// without registering the watch, so nothing else would ever come.
+		// The next Next opens a new stream after it.
+		w.closeStream()
+	}
+	return resp, err
 }
 
 func (s *watchStream) close() {

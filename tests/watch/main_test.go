@@ -1,0 +1,125 @@
+// Package watch proves the Watcher against real etcd (3.5 and Debian's 3.4):
+// every event delivered once and in order across thousands of writes, a
+// killed or hung member, stream mode and its duplicate delete events, the
+// 1000-event history window with and without Resync, cancellation without
+// leftover goroutines, and a thousand watchers on one client.
+package watch
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/meycoin/goetcd/client"
+	"github.com/meycoin/goetcd/tests/etcdtest"
+)
+
+// TestMain builds etcd 3.5 before any test starts its clock, and checks that
+// nothing the tests started (watch goroutines, connections, member reapers)
+// is still running once they are all done.
+func TestMain(m *testing.M) {
+	if _, err := etcdtest.Build35(context.Background()); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	goleak.VerifyTestMain(m)
+}
+
+// waitTimeout bounds every wait on a condition; it is generous because a
+// busy 2-core machine runs several test binaries at once.
+const waitTimeout = 2 * time.Minute
+
+// waitFor polls cond until it holds, failing the test after waitTimeout.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), waitTimeout)
+	defer cancel()
+	for !cond() {
+		select {
+		case <-ctx.Done():
+			t.Fatalf("timed out waiting for %s", what)
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+}
+
+// memberIndex returns the index of the member whose client URL is ep.
+func memberIndex(t *testing.T, cl *etcdtest.Cluster, ep string) int {
+	t.Helper()
+	for i, m := range cl.Members() {
+		if m.ClientURL == ep {
+			return i
+		}
+	}
+	t.Fatalf("endpoint %s is not a member of the cluster", ep)
+	return -1
+}
+
+// probe is a plain HTTP client for looking at a member from the side (store
+// statistics, raw streams). Keep-alives are off so that it leaves no
+// connection goroutine behind.
+var probe = &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 5 * time.Second}
+
+// serverWatchers returns how many watches member endpoint holds right now
+// ("watchers" of GET /v2/stats/store, which counts the member's own
+// watcher hub), or -1 when the member does not answer.
+func serverWatchers(endpoint string) int {
+	resp, err := probe.Get(endpoint + "/v2/stats/store")
+	if err != nil {
+		return -1
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		return -1
+	}
+	var st struct {
+		Watchers int `json:"watchers"`
+	}
+	if json.Unmarshal(body, &st) != nil {
+		return -1
+	}
+	return st.Watchers
+}
+
+// storeIndex returns the store's current index (X-Etcd-Index of a quorum
+// read of the root).
+func storeIndex(t *testing.T, kapi client.KeysAPI) uint64 {
+	t.Helper()
+	resp, err := kapi.Get(t.Context(), "/", &client.GetOptions{Quorum: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.Index
+}
+
+// pinTo makes c send its next request to endpoint. New and SetEndpoints pin
+// a random member, so it sets the same endpoints again until the draw falls
+// on endpoint.
+func pinTo(t *testing.T, c client.Client, endpoints []string, endpoint string) {
+	t.Helper()
+	for range 1000 {
+		if client.PinnedEndpoint(c) == endpoint {
+			return
+		}
+		if err := c.SetEndpoints(endpoints); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Fatalf("could not pin the client to %s", endpoint)
+}
+
+// closeIdle closes the idle connections of the given transports, so that
+// goleak sees only what is really still running.
+func closeIdle(trs ...interface{ CloseIdleConnections() }) {
+	for _, tr := range trs {
+		tr.CloseIdleConnections()
+	}
+}
