@@ -116,13 +116,16 @@ func normalizeMember(m *Member) {
 // URL), so a malformed one is refused before anything is sent. The new
 // member must then be started with --initial-cluster-state=existing and the
 // cluster's member list; until it has started it has no name and no client
-// URLs, and the cluster refuses further adds (500) while it counts on that
-// member for quorum.
+// URLs.
 //
 // A peer URL that a member already has gives an *HTTPError with status 409
-// (IsMemberExists). Add is never sent twice: if its outcome is unknown (the
-// connection broke, or the server answered 500 because the cluster is
-// unhealthy) the error satisfies IsOutcomeUnknown, and List tells.
+// (IsMemberExists). Add is never sent twice: if its outcome is unknown the
+// error satisfies IsOutcomeUnknown, and List tells. That includes etcd's
+// bare 500 "Internal Server Error" for an add its strict reconfiguration
+// check refuses before applying anything: while quorum would depend on a
+// member that has not started, and until every member has been connected
+// to the answering one for 5 s (so also for 5 s after a cluster or member
+// starts). Such an add can be retried once List shows it was not applied.
 func (m *httpMembersAPI) Add(ctx context.Context, peerURL string) (*Member, error) {
 	urls, err := checkPeerURLs([]string{peerURL})
 	if err != nil {
@@ -243,10 +246,11 @@ func getLeader(ctx context.Context, c *httpClusterClient) (*Member, error) {
 
 // checkPeerURLs checks peer URLs the way the server will, so that the
 // caller gets a clear error before anything is sent: the scheme is http,
-// https, unix or unixs; http and https URLs have the form host:port and no
-// path (not even "/"). It also refuses user info, a query or a fragment,
-// which the server would keep but no peer can use. The URLs are trimmed
-// and sorted, as the server stores them.
+// https, unix or unixs, the address has the form host:port, and there is no
+// path (not even "/", which the server refuses too). It is stricter than
+// the server in two ways that no working peer URL meets: unix URLs need
+// host:port as well, and user info, a query or a fragment are refused. The
+// URLs are trimmed and sorted, as the server stores them.
 func checkPeerURLs(in []string) ([]string, error) {
 	if len(in) == 0 {
 		return nil, errors.New("client: no peer URLs given")
@@ -260,19 +264,18 @@ func checkPeerURLs(in []string) ([]string, error) {
 			if errors.As(err, &ue) {
 				err = ue.Err
 			}
-			return nil, fmt.Errorf("client: peer URL %q is not a URL: %v", s, err)
+			return nil, fmt.Errorf("client: peer URL %q is not a URL: %v", redactUserinfo(s), err)
 		}
 		switch u.Scheme {
-		case "http", "https":
-			if _, _, err := net.SplitHostPort(u.Host); err != nil {
-				return nil, fmt.Errorf("client: peer URL %q: the address must have the form host:port", s)
-			}
-			if u.Path != "" || u.RawPath != "" {
-				return nil, fmt.Errorf("client: peer URL %q must not contain a path", s)
-			}
-		case "unix", "unixs":
+		case "http", "https", "unix", "unixs":
 		default:
-			return nil, fmt.Errorf("client: peer URL %q: the scheme must be http, https, unix or unixs", s)
+			return nil, fmt.Errorf("client: peer URL %q: the scheme must be http, https, unix or unixs", redactUserinfo(s))
+		}
+		if _, _, err := net.SplitHostPort(u.Host); err != nil {
+			return nil, fmt.Errorf("client: peer URL %q: the address must have the form host:port", redactUserinfo(s))
+		}
+		if u.Path != "" || u.RawPath != "" || u.Opaque != "" {
+			return nil, fmt.Errorf("client: peer URL %q must not contain a path", redactUserinfo(s))
 		}
 		if u.User != nil || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" {
 			return nil, fmt.Errorf("client: peer URL %q must be scheme://host:port only (no user info, query or fragment)", redactUserinfo(s))
