@@ -185,6 +185,11 @@ type KeyError struct {
 // fired because a parent directory was deleted, `node` is that parent.
 // `prevNode` is the node before the action, when one existed (set over
 // an existing key, update, compareAndSwap, delete, expire).
+//
+// On the wire the JSON ends with a newline. Bodies over about 2 KB and
+// all watch answers are chunked. A watch that ends without an event
+// has an **empty body**; a `stream=true` watch carries several
+// newline-separated events.
 type KeyEvent struct {
 	// Action `get` for reads; `set`, `create`, `update`, `compareAndSwap`,
 	// `delete`, `compareAndDelete` for writes; `expire` when a TTL ran
@@ -1184,7 +1189,7 @@ type ClientInterface interface {
 	// `Root is read only`, cause `/`**. With no quorum: 500/300 after
 	// about 7 s.
 	//
-	// Corresponds with DELETE /v2/keys/ (the `DeleteKeysRoot` operationId).
+	// Corresponds with DELETE /v2/keys (the `DeleteKeysRoot` operationId).
 	DeleteKeysRoot(ctx context.Context, params *DeleteKeysRootParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetKeysRoot List the root directory, or watch the whole key space.
@@ -1196,15 +1201,17 @@ type ClientInterface interface {
 	// (`wait=true&recursive=true`) on the root reports every change in the
 	// key space except changes to hidden keys (names starting with `_`).
 	//
-	// Corresponds with GET /v2/keys/ (the `GetKeysRoot` operationId).
+	// Corresponds with GET /v2/keys (the `GetKeysRoot` operationId).
 	GetKeysRoot(ctx context.Context, params *GetKeysRootParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// HeadKeysRoot Headers of a root listing, without the body.
 	//
 	// Same as `getKeysRoot`, but the server sends only the status line and
-	// headers. `Content-Length` is the length the GET body would have had.
+	// headers. `Content-Length` is the length the GET body would have had
+	// when that body is under about 2 KB; for a longer (chunked) body no
+	// `Content-Length` is sent.
 	//
-	// Corresponds with HEAD /v2/keys/ (the `HeadKeysRoot` operationId).
+	// Corresponds with HEAD /v2/keys (the `HeadKeysRoot` operationId).
 	HeadKeysRoot(ctx context.Context, params *HeadKeysRootParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// CreateInOrderKeysRootWithBody Create an in-order key directly under the root.
@@ -1215,7 +1222,7 @@ type ClientInterface interface {
 	//
 	// Takes any type of body and a specified content type.
 	//
-	// Corresponds with POST /v2/keys/ (the `CreateInOrderKeysRoot` operationId).
+	// Corresponds with POST /v2/keys (the `CreateInOrderKeysRoot` operationId).
 	CreateInOrderKeysRootWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// CreateInOrderKeysRootWithFormdataBody Create an in-order key directly under the root.
@@ -1226,7 +1233,7 @@ type ClientInterface interface {
 	//
 	// Takes a body of the `application/x-www-form-urlencoded` content type.
 	//
-	// Corresponds with POST /v2/keys/ (the `CreateInOrderKeysRoot` operationId).
+	// Corresponds with POST /v2/keys (the `CreateInOrderKeysRoot` operationId).
 	CreateInOrderKeysRootWithFormdataBody(ctx context.Context, body CreateInOrderKeysRootFormdataRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// SetKeysRootWithBody Always refused - the root directory is read only.
@@ -1241,7 +1248,7 @@ type ClientInterface interface {
 	//
 	// Takes any type of body and a specified content type.
 	//
-	// Corresponds with PUT /v2/keys/ (the `SetKeysRoot` operationId).
+	// Corresponds with PUT /v2/keys (the `SetKeysRoot` operationId).
 	SetKeysRootWithBody(ctx context.Context, params *SetKeysRootParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// SetKeysRootWithFormdataBody Always refused - the root directory is read only.
@@ -1256,7 +1263,7 @@ type ClientInterface interface {
 	//
 	// Takes a body of the `application/x-www-form-urlencoded` content type.
 	//
-	// Corresponds with PUT /v2/keys/ (the `SetKeysRoot` operationId).
+	// Corresponds with PUT /v2/keys (the `SetKeysRoot` operationId).
 	SetKeysRootWithFormdataBody(ctx context.Context, params *SetKeysRootParams, body SetKeysRootFormdataRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// DeleteKey Delete a key or directory, optionally compare-and-delete.
@@ -1313,8 +1320,9 @@ type ClientInterface interface {
 	//
 	// Same parameters, status and headers as `getKey`, but no body is
 	// sent, for success or error. `Content-Length` is the length the GET
-	// body would have had. Useful to test existence (200 or 404) and read
-	// `X-Etcd-Index` cheaply.
+	// body would have had when that body is under about 2 KB; for a longer
+	// (chunked) body no `Content-Length` is sent. Useful to test existence
+	// (200 or 404) and read `X-Etcd-Index` cheaply.
 	//
 	// Corresponds with HEAD /v2/keys/{key} (the `HeadKey` operationId).
 	HeadKey(ctx context.Context, key Key, params *HeadKeyParams, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -1981,7 +1989,7 @@ func (c *Client) PutUser(ctx context.Context, user string, body PutUserJSONReque
 // `Root is read only`, cause `/`**. With no quorum: 500/300 after
 // about 7 s.
 //
-// Corresponds with DELETE /v2/keys/ (the `DeleteKeysRoot` operationId).
+// Corresponds with DELETE /v2/keys (the `DeleteKeysRoot` operationId).
 func (c *Client) DeleteKeysRoot(ctx context.Context, params *DeleteKeysRootParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewDeleteKeysRootRequest(c.Server, params)
 	if err != nil {
@@ -2003,7 +2011,7 @@ func (c *Client) DeleteKeysRoot(ctx context.Context, params *DeleteKeysRootParam
 // (`wait=true&recursive=true`) on the root reports every change in the
 // key space except changes to hidden keys (names starting with `_`).
 //
-// Corresponds with GET /v2/keys/ (the `GetKeysRoot` operationId).
+// Corresponds with GET /v2/keys (the `GetKeysRoot` operationId).
 func (c *Client) GetKeysRoot(ctx context.Context, params *GetKeysRootParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetKeysRootRequest(c.Server, params)
 	if err != nil {
@@ -2019,9 +2027,11 @@ func (c *Client) GetKeysRoot(ctx context.Context, params *GetKeysRootParams, req
 // HeadKeysRoot Headers of a root listing, without the body.
 //
 // Same as `getKeysRoot`, but the server sends only the status line and
-// headers. `Content-Length` is the length the GET body would have had.
+// headers. `Content-Length` is the length the GET body would have had
+// when that body is under about 2 KB; for a longer (chunked) body no
+// `Content-Length` is sent.
 //
-// Corresponds with HEAD /v2/keys/ (the `HeadKeysRoot` operationId).
+// Corresponds with HEAD /v2/keys (the `HeadKeysRoot` operationId).
 func (c *Client) HeadKeysRoot(ctx context.Context, params *HeadKeysRootParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewHeadKeysRootRequest(c.Server, params)
 	if err != nil {
@@ -2042,7 +2052,7 @@ func (c *Client) HeadKeysRoot(ctx context.Context, params *HeadKeysRootParams, r
 //
 // Takes any type of body and a specified content type.
 //
-// Corresponds with POST /v2/keys/ (the `CreateInOrderKeysRoot` operationId).
+// Corresponds with POST /v2/keys (the `CreateInOrderKeysRoot` operationId).
 func (c *Client) CreateInOrderKeysRootWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewCreateInOrderKeysRootRequestWithBody(c.Server, contentType, body)
 	if err != nil {
@@ -2063,7 +2073,7 @@ func (c *Client) CreateInOrderKeysRootWithBody(ctx context.Context, contentType 
 //
 // Takes a body of the `application/x-www-form-urlencoded` content type.
 //
-// Corresponds with POST /v2/keys/ (the `CreateInOrderKeysRoot` operationId).
+// Corresponds with POST /v2/keys (the `CreateInOrderKeysRoot` operationId).
 func (c *Client) CreateInOrderKeysRootWithFormdataBody(ctx context.Context, body CreateInOrderKeysRootFormdataRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewCreateInOrderKeysRootRequestWithFormdataBody(c.Server, body)
 	if err != nil {
@@ -2088,7 +2098,7 @@ func (c *Client) CreateInOrderKeysRootWithFormdataBody(ctx context.Context, body
 //
 // Takes any type of body and a specified content type.
 //
-// Corresponds with PUT /v2/keys/ (the `SetKeysRoot` operationId).
+// Corresponds with PUT /v2/keys (the `SetKeysRoot` operationId).
 func (c *Client) SetKeysRootWithBody(ctx context.Context, params *SetKeysRootParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewSetKeysRootRequestWithBody(c.Server, params, contentType, body)
 	if err != nil {
@@ -2113,7 +2123,7 @@ func (c *Client) SetKeysRootWithBody(ctx context.Context, params *SetKeysRootPar
 //
 // Takes a body of the `application/x-www-form-urlencoded` content type.
 //
-// Corresponds with PUT /v2/keys/ (the `SetKeysRoot` operationId).
+// Corresponds with PUT /v2/keys (the `SetKeysRoot` operationId).
 func (c *Client) SetKeysRootWithFormdataBody(ctx context.Context, params *SetKeysRootParams, body SetKeysRootFormdataRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewSetKeysRootRequestWithFormdataBody(c.Server, params, body)
 	if err != nil {
@@ -2200,8 +2210,9 @@ func (c *Client) GetKey(ctx context.Context, key Key, params *GetKeyParams, reqE
 //
 // Same parameters, status and headers as `getKey`, but no body is
 // sent, for success or error. `Content-Length` is the length the GET
-// body would have had. Useful to test existence (200 or 404) and read
-// `X-Etcd-Index` cheaply.
+// body would have had when that body is under about 2 KB; for a longer
+// (chunked) body no `Content-Length` is sent. Useful to test existence
+// (200 or 404) and read `X-Etcd-Index` cheaply.
 //
 // Corresponds with HEAD /v2/keys/{key} (the `HeadKey` operationId).
 func (c *Client) HeadKey(ctx context.Context, key Key, params *HeadKeyParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -3129,7 +3140,7 @@ func NewDeleteKeysRootRequest(server string, params *DeleteKeysRootParams) (*htt
 		return nil, err
 	}
 
-	operationPath := fmt.Sprintf("/v2/keys/")
+	operationPath := fmt.Sprintf("/v2/keys")
 	if operationPath[0] == '/' {
 		operationPath = "." + operationPath
 	}
@@ -3219,7 +3230,7 @@ func NewGetKeysRootRequest(server string, params *GetKeysRootParams) (*http.Requ
 		return nil, err
 	}
 
-	operationPath := fmt.Sprintf("/v2/keys/")
+	operationPath := fmt.Sprintf("/v2/keys")
 	if operationPath[0] == '/' {
 		operationPath = "." + operationPath
 	}
@@ -3333,7 +3344,7 @@ func NewHeadKeysRootRequest(server string, params *HeadKeysRootParams) (*http.Re
 		return nil, err
 	}
 
-	operationPath := fmt.Sprintf("/v2/keys/")
+	operationPath := fmt.Sprintf("/v2/keys")
 	if operationPath[0] == '/' {
 		operationPath = "." + operationPath
 	}
@@ -3458,7 +3469,7 @@ func NewCreateInOrderKeysRootRequestWithBody(server string, contentType string, 
 		return nil, err
 	}
 
-	operationPath := fmt.Sprintf("/v2/keys/")
+	operationPath := fmt.Sprintf("/v2/keys")
 	if operationPath[0] == '/' {
 		operationPath = "." + operationPath
 	}
@@ -3498,7 +3509,7 @@ func NewSetKeysRootRequestWithBody(server string, params *SetKeysRootParams, con
 		return nil, err
 	}
 
-	operationPath := fmt.Sprintf("/v2/keys/")
+	operationPath := fmt.Sprintf("/v2/keys")
 	if operationPath[0] == '/' {
 		operationPath = "." + operationPath
 	}
@@ -4722,7 +4733,7 @@ type ClientWithResponsesInterface interface {
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
-	// Corresponds with DELETE /v2/keys/ (the `DeleteKeysRoot` operationId).
+	// Corresponds with DELETE /v2/keys (the `DeleteKeysRoot` operationId).
 	DeleteKeysRootWithResponse(ctx context.Context, params *DeleteKeysRootParams, reqEditors ...RequestEditorFn) (*DeleteKeysRootResponse, error)
 
 	// GetKeysRootWithResponse List the root directory, or watch the whole key space.
@@ -4736,17 +4747,19 @@ type ClientWithResponsesInterface interface {
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
-	// Corresponds with GET /v2/keys/ (the `GetKeysRoot` operationId).
+	// Corresponds with GET /v2/keys (the `GetKeysRoot` operationId).
 	GetKeysRootWithResponse(ctx context.Context, params *GetKeysRootParams, reqEditors ...RequestEditorFn) (*GetKeysRootResponse, error)
 
 	// HeadKeysRootWithResponse Headers of a root listing, without the body.
 	//
 	// Same as `getKeysRoot`, but the server sends only the status line and
-	// headers. `Content-Length` is the length the GET body would have had.
+	// headers. `Content-Length` is the length the GET body would have had
+	// when that body is under about 2 KB; for a longer (chunked) body no
+	// `Content-Length` is sent.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
-	// Corresponds with HEAD /v2/keys/ (the `HeadKeysRoot` operationId).
+	// Corresponds with HEAD /v2/keys (the `HeadKeysRoot` operationId).
 	HeadKeysRootWithResponse(ctx context.Context, params *HeadKeysRootParams, reqEditors ...RequestEditorFn) (*HeadKeysRootResponse, error)
 
 	// CreateInOrderKeysRootWithBodyWithResponse Create an in-order key directly under the root.
@@ -4757,7 +4770,7 @@ type ClientWithResponsesInterface interface {
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
-	// Corresponds with POST /v2/keys/ (the `CreateInOrderKeysRoot` operationId).
+	// Corresponds with POST /v2/keys (the `CreateInOrderKeysRoot` operationId).
 	CreateInOrderKeysRootWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateInOrderKeysRootResponse, error)
 
 	// CreateInOrderKeysRootWithFormdataBodyWithResponse Create an in-order key directly under the root.
@@ -4768,7 +4781,7 @@ type ClientWithResponsesInterface interface {
 	//
 	// Takes a body of the `application/x-www-form-urlencoded` content type, and returns a wrapper object for the known response body format(s).
 	//
-	// Corresponds with POST /v2/keys/ (the `CreateInOrderKeysRoot` operationId).
+	// Corresponds with POST /v2/keys (the `CreateInOrderKeysRoot` operationId).
 	CreateInOrderKeysRootWithFormdataBodyWithResponse(ctx context.Context, body CreateInOrderKeysRootFormdataRequestBody, reqEditors ...RequestEditorFn) (*CreateInOrderKeysRootResponse, error)
 
 	// SetKeysRootWithBodyWithResponse Always refused - the root directory is read only.
@@ -4783,7 +4796,7 @@ type ClientWithResponsesInterface interface {
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
-	// Corresponds with PUT /v2/keys/ (the `SetKeysRoot` operationId).
+	// Corresponds with PUT /v2/keys (the `SetKeysRoot` operationId).
 	SetKeysRootWithBodyWithResponse(ctx context.Context, params *SetKeysRootParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*SetKeysRootResponse, error)
 
 	// SetKeysRootWithFormdataBodyWithResponse Always refused - the root directory is read only.
@@ -4798,7 +4811,7 @@ type ClientWithResponsesInterface interface {
 	//
 	// Takes a body of the `application/x-www-form-urlencoded` content type, and returns a wrapper object for the known response body format(s).
 	//
-	// Corresponds with PUT /v2/keys/ (the `SetKeysRoot` operationId).
+	// Corresponds with PUT /v2/keys (the `SetKeysRoot` operationId).
 	SetKeysRootWithFormdataBodyWithResponse(ctx context.Context, params *SetKeysRootParams, body SetKeysRootFormdataRequestBody, reqEditors ...RequestEditorFn) (*SetKeysRootResponse, error)
 
 	// DeleteKeyWithResponse Delete a key or directory, optionally compare-and-delete.
@@ -4859,8 +4872,9 @@ type ClientWithResponsesInterface interface {
 	//
 	// Same parameters, status and headers as `getKey`, but no body is
 	// sent, for success or error. `Content-Length` is the length the GET
-	// body would have had. Useful to test existence (200 or 404) and read
-	// `X-Etcd-Index` cheaply.
+	// body would have had when that body is under about 2 KB; for a longer
+	// (chunked) body no `Content-Length` is sent. Useful to test existence
+	// (200 or 404) and read `X-Etcd-Index` cheaply.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -6488,6 +6502,7 @@ func (r GetKeysRootResponse) ContentType() string {
 
 // HeadKeysRootResponse200Headers the declared response headers of an HTTP 200 response for HeadKeysRoot
 type HeadKeysRootResponse200Headers struct {
+	ContentLength  *int64
 	XEtcdClusterId *string
 	XEtcdIndex     *uint64
 	XRaftIndex     *uint64
@@ -6983,6 +6998,7 @@ func (r GetKeyResponse) ContentType() string {
 
 // HeadKeyResponse200Headers the declared response headers of an HTTP 200 response for HeadKey
 type HeadKeyResponse200Headers struct {
+	ContentLength  *int64
 	XEtcdClusterId *string
 	XEtcdIndex     *uint64
 	XRaftIndex     *uint64
@@ -7345,9 +7361,16 @@ func (r GetMachinesResponse) ContentType() string {
 	return ""
 }
 
+// HeadMachinesResponse200Headers the declared response headers of an HTTP 200 response for HeadMachines
+type HeadMachinesResponse200Headers struct {
+	ContentLength *int64
+}
+
 type HeadMachinesResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *HeadMachinesResponse200Headers
 }
 
 // GetBody returns the raw response body bytes
@@ -8324,7 +8347,7 @@ func (c *ClientWithResponses) PutUserWithResponse(ctx context.Context, user stri
 //
 // Returns a wrapper object for the known response body format(s).
 //
-// Corresponds with DELETE /v2/keys/ (the `DeleteKeysRoot` operationId).
+// Corresponds with DELETE /v2/keys (the `DeleteKeysRoot` operationId).
 func (c *ClientWithResponses) DeleteKeysRootWithResponse(ctx context.Context, params *DeleteKeysRootParams, reqEditors ...RequestEditorFn) (*DeleteKeysRootResponse, error) {
 	rsp, err := c.DeleteKeysRoot(ctx, params, reqEditors...)
 	if err != nil {
@@ -8344,7 +8367,7 @@ func (c *ClientWithResponses) DeleteKeysRootWithResponse(ctx context.Context, pa
 //
 // Returns a wrapper object for the known response body format(s).
 //
-// Corresponds with GET /v2/keys/ (the `GetKeysRoot` operationId).
+// Corresponds with GET /v2/keys (the `GetKeysRoot` operationId).
 func (c *ClientWithResponses) GetKeysRootWithResponse(ctx context.Context, params *GetKeysRootParams, reqEditors ...RequestEditorFn) (*GetKeysRootResponse, error) {
 	rsp, err := c.GetKeysRoot(ctx, params, reqEditors...)
 	if err != nil {
@@ -8356,11 +8379,13 @@ func (c *ClientWithResponses) GetKeysRootWithResponse(ctx context.Context, param
 // HeadKeysRootWithResponse Headers of a root listing, without the body.
 //
 // Same as `getKeysRoot`, but the server sends only the status line and
-// headers. `Content-Length` is the length the GET body would have had.
+// headers. `Content-Length` is the length the GET body would have had
+// when that body is under about 2 KB; for a longer (chunked) body no
+// `Content-Length` is sent.
 //
 // Returns a wrapper object for the known response body format(s).
 //
-// Corresponds with HEAD /v2/keys/ (the `HeadKeysRoot` operationId).
+// Corresponds with HEAD /v2/keys (the `HeadKeysRoot` operationId).
 func (c *ClientWithResponses) HeadKeysRootWithResponse(ctx context.Context, params *HeadKeysRootParams, reqEditors ...RequestEditorFn) (*HeadKeysRootResponse, error) {
 	rsp, err := c.HeadKeysRoot(ctx, params, reqEditors...)
 	if err != nil {
@@ -8377,7 +8402,7 @@ func (c *ClientWithResponses) HeadKeysRootWithResponse(ctx context.Context, para
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
-// Corresponds with POST /v2/keys/ (the `CreateInOrderKeysRoot` operationId).
+// Corresponds with POST /v2/keys (the `CreateInOrderKeysRoot` operationId).
 func (c *ClientWithResponses) CreateInOrderKeysRootWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateInOrderKeysRootResponse, error) {
 	rsp, err := c.CreateInOrderKeysRootWithBody(ctx, contentType, body, reqEditors...)
 	if err != nil {
@@ -8394,7 +8419,7 @@ func (c *ClientWithResponses) CreateInOrderKeysRootWithBodyWithResponse(ctx cont
 //
 // Takes a body of the `application/x-www-form-urlencoded` content type, and returns a wrapper object for the known response body format(s).
 //
-// Corresponds with POST /v2/keys/ (the `CreateInOrderKeysRoot` operationId).
+// Corresponds with POST /v2/keys (the `CreateInOrderKeysRoot` operationId).
 func (c *ClientWithResponses) CreateInOrderKeysRootWithFormdataBodyWithResponse(ctx context.Context, body CreateInOrderKeysRootFormdataRequestBody, reqEditors ...RequestEditorFn) (*CreateInOrderKeysRootResponse, error) {
 	rsp, err := c.CreateInOrderKeysRootWithFormdataBody(ctx, body, reqEditors...)
 	if err != nil {
@@ -8415,7 +8440,7 @@ func (c *ClientWithResponses) CreateInOrderKeysRootWithFormdataBodyWithResponse(
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
-// Corresponds with PUT /v2/keys/ (the `SetKeysRoot` operationId).
+// Corresponds with PUT /v2/keys (the `SetKeysRoot` operationId).
 func (c *ClientWithResponses) SetKeysRootWithBodyWithResponse(ctx context.Context, params *SetKeysRootParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*SetKeysRootResponse, error) {
 	rsp, err := c.SetKeysRootWithBody(ctx, params, contentType, body, reqEditors...)
 	if err != nil {
@@ -8436,7 +8461,7 @@ func (c *ClientWithResponses) SetKeysRootWithBodyWithResponse(ctx context.Contex
 //
 // Takes a body of the `application/x-www-form-urlencoded` content type, and returns a wrapper object for the known response body format(s).
 //
-// Corresponds with PUT /v2/keys/ (the `SetKeysRoot` operationId).
+// Corresponds with PUT /v2/keys (the `SetKeysRoot` operationId).
 func (c *ClientWithResponses) SetKeysRootWithFormdataBodyWithResponse(ctx context.Context, params *SetKeysRootParams, body SetKeysRootFormdataRequestBody, reqEditors ...RequestEditorFn) (*SetKeysRootResponse, error) {
 	rsp, err := c.SetKeysRootWithFormdataBody(ctx, params, body, reqEditors...)
 	if err != nil {
@@ -8515,8 +8540,9 @@ func (c *ClientWithResponses) GetKeyWithResponse(ctx context.Context, key Key, p
 //
 // Same parameters, status and headers as `getKey`, but no body is
 // sent, for success or error. `Content-Length` is the length the GET
-// body would have had. Useful to test existence (200 or 404) and read
-// `X-Etcd-Index` cheaply.
+// body would have had when that body is under about 2 KB; for a longer
+// (chunked) body no `Content-Length` is sent. Useful to test existence
+// (200 or 404) and read `X-Etcd-Index` cheaply.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -10337,6 +10363,13 @@ func ParseHeadKeysRootResponse(rsp *http.Response) (*HeadKeysRootResponse, error
 	switch {
 	case rsp.StatusCode == 200:
 		var headers HeadKeysRootResponse200Headers
+		if values := rsp.Header.Values("Content-Length"); len(values) > 0 {
+			var value int64
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Length", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int64"}); err != nil {
+				return nil, err
+			}
+			headers.ContentLength = &value
+		}
 		if values := rsp.Header.Values("X-Etcd-Cluster-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -11024,6 +11057,13 @@ func ParseHeadKeyResponse(rsp *http.Response) (*HeadKeyResponse, error) {
 	switch {
 	case rsp.StatusCode == 200:
 		var headers HeadKeyResponse200Headers
+		if values := rsp.Header.Values("Content-Length"); len(values) > 0 {
+			var value int64
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Length", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int64"}); err != nil {
+				return nil, err
+			}
+			headers.ContentLength = &value
+		}
 		if values := rsp.Header.Values("X-Etcd-Cluster-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -11527,6 +11567,19 @@ func ParseHeadMachinesResponse(rsp *http.Response) (*HeadMachinesResponse, error
 	response := &HeadMachinesResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers HeadMachinesResponse200Headers
+		if values := rsp.Header.Values("Content-Length"); len(values) > 0 {
+			var value int64
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Length", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int64"}); err != nil {
+				return nil, err
+			}
+			headers.ContentLength = &value
+		}
+		response.Headers200 = &headers
 	}
 
 	return response, nil
