@@ -134,11 +134,17 @@ type FollowerStats struct {
 	Success, Fail uint64
 }
 
-// LatencyStats summarises latencies. The server reports milliseconds as
-// fractions; they are converted to durations here. All are 0 until the
+// LatencyStats summarises latencies. The server reports fractional
+// milliseconds; they are converted to durations here. All are 0 until the
 // first successful request.
 type LatencyStats struct {
-	Current, Average, StandardDeviation, Minimum, Maximum time.Duration
+	// Current is the latest latency.
+	Current time.Duration
+	// Average and StandardDeviation are over every successful request
+	// since the leader started leading.
+	Average, StandardDeviation time.Duration
+	// Minimum and Maximum are the extremes seen.
+	Minimum, Maximum time.Duration
 }
 
 // StoreStats is a member's answer to GET /v2/stats/store: counters of v2
@@ -149,6 +155,9 @@ type StoreStats struct {
 	// Endpoint is the member that answered.
 	Endpoint string `json:"-"`
 
+	// Success and failure counts of each kind of operation: reads, plain
+	// sets, deletes, updates (prevExist=true), creates (prevExist=false and
+	// in-order keys), compare-and-swaps and compare-and-deletes.
 	GetsSuccess             uint64 `json:"getsSuccess"`
 	GetsFail                uint64 `json:"getsFail"`
 	SetsSuccess             uint64 `json:"setsSuccess"`
@@ -259,6 +268,7 @@ func (s *httpStatusAPI) ring() []*url.URL {
 	return out
 }
 
+// Version reads GET /version.
 func (s *httpStatusAPI) Version(ctx context.Context) (*MemberVersions, error) {
 	req, err := generated.NewGetVersionRequest(placeholderServer)
 	if err != nil {
@@ -326,6 +336,7 @@ func decodeHealth(res *result) (*Health, error) {
 	}, nil
 }
 
+// SelfStats reads GET /v2/stats/self; the uptime string becomes a duration.
 func (s *httpStatusAPI) SelfStats(ctx context.Context) (*SelfStats, error) {
 	req, err := generated.NewGetSelfStatsRequest(placeholderServer)
 	if err != nil {
@@ -431,6 +442,7 @@ func millis(ms float64) time.Duration {
 	return time.Duration(ns)
 }
 
+// StoreStats reads GET /v2/stats/store.
 func (s *httpStatusAPI) StoreStats(ctx context.Context) (*StoreStats, error) {
 	req, err := generated.NewGetStoreStatsRequest(placeholderServer)
 	if err != nil {
