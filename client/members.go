@@ -123,9 +123,10 @@ func normalizeMember(m *Member) {
 // error satisfies IsOutcomeUnknown, and List tells. That includes etcd's
 // bare 500 "Internal Server Error" for an add its strict reconfiguration
 // check refuses before applying anything: while quorum would depend on a
-// member that has not started, and until every member has been connected
-// to the answering one for 5 s (so also for 5 s after a cluster or member
-// starts). Such an add can be retried once List shows it was not applied.
+// member that has not started, and until the answering member has been
+// connected to enough peers for 5 s (so also for 5 s after a cluster or
+// member starts). Such an add can be retried once List shows it was not
+// applied.
 func (m *httpMembersAPI) Add(ctx context.Context, peerURL string) (*Member, error) {
 	urls, err := checkPeerURLs([]string{peerURL})
 	if err != nil {
