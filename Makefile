@@ -55,5 +55,19 @@ test: check-generated fmt-check vet etcd
 bench: etcd
 	cd tests && $(GO) test -run '^$$' -bench . -benchmem ./bench/...
 
+## fuzz: run every fuzz target of client/ for FUZZTIME each (default 5m),
+## one after another, each on all cores (-parallel = nproc). A failing input
+## is written to client/testdata/fuzz/<target>/ and stops the run; `make
+## test` replays every seed there (plain go test runs them as tests).
+FUZZTIME ?= 5m
+fuzz:
+	@set -o pipefail; for t in $$($(GO) test -list '^Fuzz' ./client/ | grep '^Fuzz'); do \
+		echo "== $$t for $(FUZZTIME)"; \
+		out=$$($(GO) test -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) -parallel $$(nproc) ./client/ 2>&1); rc=$$?; \
+		echo "$$out" | grep 'fuzz: elapsed' | tail -n 1; \
+		echo "$$out" | grep -v 'fuzz: elapsed'; \
+		[ $$rc -eq 0 ] || exit $$rc; \
+	done
+
 clean:
 	rm -rf tests/.cache

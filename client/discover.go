@@ -64,8 +64,10 @@ func (d *SRVDiscoverer) DiscoverContext(ctx context.Context, domain string) ([]s
 	} {
 		_, addrs, err := r.LookupSRV(ctx, s.service, "tcp", domain)
 		if err != nil {
+			// When some records of an answer have malformed target names,
+			// the resolver returns the well-formed ones along with the
+			// error: those are used.
 			errs = append(errs, fmt.Errorf("_%s._tcp.%s: %w", s.service, domain, err))
-			continue
 		}
 		for _, a := range addrs {
 			host := strings.TrimSuffix(a.Target, ".")

@@ -187,4 +187,3 @@ func FuzzHTTPError(f *testing.F) {
 		}
 	})
 }
-
