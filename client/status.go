@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"math"
 	"net/http"
 	"net/url"
@@ -293,21 +292,36 @@ func (s *httpStatusAPI) Version(ctx context.Context) (*MemberVersions, error) {
 // an alarm is raised, or the quorum read fails; that is a result with
 // Healthy false, not an error.
 func (s *httpStatusAPI) Health(ctx context.Context) (*Health, error) {
+	res, err := s.askInTurn(ctx, "get health", func() (*http.Request, error) {
+		return generated.NewGetHealthRequest(placeholderServer, nil)
+	}, func(*result) error { return nil })
+	if err != nil {
+		return nil, err
+	}
+	return decodeHealth(res)
+}
+
+// askInTurn asks the members of the ring one after the other, each with a
+// fresh request from build, and returns the first answer that take accepts
+// (take returns why it does not). A bound API returns its member's error as
+// is; otherwise the error is a *ClusterError with each member's cause.
+func (s *httpStatusAPI) askInTurn(ctx context.Context, op string, build func() (*http.Request, error), take func(*result) error) (*result, error) {
 	var errs []error
 	for _, ep := range s.ring() {
-		req, err := generated.NewGetHealthRequest(placeholderServer, nil)
+		req, err := build()
 		if err != nil {
 			return nil, err
 		}
-		res, err := askMember(ctx, s.c, ep, req, "get health")
-		if err != nil {
-			if ctx.Err() != nil || s.ep != nil {
-				return nil, err
+		res, err := askMember(ctx, s.c, ep, req, op)
+		if err == nil {
+			if err = take(res); err == nil {
+				return res, nil
 			}
-			errs = append(errs, err)
-			continue
 		}
-		return decodeHealth(res)
+		if ctx.Err() != nil || s.ep != nil {
+			return nil, err
+		}
+		errs = append(errs, err)
 	}
 	return nil, &ClusterError{Errors: errs}
 }
@@ -385,28 +399,24 @@ func deref(f *float64) float64 {
 }
 
 // LeaderStats asks the bound member, or the members in turn until the
-// leader answers. When none does, the error wraps every member's answer
+// leader answers. When none does, the error holds every member's answer
 // and IsNotLeader holds if any of them said it is not the leader.
 func (s *httpStatusAPI) LeaderStats(ctx context.Context) (*LeaderStats, error) {
-	var errs []error
-	for _, ep := range s.ring() {
-		req, err := generated.NewGetLeaderStatsRequest(placeholderServer)
-		if err != nil {
-			return nil, err
+	res, err := s.askInTurn(ctx, "get leader stats", func() (*http.Request, error) {
+		return generated.NewGetLeaderStatsRequest(placeholderServer)
+	}, func(res *result) error {
+		if res.resp.StatusCode != http.StatusOK {
+			return res.httpError("stats")
 		}
-		res, err := askMember(ctx, s.c, ep, req, "get leader stats")
-		if err == nil && res.resp.StatusCode == http.StatusOK {
-			return decodeLeaderStats(res)
+		return nil
+	})
+	if err != nil {
+		if s.ep == nil && ctx.Err() == nil {
+			err = fmt.Errorf("client: get leader stats: no member answered as the leader: %w", err)
 		}
-		if err == nil {
-			err = res.httpError("stats")
-		}
-		if ctx.Err() != nil || s.ep != nil {
-			return nil, err
-		}
-		errs = append(errs, err)
+		return nil, err
 	}
-	return nil, fmt.Errorf("client: get leader stats: no member answered as the leader: %w", errors.Join(errs...))
+	return decodeLeaderStats(res)
 }
 
 func decodeLeaderStats(res *result) (*LeaderStats, error) {
@@ -490,18 +500,16 @@ func (s *httpStatusAPI) Machines(ctx context.Context) ([]string, error) {
 // a status answer is about the member that gives it, so another member's
 // answer would be wrong, and a 5xx (an unhealthy /health) is an answer to
 // return rather than a reason to move on. Transport failures come back as
-// an *EndpointError naming ep; a cancelled ctx as ctx's error.
+// an *EndpointError naming ep; a cancelled ctx as ctx's error. The attempt
+// is logged like every other (see Config.Logger).
 func askMember(ctx context.Context, c *httpClusterClient, ep *url.URL, req *http.Request, op string) (*result, error) {
-	path := req.URL.Path
-	u := *req.URL
-	u.Scheme, u.Host, u.Path, u.RawPath = ep.Scheme, ep.Host, ep.Path+path, ""
+	st := &call{c: c, ctx: ctx, class: classRead, op: op, eps: []*url.URL{ep}, tries: 1, path: req.URL.Path, raw: req.URL.RawPath}
 	req = req.WithContext(ctx)
-	req.URL = &u
-	req.Host = ""
+	st.target(req)
 	if c.username != "" {
 		req.SetBasicAuth(c.username, c.password)
 	}
-	start := time.Now()
+	st.start = time.Now()
 	resp, err := c.attempts.Do(req)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -511,10 +519,10 @@ func askMember(ctx context.Context, c *httpClusterClient, ep *url.URL, req *http
 		if errors.As(err, &ue) {
 			err = ue.Err
 		}
-		logStatusAttempt(ctx, c, op, ep, start, 0, err)
+		st.logAttempt(ep.String(), 0, err, 0)
 		return nil, &EndpointError{Endpoint: ep.String(), Err: err}
 	}
-	logStatusAttempt(ctx, c, op, ep, start, resp.StatusCode, nil)
+	st.logAttempt(ep.String(), resp.StatusCode, nil, 0)
 	body, err := readBody(ctx, resp, c.maxBody)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -522,25 +530,5 @@ func askMember(ctx context.Context, c *httpClusterClient, ep *url.URL, req *http
 		}
 		return nil, &EndpointError{Endpoint: ep.String(), Err: fmt.Errorf("reading the answer to %s: %w", op, err)}
 	}
-	return &result{resp: resp, body: body, endpoint: ep.String(), method: req.Method, path: path}, nil
-}
-
-// logStatusAttempt writes the same per-attempt record as the other calls
-// (see Config.Logger).
-func logStatusAttempt(ctx context.Context, c *httpClusterClient, op string, ep *url.URL, start time.Time, status int, err error) {
-	if c.logger == nil || !c.logger.Enabled(ctx, slog.LevelDebug) {
-		return
-	}
-	attrs := []slog.Attr{
-		slog.String("op", op),
-		slog.String("endpoint", ep.String()),
-		slog.Int("attempt", 1),
-		slog.Duration("latency", time.Since(start)),
-	}
-	if err != nil {
-		attrs = append(attrs, slog.String("error", err.Error()))
-	} else {
-		attrs = append(attrs, slog.Int("status", status))
-	}
-	c.logger.LogAttrs(ctx, slog.LevelDebug, "etcd attempt", attrs...)
+	return &result{resp: resp, body: body, endpoint: ep.String(), method: req.Method, path: st.path}, nil
 }

@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"math"
 	"net"
 	"slices"
@@ -89,7 +90,9 @@ func TestLeaderStatsFindsTheLeader(t *testing.T) {
 func TestMemberStatusAPIAsksOnlyItsMember(t *testing.T) {
 	dead := unusedEndpoint(t)
 	live := newFakeEtcd(t, map[string]route{"GET /version": {200, `{"etcdserver":"3.5.35","etcdcluster":"3.5.0"}`}})
-	c := newTestClient(t, Config{}, dead, live.endpoint())
+	var logged strings.Builder
+	logger := slog.New(slog.NewTextHandler(&logged, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	c := newTestClient(t, Config{Logger: logger}, dead, live.endpoint())
 
 	_, err := mustBind(t, c, dead).Version(context.Background())
 	var ee *EndpointError
@@ -109,6 +112,9 @@ func TestMemberStatusAPIAsksOnlyItsMember(t *testing.T) {
 	}
 	if _, err := NewMemberStatusAPI(c, "h:2379"); err == nil {
 		t.Error("NewMemberStatusAPI accepted an endpoint without a scheme")
+	}
+	if out := logged.String(); !strings.Contains(out, `op="get version" endpoint=`+dead) || !strings.Contains(out, "status=200") {
+		t.Errorf("status attempts are not logged like the others:\n%s", out)
 	}
 }
 
