@@ -58,14 +58,20 @@ bench: etcd
 ## fuzz: run every fuzz target of client/ for FUZZTIME each (default 5m),
 ## one after another, each on all cores (-parallel = nproc). A failing input
 ## is written to client/testdata/fuzz/<target>/ and stops the run; `make
-## test` replays every seed there (plain go test runs them as tests).
+## test` replays every seed there (plain go test runs them as tests). Go 1.26
+## may end a run with a bare "context deadline exceeded" as the fuzz time
+## runs out (go.dev/issue/75804, fixed in Go 1.27): without a failing input
+## that is reported and not counted as a failure.
 FUZZTIME ?= 5m
 fuzz:
 	@set -o pipefail; for t in $$($(GO) test -list '^Fuzz' ./client/ | grep '^Fuzz'); do \
 		echo "== $$t for $(FUZZTIME)"; \
-		out=$$($(GO) test -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) -parallel $$(nproc) ./client/ 2>&1); rc=$$?; \
+		out=$$($(GO) test -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) -timeout 0 -parallel $$(nproc) ./client/ 2>&1); rc=$$?; \
 		echo "$$out" | grep 'fuzz: elapsed' | tail -n 1; \
 		echo "$$out" | grep -v 'fuzz: elapsed'; \
+		if [ $$rc -ne 0 ] && ! echo "$$out" | grep -q 'Failing input written' && echo "$$out" | grep -q '^    context deadline exceeded$$'; then \
+			echo "(go.dev/issue/75804: the fuzz time ran out mid-execution; no failing input)"; rc=0; \
+		fi; \
 		[ $$rc -eq 0 ] || exit $$rc; \
 	done
 
