@@ -2,7 +2,6 @@ package client
 
 import (
 	"context"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -335,10 +334,9 @@ func (u *httpAuthUserAPI) RevokeUser(ctx context.Context, username string, roles
 	return u.modify(ctx, username, "revoke roles from", classOneShot, generated.UserRequest{User: username, Revoke: &roles})
 }
 
+// modify sends a change of user username (checked by the caller) and
+// decodes the user the server answers.
 func (u *httpAuthUserAPI) modify(ctx context.Context, username, verb string, class opClass, body generated.UserRequest) (*User, error) {
-	if err := checkName("user", username); err != nil {
-		return nil, err
-	}
 	req, err := generated.NewPutUserRequest(placeholderServer, username, body)
 	if err != nil {
 		return nil, err
@@ -379,11 +377,7 @@ func (u *httpAuthUserAPI) ChangePassword(ctx context.Context, username, password
 // placeholderRole returns a role name no user holds: a grant and revoke of
 // it cancel out within one server-side update.
 func placeholderRole() string {
-	var b [8]byte
-	for i := range b {
-		b[i] = byte(rand.Uint32())
-	}
-	return "goetcd.change-password." + hex.EncodeToString(b[:])
+	return fmt.Sprintf("goetcd.change-password.%016x", rand.Uint64())
 }
 
 // ListUsers lists the user names, sorted.
