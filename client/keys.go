@@ -514,7 +514,16 @@ func (k *httpKeysAPI) Delete(ctx context.Context, key string, opts *DeleteOption
 // decodes the answer.
 func (k *httpKeysAPI) send(ctx context.Context, req *http.Request, class opClass, op, key string) (*Response, error) {
 	k.fixPath(req)
-	res, err := k.c.do(ctx, req, class, op+" /"+key)
+	op += " /" + key
+	resp, st, err := k.c.send(ctx, req, class, op)
+	if err != nil {
+		return nil, err
+	}
+	if (resp.StatusCode == http.StatusOK || resp.StatusCode == http.StatusCreated) && req.Method != http.MethodHead {
+		// Decoded as it arrives: a large tree is never held twice.
+		return decodeKeysStream(ctx, resp, st, req.Method, op, k.c.maxBody)
+	}
+	res, err := k.c.readResult(ctx, req.Method, op, resp, st)
 	if err != nil {
 		return nil, err
 	}
@@ -548,15 +557,15 @@ func decodeKeysResult(res *result) (*Response, error) {
 			}
 			return nil, newResponseError(res.endpoint, res.resp, res.body, ErrEmptyBody, "")
 		}
-		var r Response
-		if err := json.Unmarshal(res.body, &r); err != nil || r.Action == "" {
+		r, err := decodeKeysBody(res.body)
+		if err != nil || r.Action == "" {
 			detail := "no action"
 			if err != nil {
 				detail = err.Error()
 			}
 			return nil, newResponseError(res.endpoint, res.resp, res.body, ErrInvalidJSON, detail)
 		}
-		return keysHeaders(res, &r)
+		return keysHeaders(res, r)
 	}
 	if e, ok := decodeKeysError(res.body); ok {
 		return nil, e

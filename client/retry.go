@@ -101,24 +101,34 @@ func (c *httpClusterClient) do(ctx context.Context, req *http.Request, class opC
 	if err != nil {
 		return nil, err
 	}
+	return c.readResult(ctx, req.Method, op, resp, st)
+}
+
+// readResult reads the body of the answer send returned.
+func (c *httpClusterClient) readResult(ctx context.Context, method, op string, resp *http.Response, st *call) (*result, error) {
 	body, err := readBody(ctx, resp, c.maxBody)
 	ep := st.endpoint()
 	if err != nil {
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		var tl *ResponseTooLargeError
-		if errors.As(err, &tl) {
-			tl.Endpoint = ep
-			return nil, tl
-		}
-		return nil, &EndpointError{Endpoint: ep, Err: fmt.Errorf("reading the answer to %s: %w", op, err)}
+		return nil, readError(ctx, ep, op, err)
 	}
-	res := &result{resp: resp, body: body, endpoint: ep, method: req.Method, path: st.path}
+	res := &result{resp: resp, body: body, endpoint: ep, method: method, path: st.path}
 	if st.maybeApplied != nil {
 		res.retried, res.earlier = true, st.maybeApplied
 	}
 	return res, nil
+}
+
+// readError is the error of a call whose answer could not be read in full.
+func readError(ctx context.Context, ep, op string, err error) error {
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	var tl *ResponseTooLargeError
+	if errors.As(err, &tl) {
+		tl.Endpoint = ep
+		return tl
+	}
+	return &EndpointError{Endpoint: ep, Err: fmt.Errorf("reading the answer to %s: %w", op, err)}
 }
 
 // send is do without reading the body: the caller owns resp.Body. Watches

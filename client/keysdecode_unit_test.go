@@ -1,0 +1,294 @@
+package client
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"reflect"
+	"strings"
+	"testing"
+	"testing/iotest"
+)
+
+// The keys decoder must decode what encoding/json decodes into Response and
+// refuse what it refuses, whether the body is in memory or arrives in
+// pieces of any size.
+
+var keysDecodeSeeds = []string{
+	`{"action":"get","node":{"key":"/foo","value":"bar","modifiedIndex":4,"createdIndex":4}}` + "\n",
+	`{"action":"set","node":{"key":"/foo","value":"b","modifiedIndex":5,"createdIndex":5},"prevNode":{"key":"/foo","value":"a","modifiedIndex":4,"createdIndex":4}}`,
+	`{"action":"get","node":{"key":"/d","dir":true,"nodes":[{"key":"/d/a","dir":true,"nodes":[{"key":"/d/a/b","value":"1","modifiedIndex":4,"createdIndex":4}],"modifiedIndex":4,"createdIndex":4},null,{"key":"/d/c","value":""}],"modifiedIndex":3,"createdIndex":3}}`,
+	`{"action":"create","node":{"key":"/d/8","value":"x","expiration":"2026-01-01T00:00:05.123456789Z","ttl":5,"modifiedIndex":8,"createdIndex":8}}`,
+	`{"action":"expire","node":{"key":"/k","expiration":null,"ttl":-1}}`,
+	`{"action":"get","node":{"key":"/d","dir":true,"nodes":[]}}`,
+	`{"action":"get","node":{"key":"/d","dir":true,"nodes":null}}`,
+	`{"action":"compareAndSwap","node":null,"prevNode":null}`,
+	`{"action":"weird\u00e9\ud83d\ude00\ud800x\"\\\/\b\f\n\r\t","node":{"key":"\u006b","value":"caf\u00e9 \u2028"}}`,
+	"{\"action\":\"get\",\"node\":{\"key\":\"/k\",\"value\":\"bad \xff\xfe utf8 \xe2\x82\"}}",
+	`{"ACTION":"get","Node":{"KEY":"/k","Value":"v","modifiedindex":7,"CreatedIndex":1,"DIR":false}}`,
+	`{"action":"get","node":{"key":"/k"},"node":{"value":"v"}}`,
+	`{"action":"get","action":"set","node":{"key":"/k","key":""}}`,
+	`{"action":"get","node":{"key":"/k","unknown":{"a":[1,2.5e-3,-0,true,false,null,"s",{}],"b":[]}},"x":1}`,
+	`{"action":"get","node":{"modifiedIndex":18446744073709551615,"ttl":-9223372036854775808}}`,
+	`null`,
+	`{}`,
+	` {"action":"get"} `,
+	// Refused:
+	`{"action":"get","node":{"modifiedIndex":18446744073709551616}}`,
+	`{"action":"get","node":{"modifiedIndex":-1}}`,
+	`{"action":"get","node":{"modifiedIndex":1.0}}`,
+	`{"action":"get","node":{"ttl":1e2}}`,
+	`{"action":"get","node":{"modifiedIndex":01}}`,
+	`{"action":"get","node":{"dir":"true"}}`,
+	`{"action":"get","node":{"key":5}}`,
+	`{"action":"get","node":[]}`,
+	`{"action":"get","node":{"nodes":{}}}`,
+	`{"action":"get","node":{"nodes":[5]}}`,
+	`{"action":"get","node":{"expiration":"tomorrow"}}`,
+	`{"action":"get","node":{"expiration":"2026-01-01T00:00:05\u005a"}}`,
+	`{"action":"get"} x`,
+	`{"action":"get",}`,
+	`{"action":"get"`,
+	`{"action":"get","node":`,
+	`{"action":"g` + "\x01" + `"}`,
+	`{"action":"\x"}`,
+	`{"action":"\u12"}`,
+	`[]`,
+	`"get"`,
+	`nul`,
+	`{"a":tru}`,
+	"",
+	"   ",
+}
+
+// decodeWithEncodingJSON is how answers were decoded before keysDecoder.
+func decodeWithEncodingJSON(body []byte) (*Response, error) {
+	var r Response
+	if err := json.Unmarshal(body, &r); err != nil {
+		return nil, err
+	}
+	return &r, nil
+}
+
+// chunkReader hands out its data n bytes at a time.
+type chunkReader struct {
+	data []byte
+	n    int
+}
+
+func (c *chunkReader) Read(p []byte) (int, error) {
+	if len(c.data) == 0 {
+		return 0, io.EOF
+	}
+	n := min(c.n, len(p), len(c.data))
+	copy(p, c.data[:n])
+	c.data = c.data[n:]
+	return n, nil
+}
+
+func decodeFrom(r io.Reader, limit int64) (*Response, *keysDecoder, error) {
+	d := getKeysDecoder()
+	d.reset(r, nil, limit)
+	resp, err := d.decode()
+	return resp, d, err
+}
+
+// hasDuplicateNodes reports whether some object of body repeats a member
+// whose name is "nodes" in any case: the one input on which the decoder is
+// documented to differ from encoding/json.
+func hasDuplicateNodes(body []byte) bool {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	type frame struct {
+		obj   bool
+		key   bool
+		nodes int
+	}
+	var stack []*frame
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return false
+		}
+		var top *frame
+		if len(stack) > 0 {
+			top = stack[len(stack)-1]
+		}
+		if top != nil && top.obj && top.key {
+			if tok == json.Delim('}') {
+				stack = stack[:len(stack)-1]
+				continue
+			}
+			if foldEqual([]byte(tok.(string)), "nodes") {
+				top.nodes++
+				if top.nodes > 1 {
+					return true
+				}
+			}
+			top.key = false
+			continue
+		}
+		if top != nil && top.obj {
+			top.key = true
+		}
+		switch tok {
+		case json.Delim('{'):
+			stack = append(stack, &frame{obj: true, key: true})
+		case json.Delim('['):
+			stack = append(stack, &frame{})
+		case json.Delim(']'):
+			stack = stack[:len(stack)-1]
+		}
+	}
+}
+
+func checkKeysDecode(t *testing.T, body []byte) {
+	t.Helper()
+	want, wantErr := decodeWithEncodingJSON(body)
+	got, gotErr := decodeKeysBody(body)
+	if (wantErr == nil) != (gotErr == nil) {
+		t.Fatalf("body %q: encoding/json error %v, keysDecoder error %v", body, wantErr, gotErr)
+	}
+	if wantErr == nil && !reflect.DeepEqual(got, want) && !hasDuplicateNodes(body) {
+		t.Fatalf("body %q:\nencoding/json %s\nkeysDecoder   %s", body, dump(want), dump(got))
+	}
+	for _, r := range []io.Reader{
+		iotest.OneByteReader(bytes.NewReader(body)),
+		&chunkReader{data: body, n: 7},
+		iotest.DataErrReader(bytes.NewReader(body)),
+	} {
+		s, d, err := decodeFrom(r, 0)
+		if (err == nil) != (gotErr == nil) || !reflect.DeepEqual(s, got) {
+			t.Fatalf("body %q: streamed %s (%v), buffered %s (%v)", body, dump(s), err, dump(got), gotErr)
+		}
+		if d.ioErr != nil {
+			t.Fatalf("body %q: read error %v", body, d.ioErr)
+		}
+		if err == nil && !d.eof {
+			t.Fatalf("body %q: decoded without reading to the end", body)
+		}
+		d.release()
+	}
+}
+
+func dump(r *Response) string {
+	if r == nil {
+		return "nil"
+	}
+	b, _ := json.Marshal(r)
+	return string(b)
+}
+
+func TestKeysDecoderMatchesEncodingJSON(t *testing.T) {
+	for _, s := range keysDecodeSeeds {
+		checkKeysDecode(t, []byte(s))
+	}
+}
+
+func TestKeysDecoderLongValuesAndManyNodes(t *testing.T) {
+	long := strings.Repeat("x", 3*decodeBufSize+17)
+	esc := strings.Repeat(`\"\u00e9\ud83d\ude00`, decodeBufSize/8)
+	var b strings.Builder
+	b.WriteString(`{"action":"get","node":{"key":"/d","dir":true,"nodes":[`)
+	for i := range 3000 {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		v := fmt.Sprintf("v%d", i)
+		switch i {
+		case 5:
+			v = long
+		case 7:
+			v = esc
+		}
+		fmt.Fprintf(&b, `{"key":"/d/k%d","value":"%s","modifiedIndex":%d,"createdIndex":%d}`, i, v, i+10, i+10)
+	}
+	b.WriteString(`],"modifiedIndex":4,"createdIndex":4}}` + "\n")
+	body := []byte(b.String())
+	checkKeysDecode(t, body)
+	r, err := decodeKeysBody(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Node.Nodes) != 3000 || r.Node.Nodes[5].Value != long || r.Node.Nodes[2999].Key != "/d/k2999" {
+		t.Fatalf("decoded %d nodes", len(r.Node.Nodes))
+	}
+}
+
+func TestKeysDecoderDepthLimit(t *testing.T) {
+	deep := strings.Repeat(`{"node":`, 10001) + "null" + strings.Repeat("}", 10001)
+	if _, err := decodeKeysBody([]byte(deep)); err == nil {
+		t.Fatal("10001 levels decoded")
+	}
+	deep = `{"x":` + strings.Repeat("[", 10001) + strings.Repeat("]", 10001) + "}"
+	if _, err := decodeKeysBody([]byte(deep)); err == nil {
+		t.Fatal("10001 levels skipped")
+	}
+}
+
+func TestKeysDecoderStreamLimitAndReadErrors(t *testing.T) {
+	body := []byte(`{"action":"get","node":{"key":"/foo","value":"bar"}}`)
+	_, d, err := decodeFrom(bytes.NewReader(body), int64(len(body)-1))
+	var tl *ResponseTooLargeError
+	if !errors.As(err, &tl) || !errors.As(d.ioErr, &tl) {
+		t.Fatalf("err = %v, want ResponseTooLargeError", err)
+	}
+	d.release()
+	_, d, err = decodeFrom(bytes.NewReader(body), int64(len(body)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.release()
+	boom := errors.New("boom")
+	_, d, err = decodeFrom(io.MultiReader(bytes.NewReader(body[:20]), iotest.ErrReader(boom)), 0)
+	if !errors.Is(err, boom) || d.ioErr != boom {
+		t.Fatalf("err = %v, want the read error", err)
+	}
+	d.release()
+}
+
+// A keys call decodes its answer from the connection: check the errors it
+// gives are those of reading first and decoding afterwards.
+func TestKeysStreamErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		body  string
+		limit int64
+		check func(error) bool
+	}{
+		{"malformed", `{"action":"get","node":{"key":5}}`, 0, func(err error) bool { return errors.Is(err, ErrInvalidJSON) }},
+		{"empty", ``, 0, func(err error) bool { return errors.Is(err, ErrEmptyBody) }},
+		{"white space", "  \n", 0, func(err error) bool { return errors.Is(err, ErrInvalidJSON) }},
+		{"no action", `{"node":{"key":"/k"}}`, 0, func(err error) bool { return errors.Is(err, ErrInvalidJSON) }},
+		{"malformed and too large", `{"action":5,"node":{"key":"` + strings.Repeat("x", 5000) + `"}}`, 1000, func(err error) bool {
+			var tl *ResponseTooLargeError
+			return errors.As(err, &tl) && tl.Endpoint != ""
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv, _ := countingServer(t, http.StatusOK, tc.body)
+			s := srv.URL
+			c := pinnedClient(t, Config{MaxResponseBytes: tc.limit}, s)
+			_, err := NewKeysAPI(c).Get(context.Background(), "/k", nil)
+			if !tc.check(err) {
+				t.Fatalf("err = %v", err)
+			}
+			var re *ResponseError
+			if errors.As(err, &re) && !strings.Contains(err.Error(), s) {
+				t.Fatalf("err %q does not name the endpoint", err)
+			}
+		})
+	}
+}
+
+func FuzzKeysDecoder(f *testing.F) {
+	for _, s := range keysDecodeSeeds {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		checkKeysDecode(t, body)
+	})
+}
