@@ -153,6 +153,8 @@ let operations = 0;
   const tsconfig = JSON.parse(readFileSync(join("spec", "tsconfig.json"), "utf8").replace(/^\s*\/\/.*$/gm, ""));
   tsconfig.compilerOptions = { ...tsconfig.compilerOptions, noEmit: true, typeRoots: [join(process.cwd(), "node_modules", "@types")] };
   delete tsconfig.compilerOptions.outDir;
+  delete tsconfig.compilerOptions.incremental;
+  delete tsconfig.compilerOptions.tsBuildInfoFile;
   tsconfig.include = ["program.ts", "etcd-v2.gen.ts"];
   writeFileSync(join(dir, "tsconfig.json"), JSON.stringify(tsconfig, null, 2));
   const t = run(join(process.cwd(), bin("tsc")), ["-p", "tsconfig.json"], { cwd: dir });
