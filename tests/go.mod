@@ -14,6 +14,7 @@ require (
 	go.etcd.io/etcd/server/v3 v3.5.35
 	go.uber.org/goleak v1.3.0
 	golang.org/x/net v0.61.0
+	pgregory.net/rapid v1.3.0
 )
 
 require (
