@@ -329,4 +329,3 @@ func showNode(n *client.Node) string {
 	}
 	return s
 }
-
