@@ -32,6 +32,8 @@ func httpStatus(err error) int {
 func TestMembership(t *testing.T) {
 	for _, s := range etcdtest.Servers(t) {
 		t.Run(s.String(), func(t *testing.T) {
+			// Each version has its own cluster; they overlap their waits.
+			t.Parallel()
 			began := time.Now()
 			cl := etcdtest.StartCluster(t, s, 3)
 			c, tr := clienttest.New(t, cl.Endpoints(), client.Config{HeaderTimeoutPerRequest: 10 * time.Second})
