@@ -403,4 +403,3 @@ func TestEndlessHeaders(t *testing.T) {
 		})
 	}
 }
-
