@@ -233,6 +233,15 @@ func (w *httpWatcher) request(ctx context.Context) (*Response, error) {
 		return nil, err
 	}
 	endpoint := st.endpoint()
+	if resp.StatusCode == http.StatusOK && w.nextIndex == 0 {
+		// A watch "from now" reports events after the index etcd sends in
+		// X-Etcd-Index; keep it, so that a re-issued request (idle timeout,
+		// empty answer, another member) goes on from there and not from a
+		// later "now", which would lose the events in between.
+		if idx := headerUint(resp.Header, "X-Etcd-Index"); idx > 0 {
+			w.nextIndex = idx + 1
+		}
+	}
 	if resp.StatusCode != http.StatusOK || !streaming {
 		body, rerr := readBody(rctx, resp, w.k.c.maxBody)
 		idle.stop()

@@ -56,6 +56,16 @@ type wire struct {
 	log       []exchange
 	watches   int           // watch requests answered 200 (the watcher is registered)
 	watchSeen chan struct{} // closed and replaced at each one
+	// before, when set, runs before each request is sent; a test uses it to
+	// act in the moment between two requests of the client.
+	before func(*http.Request)
+}
+
+// setBefore installs f (nil removes it).
+func (w *wire) setBefore(f func(*http.Request)) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.before = f
 }
 
 func newWire() *wire {
@@ -70,6 +80,12 @@ func newWire() *wire {
 }
 
 func (w *wire) RoundTrip(req *http.Request) (*http.Response, error) {
+	w.mu.Lock()
+	before := w.before
+	w.mu.Unlock()
+	if before != nil {
+		before(req)
+	}
 	resp, err := w.base.RoundTrip(req)
 	x := exchange{Method: req.Method, Path: req.URL.EscapedPath(), Query: req.URL.RawQuery}
 	if err == nil {

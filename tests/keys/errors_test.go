@@ -293,4 +293,16 @@ func testEventIndexCleared(t *testing.T, e *env) {
 	if ev.Node.Value != "again" || ev.Node.ModifiedIndex != s.Node.ModifiedIndex {
 		t.Errorf("watch from the error's index got %+v", ev.Node)
 	}
+
+	// With Resync the watcher reads the key afresh instead, and goes on
+	// from the index it read at.
+	rw := e.kapi.Watcher("/e401/k", &client.WatcherOptions{AfterIndex: start.Node.ModifiedIndex, Resync: true})
+	ev = next(t, rw)
+	if ev.Action != client.ActionResync || ev.Node == nil || ev.Node.Value != "again" || ev.Index < before {
+		t.Errorf("resync: %q %+v at %d, want the current value %q at an index >= %d", ev.Action, ev.Node, ev.Index, "again", before)
+	}
+	rs := e.set(t, "/e401/k", "after resync", nil)
+	if ev := next(t, rw); ev.Node.Value != "after resync" || ev.Node.ModifiedIndex != rs.Node.ModifiedIndex {
+		t.Errorf("after resync: %q %+v", ev.Action, ev.Node)
+	}
 }

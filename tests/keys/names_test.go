@@ -37,6 +37,9 @@ func testSpecialNames(t *testing.T, e *env) {
 		{"CJK", "日本"},
 		{"literal %2F", "lit%2Fname"},
 		{"literal %25", "lit%25"},
+		{"NUL byte", "nul\x00x"},
+		{"backslash", `bs\x`},
+		{"quote", `q"x'`},
 		{"all together", " ?#%+&=;✓日本%2F "},
 	}
 	var want []string
@@ -72,6 +75,14 @@ func testSpecialNames(t *testing.T, e *env) {
 			t.Errorf("%q is a directory", n.Key)
 		}
 	}
+	// An empty value is a value.
+	if r := e.set(t, "/names-empty/k", "", nil); r.Node.Value != "" || r.Node.Dir {
+		t.Errorf("empty value stored as %+v", r.Node)
+	}
+	if g := e.get(t, "/names-empty/k", nil); g.Node.Value != "" || g.Node.Dir {
+		t.Errorf("empty value read as %+v", g.Node)
+	}
+
 	_, err := e.kapi.Get(ctx(t), "/names/lit", nil)
 	if !client.IsKeyNotFound(err) {
 		t.Errorf(`"lit%%2Fname" made a key or directory /names/lit: %v`, err)

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/url"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -82,6 +84,8 @@ func TestWatcher(t *testing.T) {
 		e.run(t, "AfterIndex", func(t *testing.T) { testWatchAfterIndex(t, e) })
 		e.run(t, "Sequence", func(t *testing.T) { testWatchSequence(t, e) })
 		e.run(t, "Cancel", func(t *testing.T) { testWatchCancel(t, e) })
+		e.run(t, "Stream", func(t *testing.T) { testWatchStream(t, e) })
+		e.run(t, "IdleReissue", func(t *testing.T) { testWatchIdleReissue(t, e) })
 	})
 }
 
@@ -239,5 +243,87 @@ func testWatchCancel(t *testing.T, e *env) {
 	s := e.set(t, "/watch/idle", "woke", nil)
 	if ev := await(t, ch); ev.Node.ModifiedIndex != s.Node.ModifiedIndex {
 		t.Errorf("watcher after cancel: %+v", ev.Node)
+	}
+}
+
+// testWatchStream checks WatcherOptions.Stream: every event comes on one
+// answer, in order, and etcd's repeated delete event is dropped.
+func testWatchStream(t *testing.T, e *env) {
+	const key = "/watch/stream"
+	from := e.wire.count()
+	w := e.kapi.Watcher(key, &client.WatcherOptions{Stream: true})
+	ch := e.nextAsync(t, ctx(t), w)
+	s1 := e.set(t, key, "v1", nil)
+	if ev := await(t, ch); ev.Action != "set" || ev.Node.Value != "v1" || ev.Node.ModifiedIndex != s1.Node.ModifiedIndex {
+		t.Errorf("first streamed event %q %+v", ev.Action, ev.Node)
+	}
+	s2 := e.set(t, key, "v2", nil)
+	d := e.del(t, key, nil)
+	s3 := e.set(t, key, "v3", nil)
+	for _, want := range []struct {
+		action, value string
+		index         uint64
+	}{
+		{"set", "v2", s2.Node.ModifiedIndex},
+		{"delete", "", d.Node.ModifiedIndex},
+		{"set", "v3", s3.Node.ModifiedIndex}, // not the delete again
+	} {
+		ev := next(t, w)
+		if ev.Action != want.action || ev.Node.Value != want.value || ev.Node.ModifiedIndex != want.index {
+			t.Errorf("streamed event %q %q at %d, want %q %q at %d", ev.Action, ev.Node.Value, ev.Node.ModifiedIndex, want.action, want.value, want.index)
+		}
+	}
+	qs := e.watchQueries(from)
+	if len(qs) != 1 || qs[0].Get("stream") != "true" {
+		t.Errorf("want all events on one stream=true request, got %v", qs)
+	}
+}
+
+// testWatchIdleReissue checks that a watch re-issued after its IdleTimeout
+// goes on from where the first request started, not from "now": a write made
+// while the re-issued request is on its way must still be reported. The
+// wire holds the re-issued request until that write is done. The watch
+// streams, because the contract transport hands a long poll's headers (and
+// with them the start index) to the client only together with its body.
+func testWatchIdleReissue(t *testing.T, e *env) {
+	const key = "/watch/reissue"
+	var (
+		mu       sync.Mutex
+		requests int
+		gap      *client.Response
+		gapErr   error
+	)
+	hctx := ctx(t)
+	e.wire.setBefore(func(req *http.Request) {
+		if req.Method != http.MethodGet || req.URL.Path != "/v2/keys"+key || req.URL.Query().Get("wait") != "true" {
+			return
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		requests++
+		if requests == 2 { // the first re-issue
+			gap, gapErr = e.kapi.Set(hctx, key, "in the gap", nil)
+		}
+	})
+	defer e.wire.setBefore(nil)
+
+	w := e.kapi.Watcher(key, &client.WatcherOptions{Stream: true, IdleTimeout: 300 * time.Millisecond})
+	n := e.wire.watchCount()
+	ch := e.nextAsync(t, ctx(t), w)
+	// Wait for the re-issued request to be registered too, then write again:
+	// a watcher that lost its place reports this write instead.
+	if err := e.wire.awaitWatches(ctx(t), n+2); err != nil {
+		t.Fatal(err)
+	}
+	later := e.set(t, key, "later", nil)
+	ev := await(t, ch)
+	mu.Lock()
+	defer mu.Unlock()
+	if gapErr != nil {
+		t.Fatalf("write in the gap: %v", gapErr)
+	}
+	if ev.Node.Value != "in the gap" || ev.Node.ModifiedIndex != gap.Node.ModifiedIndex {
+		t.Errorf("first event %q at %d, want %q at %d: the write made while the watch was re-issued was lost (later write at %d)",
+			ev.Node.Value, ev.Node.ModifiedIndex, "in the gap", gap.Node.ModifiedIndex, later.Node.ModifiedIndex)
 	}
 }
