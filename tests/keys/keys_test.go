@@ -63,6 +63,7 @@ func TestKeysAPI(t *testing.T) {
 		e.run(t, "CreateUpdate", func(t *testing.T) { testCreateUpdate(t, e) })
 		e.run(t, "CreateInOrder", func(t *testing.T) { testCreateInOrder(t, e) })
 		e.run(t, "Delete", func(t *testing.T) { testDelete(t, e) })
+		e.run(t, "Prefix", func(t *testing.T) { testPrefix(t, e) })
 	})
 }
 
@@ -435,6 +436,17 @@ func testCreateInOrder(t *testing.T, e *env) {
 		t.Errorf("sorted queue: %q", vals)
 	}
 
+	// In-order keys directly under the root.
+	rq, err := e.kapi.CreateInOrder(ctx(t), "/", "rootjob", nil)
+	must(t, rq, err)
+	if x := e.wire.last(t); x.Method != http.MethodPost || (x.Path != "/v2/keys" && x.Path != "/v2/keys/") {
+		t.Errorf("CreateInOrder at the root sent %s %s", x.Method, x.Path)
+	}
+	if rq.Node.Key != fmt.Sprintf("/%020d", rq.Node.CreatedIndex) || rq.Node.Value != "rootjob" {
+		t.Errorf("in-order key at the root: %+v", rq.Node)
+	}
+	e.del(t, rq.Node.Key, nil)
+
 	before := time.Now()
 	r, err := e.kapi.CreateInOrder(ctx(t), "/qttl", "t", &client.CreateInOrderOptions{TTL: 30 * time.Second})
 	must(t, r, err)
@@ -533,4 +545,48 @@ func testDelete(t *testing.T, e *env) {
 			t.Errorf("after CAD: %v", err)
 		}
 	})
+}
+
+// testPrefix checks NewKeysAPIWithPrefix: every operation of a KeysAPI below
+// /v2/keys/ns works on the keys below /ns, and the root of the prefix is /ns.
+func testPrefix(t *testing.T, e *env) {
+	for _, prefix := range []string{"/v2/keys/ns", "v2/keys/ns/"} {
+		t.Run(prefix, func(t *testing.T) {
+			kp := client.NewKeysAPIWithPrefix(e.client, prefix)
+			s, err := kp.Set(ctx(t), "/a", "1", nil)
+			must(t, s, err)
+			if x := e.wire.last(t); x.Path != "/v2/keys/ns/a" {
+				t.Errorf("Set through the prefix sent %s", x.Path)
+			}
+			if s.Node.Key != "/ns/a" {
+				t.Errorf("stored key %q, want /ns/a", s.Node.Key)
+			}
+			if g := e.get(t, "/ns/a", nil); g.Node.Value != "1" {
+				t.Errorf("/ns/a = %q", g.Node.Value)
+			}
+			l, err := kp.Get(ctx(t), "/", &client.GetOptions{Sort: true})
+			must(t, l, err)
+			if l.Node.Key != "/ns" || !l.Node.Dir || len(l.Node.Nodes) == 0 || l.Node.Nodes[0].Key != "/ns/a" {
+				t.Errorf("root of the prefix: %+v children %q", l.Node, keysOf(l.Node.Nodes))
+			}
+			c, err := kp.CreateInOrder(ctx(t), "/q", "j", nil)
+			must(t, c, err)
+			if !strings.HasPrefix(c.Node.Key, "/ns/q/") {
+				t.Errorf("in-order key through the prefix: %q", c.Node.Key)
+			}
+			w := kp.Watcher("/a", &client.WatcherOptions{AfterIndex: s.Node.ModifiedIndex})
+			u, err := kp.Update(ctx(t), "/a", "2")
+			must(t, u, err)
+			if ev := next(t, w); ev.Node.Key != "/ns/a" || ev.Node.Value != "2" {
+				t.Errorf("watch through the prefix: %+v", ev.Node)
+			}
+			d, err := kp.Delete(ctx(t), "/", &client.DeleteOptions{Recursive: true})
+			must(t, d, err)
+			if d.Node.Key != "/ns" {
+				t.Errorf("delete of the prefix root removed %q", d.Node.Key)
+			}
+			_, err = e.kapi.Get(ctx(t), "/ns", nil)
+			wantError(t, err, client.ErrorCodeKeyNotFound)
+		})
+	}
 }

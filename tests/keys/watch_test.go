@@ -155,6 +155,17 @@ func testWatchRecursive(t *testing.T, e *env) {
 	if ev.Action != "delete" || ev.Node.Key != "/watch/dir" {
 		t.Errorf("recursive watch after the child: %q %+v", ev.Action, ev.Node)
 	}
+
+	// A recursive watch on the root sees writes anywhere.
+	root := e.kapi.Watcher("/", &client.WatcherOptions{Recursive: true, AfterIndex: d.Node.ModifiedIndex})
+	deep := e.set(t, "/watch/elsewhere/deep/key", "r", nil)
+	ev = next(t, root)
+	if x := e.wire.last(t); x.Path != "/v2/keys" && x.Path != "/v2/keys/" {
+		t.Errorf("root watch sent path %s", x.Path)
+	}
+	if ev.Node.Key != "/watch/elsewhere/deep/key" || ev.Node.ModifiedIndex != deep.Node.ModifiedIndex {
+		t.Errorf("root watch: %+v", ev.Node)
+	}
 }
 
 func testWatchAfterIndex(t *testing.T, e *env) {
