@@ -38,6 +38,20 @@ type cannedAnswer struct {
 	header http.Header
 	body   []byte
 	err    error
+	chunk  int // > 0: the body is read at most chunk bytes at a time
+}
+
+// pieceReader hands out at most n bytes per Read.
+type pieceReader struct {
+	r io.Reader
+	n int
+}
+
+func (c *pieceReader) Read(p []byte) (int, error) {
+	if len(p) > c.n {
+		p = p[:c.n]
+	}
+	return c.r.Read(p)
 }
 
 func (t *cannedTransport) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -52,6 +66,10 @@ func (t *cannedTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if a.err != nil {
 		return nil, a.err
 	}
+	var rd io.Reader = bytes.NewReader(a.body)
+	if a.chunk > 0 {
+		rd = &pieceReader{r: rd, n: a.chunk}
+	}
 	h := a.header.Clone()
 	if h == nil {
 		h = http.Header{}
@@ -63,7 +81,7 @@ func (t *cannedTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		StatusCode:    a.status,
 		Status:        fmt.Sprintf("%d %s", a.status, http.StatusText(a.status)),
 		Header:        h,
-		Body:          io.NopCloser(bytes.NewReader(a.body)),
+		Body:          io.NopCloser(rd),
 		ContentLength: int64(len(a.body)),
 		Request:       req,
 		Proto:         "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,

@@ -35,10 +35,18 @@ func FuzzKeysResult(f *testing.F) {
 			h.Set("X-Etcd-Index", etcdIndex)
 		}
 		h.Set("X-Etcd-Cluster-Id", "cdf818194e3a8c32")
+		h.Set("Content-Type", "application/json")
 		res := fakeResult(status, m, h, body)
 		r, err := decodeKeysResult(res)
 		if (r == nil) == (err == nil) {
 			t.Fatalf("decodeKeysResult gave answer %v and error %v", r, err)
+		}
+		if m == http.MethodGet && fuzzStatus(status) == status {
+			var limit int64
+			if method&0x80 != 0 {
+				limit = int64(len(body)/2 + 1)
+			}
+			checkThroughClient(t, status, h, body, 1+int(method>>3)%8, limit, r, err)
 		}
 		checkAnswerError(t, err, status)
 		validUTF8Error(t, err)
@@ -75,6 +83,32 @@ func FuzzKeysResult(f *testing.F) {
 		}
 		checkResponseReencodes(t, body, r)
 	})
+}
+
+// checkThroughClient sends the answer to a KeysAPI.Get over cannedTransport,
+// where a 2xx body is decoded as it is read from the connection, handed
+// over chunk bytes at a time, under a size limit of limit bytes (0 = none).
+// The outcome must be what decodeKeysResult gives for the body read whole:
+// the same Response, or the same error text; or, for a body over the
+// limit, a *ResponseTooLargeError.
+func checkThroughClient(t *testing.T, status int, h http.Header, body []byte, chunk int, limit int64, r *Response, err error) {
+	t.Helper()
+	tr := &cannedTransport{answers: []cannedAnswer{{status: status, header: h, body: body, chunk: chunk}}}
+	c := cannedClient(t, tr, Config{MaxResponseBytes: limit})
+	got, gotErr := NewKeysAPI(c).Get(fuzzCtx(t), "/k", nil)
+	if limit > 0 && int64(len(body)) > limit {
+		var tl *ResponseTooLargeError
+		if !errors.As(gotErr, &tl) || tl.Limit != limit || tl.Endpoint != fuzzEndpoint {
+			t.Fatalf("a %d-byte answer with a %d-byte limit gave %v, %v", len(body), limit, got, gotErr)
+		}
+		return
+	}
+	if (err == nil) != (gotErr == nil) || (err != nil && err.Error() != gotErr.Error()) {
+		t.Fatalf("read whole: %v\nread %d bytes at a time: %v\nbody %q", err, chunk, gotErr, body)
+	}
+	if err == nil && !reflect.DeepEqual(r, got) {
+		t.Fatalf("read whole: %+v\nread %d bytes at a time: %+v\nbody %q", r, chunk, got, body)
+	}
 }
 
 // FuzzKeysError decodes the keys API's error body. Invariants: a body is an
