@@ -79,6 +79,7 @@ func newWire() *wire {
 	}
 }
 
+// RoundTrip runs the before hook, sends req and records the exchange.
 func (w *wire) RoundTrip(req *http.Request) (*http.Response, error) {
 	w.mu.Lock()
 	before := w.before
