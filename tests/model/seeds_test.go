@@ -19,8 +19,9 @@ import (
 
 // SeedsEnv, set to 1, makes TestWriteFuzzSeeds record real server exchanges
 // into the seed corpora of the client's fuzz targets
-// (client/testdata/fuzz/<target>/real-<version>-<name>). Those files are
-// committed; make test replays them and make fuzz starts from them.
+// (client/testdata/fuzz/<target>/real-<version>-<name>) that are not there
+// yet; "overwrite" records all of them again. Those files are committed;
+// make test replays them and make fuzz starts from them.
 const SeedsEnv = "GOETCD_WRITE_FUZZ_SEEDS"
 
 // exchange is one recorded request and answer.
@@ -37,7 +38,7 @@ type exchange struct {
 // fuzz target that decodes its family: key events and errors, member and
 // auth answers, /version, stats errors, and a streamed watch.
 func TestWriteFuzzSeeds(t *testing.T) {
-	if os.Getenv(SeedsEnv) != "1" {
+	if v := os.Getenv(SeedsEnv); v != "1" && v != "overwrite" {
 		t.Skipf("set %s=1 to record fuzz seeds from real servers", SeedsEnv)
 	}
 	root := filepath.Join("..", "..", "client", "testdata", "fuzz")
@@ -157,7 +158,20 @@ func TestWriteFuzzSeeds(t *testing.T) {
 			c(&auth, "user-bad-json", "PUT", "/v2/auth/users/w", `{bad`)
 			c(&auth, "stats-leader", "GET", "/v2/stats/leader", "")
 
+			var status []exchange
+			st := func(name, path string) { status = append(status, do(exchange{name: name, method: "GET", path: path})) }
+			st("version", "/version")
+			st("health", "/health")
+			st("self", "/v2/stats/self")
+			st("leader", "/v2/stats/leader")
+			st("store", "/v2/stats/store")
+			st("machines", "/v2/machines")
+
 			v := s.Version
+			statusWhich := map[string]int{"version": 0, "health": 1, "self": 2, "leader": 3, "store": 4, "machines": 5}
+			for _, x := range status {
+				writeSeed(t, root, "FuzzStatusAnswers", v, x.name, fmt.Sprintf("uint8(%d)", statusWhich[x.name]), fmt.Sprintf("int(%d)", x.status), "[]byte("+strconv.Quote(string(x.body))+")")
+			}
 			methods := map[string]int{"GET": 0, "PUT": 1, "POST": 2, "DELETE": 3, "HEAD": 4}
 			for _, x := range keys {
 				writeSeed(t, root, "FuzzKeysResult", v, x.name,
@@ -222,6 +236,9 @@ func writeSeed(t *testing.T, root, target, version, name string, values ...strin
 	}
 	data := "go test fuzz v1\n" + strings.Join(values, "\n") + "\n"
 	file := filepath.Join(dir, "real-"+version+"-"+name)
+	if _, err := os.Stat(file); err == nil && os.Getenv(SeedsEnv) != "overwrite" {
+		return // recorded before; GOETCD_WRITE_FUZZ_SEEDS=overwrite records it again
+	}
 	if err := os.WriteFile(file, []byte(data), 0o644); err != nil {
 		t.Fatal(err)
 	}
