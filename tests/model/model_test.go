@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net/http"
 	"reflect"
 	"sort"
 	"strconv"
@@ -127,16 +128,22 @@ var opGen = rapid.Custom(func(t *rapid.T) op {
 // on a 3×3 key space against one single-member cluster per server version
 // and against the model store, each sequence under its own directory; every
 // result must agree: action, node (key, value, dir, indexes, listed
-// children), previous node, X-Etcd-Index, and for errors code, cause and
-// index. The client goes through the contract transport, so every exchange
-// is also checked against openapi.yaml.
+// children), previous node, X-Etcd-Index, for errors code, cause and
+// index, and the HTTP status (201 for a node created, 200 otherwise, the
+// status of each error code). The client goes through the contract
+// transport, so every exchange is also checked against openapi.yaml.
 func TestModel(t *testing.T) {
 	run := runID()
 	setChecks(t, modelSequences)
 	for _, s := range etcdtest.Servers(t) {
 		t.Run(s.String(), func(t *testing.T) {
 			cl := etcdtest.StartCluster(t, s, 1)
-			c, tr := clienttest.New(t, cl.Endpoints(), client.Config{HeaderTimeoutPerRequest: 10 * time.Second})
+			tr := clienttest.NewTransport(t, nil)
+			rec := &statusRecorder{CancelableTransport: tr}
+			c, err := client.New(client.Config{Endpoints: cl.Endpoints(), Transport: rec, HeaderTimeoutPerRequest: 10 * time.Second})
+			if err != nil {
+				t.Fatal(err)
+			}
 			kapi := client.NewKeysAPI(c)
 			base := "/model/" + run
 			if _, err := kapi.Set(t.Context(), base, "", &client.SetOptions{Dir: true}); err != nil {
@@ -153,8 +160,13 @@ func TestModel(t *testing.T) {
 				defer cancel()
 				m := newStore(prefix, currentIndex(ctx, rt, kapi, prefix))
 				for i, o := range seqOps {
+					rec.last.Store(0)
 					got, gotErr := apply(ctx, kapi, m, o, false)
+					status := int(rec.last.Load())
 					want, wantErr := apply(ctx, kapi, m, o, true)
+					if ws := wantStatus(o, want, wantErr); status != ws {
+						rt.Fatalf("op %d %v under %s: HTTP status %d, the model says %d (answer %s, error %v)", i, o, prefix, status, ws, show(got), gotErr)
+					}
 					ops.Add(1)
 					opCount[o.Kind]++
 					if wantErr != nil {
@@ -265,6 +277,40 @@ func apply(ctx context.Context, kapi client.KeysAPI, m *store, o op, model bool)
 		return nil, &client.Error{Code: -1, Message: err.Error()}
 	}
 	return r, nil
+}
+
+// statusRecorder keeps the HTTP status of the last answer, which Response
+// does not carry.
+type statusRecorder struct {
+	client.CancelableTransport
+	last atomic.Int64
+}
+
+func (r *statusRecorder) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := r.CancelableTransport.RoundTrip(req)
+	if err == nil {
+		r.last.Store(int64(resp.StatusCode))
+	}
+	return resp, err
+}
+
+// wantStatus is the HTTP status the server answers with: 201 when a node
+// was created (create, in-order create, a set or mkdir of a key that did
+// not exist), 200 for other successes, and the status fixed for each error
+// code.
+func wantStatus(o op, want *client.Response, wantErr *client.Error) int {
+	if wantErr != nil {
+		return map[int]int{100: 404, 101: 412, 102: 403, 104: 400, 105: 412, 108: 403}[wantErr.Code]
+	}
+	switch o.Kind {
+	case opCreate, opCreateInOrder:
+		return http.StatusCreated
+	case opSet, opMkdir:
+		if want.PrevNode == nil {
+			return http.StatusCreated
+		}
+	}
+	return http.StatusOK
 }
 
 // compare says how the server's result differs from the model's, or "".
