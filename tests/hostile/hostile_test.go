@@ -278,7 +278,9 @@ func TestContextBoundsHostileBodies(t *testing.T) {
 				if !errors.Is(err, context.DeadlineExceeded) {
 					t.Fatalf("err = %v (%T) after %v, want the context's deadline", err, err, d)
 				}
-				if d > deadline+time.Second {
+				// The margin allows for a loaded machine (make test runs
+				// packages side by side); an unbounded read never ends.
+				if d > deadline+3*time.Second {
 					t.Errorf("the call ended %v after a %v deadline", d, deadline)
 				}
 				// Without a limit the whole answer so far is buffered: the
