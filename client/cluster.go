@@ -46,6 +46,7 @@ type httpClusterClient struct {
 
 	mu        sync.RWMutex
 	endpoints []*url.URL
+	names     []string // endpoints[i].String(), made once
 	pinned    int
 }
 
@@ -88,8 +89,13 @@ func (c *httpClusterClient) setEndpoints(urls []*url.URL, pin int) {
 	if pin < 0 {
 		pin = rand.IntN(len(urls))
 	}
+	names := make([]string, len(urls))
+	for i, u := range urls {
+		names[i] = u.String()
+	}
 	c.mu.Lock()
 	c.endpoints = urls
+	c.names = names
 	c.pinned = pin
 	c.mu.Unlock()
 }
@@ -99,6 +105,13 @@ func (c *httpClusterClient) snapshot() ([]*url.URL, int) {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	return c.endpoints, c.pinned
+}
+
+// snapshotNames is snapshot with the endpoints' names.
+func (c *httpClusterClient) snapshotNames() ([]*url.URL, []string, int) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.endpoints, c.names, c.pinned
 }
 
 // repin moves the pin to ep if the ring still holds it.

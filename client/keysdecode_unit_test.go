@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"testing/iotest"
+
+	"github.com/meycoin/goetcd/generated"
 )
 
 // The keys decoder must decode what encoding/json decodes into Response and
@@ -291,4 +293,112 @@ func FuzzKeysDecoder(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body []byte) {
 		checkKeysDecode(t, body)
 	})
+}
+
+// The keys requests built by hand must be those of the generated builders
+// followed by fixPath: method, URL, headers, body and its rewind.
+func TestKeysRequestsMatchGenerated(t *testing.T) {
+	keys := []string{"", "foo", "a/b/c", "a b", "100%/x", "ключ", "q?x#y", "a+b&c=d", "semi;colon:at@", "%2F", "tab\tnl\n"}
+	prefixes := []string{defaultV2KeysPrefix, "/custom/v2", ""}
+	bools := []*bool{nil, boolPtr(true), new(bool)}
+	idx := uint64(18446744073709551615)
+	values := []*string{nil, new(string), ptr("v"), ptr("a b+c&d=e%f/g?h#ü\n")}
+	ctx := context.Background()
+	for _, prefix := range prefixes {
+		k := &httpKeysAPI{prefix: prefix}
+		for _, ck := range keys {
+			for _, b1 := range bools {
+				for _, b2 := range bools {
+					p := generated.GetKeyParams{Recursive: b1, Sorted: b2, Quorum: b1, Wait: b2}
+					if b1 != nil {
+						p.WaitIndex = &idx
+						p.Stream = b2
+					}
+					var want *http.Request
+					var err error
+					if ck == "" {
+						want, err = generated.NewGetKeysRootRequest(placeholderServer, (*generated.GetKeysRootParams)(&p))
+					} else {
+						want, err = generated.NewGetKeyRequest(placeholderServer, ck, &p)
+					}
+					if err != nil {
+						t.Fatal(err)
+					}
+					got, err := k.getRequest(ctx, ck, &p)
+					sameRequest(t, k, want, got, err)
+					for _, pv := range values {
+						d := generated.DeleteKeyParams{Recursive: b1, Dir: b2, PrevValue: pv}
+						if b2 != nil {
+							d.PrevIndex = &idx
+						}
+						if ck == "" {
+							want, err = generated.NewDeleteKeysRootRequest(placeholderServer, (*generated.DeleteKeysRootParams)(&d))
+						} else {
+							want, err = generated.NewDeleteKeyRequest(placeholderServer, ck, &d)
+						}
+						if err != nil {
+							t.Fatal(err)
+						}
+						got, err = k.deleteRequest(ctx, ck, &d)
+						sameRequest(t, k, want, got, err)
+						for _, v := range values {
+							f := generated.SetKeyForm{Dir: b1, NoValueOnSuccess: b2, PrevExist: b1, Refresh: b2, PrevValue: pv, Value: v}
+							if b1 != nil {
+								f.PrevIndex = &idx
+							}
+							if b2 != nil {
+								ttl := uint64(5)
+								f.Ttl = &ttl
+							}
+							if ck == "" {
+								want, err = generated.NewSetKeysRootRequestWithFormdataBody(placeholderServer, nil, f)
+							} else {
+								want, err = generated.NewSetKeyRequestWithFormdataBody(placeholderServer, ck, nil, f)
+							}
+							if err != nil {
+								t.Fatal(err)
+							}
+							got, err = k.setRequest(ctx, ck, &f)
+							sameRequest(t, k, want, got, err)
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func sameRequest(t *testing.T, k *httpKeysAPI, want, got *http.Request, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+	k.fixPath(want)
+	if got.Method != want.Method || got.URL.String() != want.URL.String() || *got.URL != *want.URL || got.Host != want.Host {
+		t.Fatalf("request %s %s (%#v), want %s %s (%#v)", got.Method, got.URL, *got.URL, want.Method, want.URL, *want.URL)
+	}
+	if !reflect.DeepEqual(got.Header, want.Header) {
+		t.Fatalf("%s %s: header %v, want %v", got.Method, got.URL, got.Header, want.Header)
+	}
+	if got.ContentLength != want.ContentLength || (got.GetBody == nil) != (want.GetBody == nil) || (got.Body == nil) != (want.Body == nil) {
+		t.Fatalf("%s %s: content length %d, GetBody %v, body %v; want %d, %v, %v", got.Method, got.URL,
+			got.ContentLength, got.GetBody != nil, got.Body != nil, want.ContentLength, want.GetBody != nil, want.Body != nil)
+	}
+	if got.Body == nil {
+		return
+	}
+	gb, _ := io.ReadAll(got.Body)
+	wb, _ := io.ReadAll(want.Body)
+	if !bytes.Equal(gb, wb) {
+		t.Fatalf("%s %s: body %q, want %q", got.Method, got.URL, gb, wb)
+	}
+	if got.GetBody != nil {
+		r, _ := got.GetBody()
+		again, _ := io.ReadAll(r)
+		if !bytes.Equal(again, wb) {
+			t.Fatalf("%s %s: GetBody gives %q, want %q", got.Method, got.URL, again, wb)
+		}
+	}
 }

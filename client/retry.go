@@ -12,10 +12,9 @@ import (
 	"net/http"
 	"net/http/httptrace"
 	"net/url"
+	"strings"
 	"sync/atomic"
 	"time"
-
-	"github.com/hashicorp/go-retryablehttp"
 )
 
 // opClass says what may be done when an attempt of an operation fails. The
@@ -71,7 +70,8 @@ type call struct {
 	op    string
 
 	eps   []*url.URL
-	cur   int // index in eps of the current attempt
+	names []string // the endpoints' names
+	cur   int      // index in eps of the current attempt
 	tries int
 	path  string // the request path before an endpoint's base path
 	raw   string // its escaped form, if it needs one
@@ -89,8 +89,6 @@ type call struct {
 	// written in full: from then on a one-shot write may have been applied.
 	sent atomic.Bool
 }
-
-type callKey struct{}
 
 // do sends req (built by the generated layer against placeholderServer) to
 // the cluster and returns the answer with its body read. op names the
@@ -134,33 +132,36 @@ func readError(ctx context.Context, ep, op string, err error) error {
 // send is do without reading the body: the caller owns resp.Body. Watches
 // use it to read a stream.
 func (c *httpClusterClient) send(ctx context.Context, req *http.Request, class opClass, op string) (*http.Response, *call, error) {
-	eps, pin := c.snapshot()
+	eps, names, pin := c.snapshotNames()
 	if len(eps) == 0 {
 		return nil, nil, ErrNoEndpoints
 	}
-	st := &call{c: c, class: class, op: op, eps: eps, cur: pin, path: req.URL.Path, raw: req.URL.RawPath}
-	st.ctx = context.WithValue(ctx, callKey{}, st)
-	req = req.WithContext(st.ctx)
-	st.target(req)
+	st := &call{c: c, ctx: ctx, class: class, op: op, eps: eps, names: names, cur: pin, path: req.URL.Path, raw: req.URL.RawPath}
+	if req.Context() != ctx {
+		req = req.WithContext(ctx)
+	}
+	// The request is the caller's own, not sent yet: the first attempt may
+	// point its URL at the endpoint in place.
+	st.targetURL(req.URL)
+	req.Host = ""
 	if c.username != "" {
 		req.SetBasicAuth(c.username, c.password)
 	}
 	st.start = time.Now()
-	rreq, err := retryablehttp.FromRequest(req)
-	if err != nil {
-		return nil, nil, fmt.Errorf("client: %s: %w", op, err)
+	var rewind func() (io.ReadCloser, error)
+	if req.Body != nil && req.Body != http.NoBody {
+		rewind = req.GetBody
+		if rewind == nil {
+			b, err := io.ReadAll(req.Body)
+			req.Body.Close()
+			if err != nil {
+				return nil, nil, fmt.Errorf("client: %s: %w", op, err)
+			}
+			rewind = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil }
+			req.Body, _ = rewind()
+		}
 	}
-	rc := &retryablehttp.Client{
-		HTTPClient:   c.attempts,
-		RetryWaitMin: retryWaitMin,
-		RetryWaitMax: retryWaitMax,
-		RetryMax:     retryRounds*len(eps) - 1,
-		CheckRetry:   st.checkRetry,
-		Backoff:      st.backoff,
-		PrepareRetry: st.prepareRetry,
-		ErrorHandler: st.giveUp,
-	}
-	resp, err := rc.Do(rreq)
+	resp, err := st.run(req, rewind)
 	if ctx.Err() != nil {
 		if resp != nil {
 			resp.Body.Close()
@@ -176,12 +177,112 @@ func (c *httpClusterClient) send(ctx context.Context, req *http.Request, class o
 	return resp, st, nil
 }
 
-func (st *call) endpoint() string { return st.eps[st.cur].String() }
+// run sends the attempts of one call: each is checked by checkRetry; before
+// the next one the answer is drained, backoff waited for and prepareRetry
+// called; when no attempt succeeds, giveUp says why. (This is the loop of
+// go-retryablehttp's Client.Do with these hooks, run without its per-call
+// Client, Request and body copy.)
+func (st *call) run(req *http.Request, rewind func() (io.ReadCloser, error)) (*http.Response, error) {
+	retryMax := retryRounds*len(st.eps) - 1
+	var resp *http.Response
+	var doErr, checkErr error
+	var retry bool
+	attempt := 0
+	for i := 0; ; i++ {
+		attempt++
+		if rewind != nil && i > 0 {
+			body, err := rewind()
+			if err != nil {
+				return nil, fmt.Errorf("client: %s: %w", st.op, err)
+			}
+			req.Body = body
+		}
+		resp, doErr = st.attempt(req)
+		retry, checkErr = st.checkRetry(st.ctx, resp, doErr)
+		if !retry || retryMax-i <= 0 {
+			break
+		}
+		if doErr == nil {
+			// Read a little of the answer so that the connection is kept.
+			io.Copy(io.Discard, io.LimitReader(resp.Body, 4096))
+			resp.Body.Close()
+		}
+		if wait := st.backoff(retryWaitMin, retryWaitMax, i, resp); wait > 0 {
+			t := time.NewTimer(wait)
+			select {
+			case <-st.ctx.Done():
+				t.Stop()
+				return nil, st.ctx.Err()
+			case <-t.C:
+			}
+		} else if err := st.ctx.Err(); err != nil {
+			return nil, err
+		}
+		// A new request, so that the last one's body is not changed under
+		// a transport that may still be closing it.
+		next := *req
+		req = &next
+		st.prepareRetry(req)
+	}
+	if doErr == nil && checkErr == nil && !retry {
+		return resp, nil
+	}
+	err := checkErr
+	if err == nil {
+		err = doErr
+	}
+	return st.giveUp(resp, err, attempt)
+}
+
+// attempt sends req once through the attempt transport, with what
+// http.Client.Do adds to a transport: errors wrapped in a *url.Error naming
+// the method and URL, a plain-HTTP answer to https reported as
+// http.ErrSchemeMismatch, and a non-nil body.
+func (st *call) attempt(req *http.Request) (*http.Response, error) {
+	resp, err := (&attemptTransport{c: st.c}).roundTrip(req, st)
+	if err == nil && resp == nil {
+		err = fmt.Errorf("http: RoundTripper implementation (%T) returned a nil *Response with a nil error", st.c.transport)
+	}
+	if err == nil && resp.Body == nil {
+		if resp.ContentLength > 0 && req.Method != http.MethodHead {
+			err = fmt.Errorf("http: RoundTripper implementation (%T) returned a *Response with content length %d but a nil Body", st.c.transport, resp.ContentLength)
+		} else {
+			resp.Body = http.NoBody
+		}
+	}
+	if err != nil {
+		if req.Body != nil {
+			req.Body.Close()
+		}
+		if tlsErr, ok := err.(tls.RecordHeaderError); ok && string(tlsErr.RecordHeader[:]) == "HTTP/" {
+			err = http.ErrSchemeMismatch
+		}
+		return nil, &url.Error{Op: urlErrorOp(req.Method), URL: req.URL.String(), Err: err}
+	}
+	return resp, nil
+}
+
+// urlErrorOp is the Op of http.Client's errors: "Get", "Put", ...
+func urlErrorOp(method string) string {
+	if method == "" {
+		return "Get"
+	}
+	return method[:1] + strings.ToLower(method[1:])
+}
+
+func (st *call) endpoint() string { return st.names[st.cur] }
 
 // target points req at the current endpoint, below its base path.
 func (st *call) target(req *http.Request) {
-	ep := st.eps[st.cur]
 	u := *req.URL
+	st.targetURL(&u)
+	req.URL = &u
+	req.Host = ""
+}
+
+// targetURL points u at the current endpoint, below its base path.
+func (st *call) targetURL(u *url.URL) {
+	ep := st.eps[st.cur]
 	u.Scheme, u.Host = ep.Scheme, ep.Host
 	u.Path, u.RawPath = st.path, st.raw
 	if ep.Path != "" {
@@ -190,8 +291,6 @@ func (st *call) target(req *http.Request) {
 			u.RawPath = ep.EscapedPath() + st.raw
 		}
 	}
-	req.URL = &u
-	req.Host = ""
 }
 
 // checkRetry applies the policy table above to one attempt's outcome.
@@ -337,8 +436,13 @@ func (e *headerTimeoutError) Error() string {
 func (e *headerTimeoutError) Timeout() bool { return true }
 
 func (t *attemptTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	return t.roundTrip(req, nil)
+}
+
+// roundTrip is RoundTrip for an attempt of st (nil for a request outside
+// a call).
+func (t *attemptTransport) roundTrip(req *http.Request, st *call) (*http.Response, error) {
 	c := t.c
-	st, _ := req.Context().Value(callKey{}).(*call)
 	// A watch is bounded like any request until its headers arrive (etcd
 	// sends them at once); the wait for the event afterwards is not.
 	timeout := c.headerTimeout

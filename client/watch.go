@@ -204,17 +204,10 @@ func (w *httpWatcher) request(ctx context.Context) (*Response, error) {
 	if w.nextIndex > 0 {
 		params.WaitIndex = &w.nextIndex
 	}
-	var req *http.Request
-	var err error
-	if w.key == "" {
-		req, err = generated.NewGetKeysRootRequest(placeholderServer, (*generated.GetKeysRootParams)(&params))
-	} else {
-		req, err = generated.NewGetKeyRequest(placeholderServer, w.key, &params)
-	}
+	req, err := w.k.getRequest(ctx, w.key, &params)
 	if err != nil {
 		return nil, err
 	}
-	w.k.fixPath(req)
 
 	// The request lives as long as its answer is read: for a stream, across
 	// Next calls, until the stream ends or the context of the Next that
