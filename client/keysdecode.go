@@ -13,6 +13,7 @@ import (
 	"unicode"
 	"unicode/utf16"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // keysDecoder decodes the keys API's answer ({"action", "node", "prevNode"})
@@ -31,8 +32,9 @@ import (
 // replaces the children rather than decoding into the earlier ones.
 //
 // Allocation is what makes it fast: nodes come from slabs, the strings of
-// up to strChunk bytes of keys and values share one allocation, children
-// lists are made at their exact length, and action names are interned.
+// up to strChunk bytes of keys and values share one allocation (a small
+// answer's share the allocation of its Response), children lists are made
+// at their exact length, and action names are interned.
 type keysDecoder struct {
 	r     io.Reader // nil when buf holds the whole body
 	buf   []byte
@@ -50,8 +52,10 @@ type keysDecoder struct {
 	head [120]byte
 	nh   int
 
-	arena []byte   // string bytes not yet made into a string
-	fixes []strFix // where those strings go
+	// chunk holds the bytes of decoded strings: the strings point into
+	// chunk[:len(chunk)], which is never written again; only the bytes after
+	// len(chunk) are (see stringField).
+	chunk []byte
 	slab  []Node
 	nslab int
 	spare *Node   // a node allocated with the Response, used first
@@ -59,13 +63,6 @@ type keysDecoder struct {
 	key   []byte  // the member name being matched
 	num   []byte  // the number being parsed
 	depth int
-}
-
-// strFix says where a decoded string goes: arena[off:off+n], or, for an
-// interned action (off < 0), actions[n].
-type strFix struct {
-	dst    *string
-	off, n int
 }
 
 const (
@@ -87,17 +84,11 @@ func getKeysDecoder() *keysDecoder {
 // release returns d to the pool without keeping anything the caller got.
 func (d *keysDecoder) release() {
 	d.buf, d.r, d.ioErr = nil, nil, nil
-	clear(d.fixes[:cap(d.fixes)])
 	clear(d.stack[:cap(d.stack)])
-	d.slab, d.spare = nil, nil
+	// The chunk and the slab belong to the strings and nodes handed out.
+	d.chunk, d.slab, d.spare = nil, nil, nil
 	if cap(d.stack) > 64<<10 {
 		d.stack = nil
-	}
-	if cap(d.fixes) > 16<<10 {
-		d.fixes = nil
-	}
-	if cap(d.arena) > 2*strChunk {
-		d.arena = nil
 	}
 	keysDecoderPool.Put(d)
 }
@@ -106,7 +97,7 @@ func (d *keysDecoder) reset(r io.Reader, body []byte, limit int64) {
 	d.r, d.limit, d.read = r, limit, 0
 	d.ioErr, d.eof = nil, false
 	d.pos, d.nh, d.nslab, d.depth = 0, 0, 0, 0
-	d.arena, d.fixes, d.stack = d.arena[:0], d.fixes[:0], d.stack[:0]
+	d.chunk, d.stack = nil, d.stack[:0]
 	if r == nil {
 		d.buf, d.end, d.eof = body, len(body), true
 		d.nh = copy(d.head[:], body)
@@ -274,11 +265,7 @@ func (d *keysDecoder) decodeResponse(r *Response) error {
 	if c, ok := d.peek(); ok {
 		return d.badChar(c, "after top-level value")
 	}
-	if d.ioErr != nil {
-		return d.ioErr
-	}
-	d.flush()
-	return nil
+	return d.ioErr
 }
 
 func kindOf(c byte) string {
@@ -739,49 +726,32 @@ func (d *keysDecoder) stringField(dst *string, intern bool) error {
 	default:
 		return d.typeError(c, "string")
 	}
-	off := len(d.arena)
-	if _, err := d.str(&d.arena); err != nil {
+	if cap(d.chunk)-len(d.chunk) < 32 {
+		d.chunk = make([]byte, 0, strChunk)
+	}
+	off := len(d.chunk)
+	// Appending writes only past len(chunk), where no string points; if
+	// the string outgrows the chunk, append moves it (and the bytes before
+	// it) to a new array and the old one stays as it is.
+	if _, err := d.str(&d.chunk); err != nil {
 		return err
 	}
-	s := d.arena[off:]
+	s := d.chunk[off:]
 	if intern {
-		for i, a := range actions {
+		for _, a := range actions {
 			if string(s) == a {
-				d.arena = d.arena[:off]
-				d.fixes = append(d.fixes, strFix{dst: dst, off: -1, n: i})
+				d.chunk = d.chunk[:off]
+				*dst = a
 				return nil
 			}
 		}
 	}
-	// Even an empty string is assigned in order with the others, so that
-	// the last of duplicate members wins.
-	d.fixes = append(d.fixes, strFix{dst: dst, off: off, n: len(s)})
-	if len(d.arena) >= strChunk {
-		d.flush()
+	if len(s) == 0 {
+		*dst = ""
+		return nil
 	}
+	*dst = unsafe.String(&s[0], len(s))
 	return nil
-}
-
-// flush makes the pending string bytes one string and hands out its parts.
-func (d *keysDecoder) flush() {
-	if len(d.fixes) == 0 {
-		d.arena = d.arena[:0]
-		return
-	}
-	var s string
-	if len(d.arena) > 0 {
-		s = string(d.arena)
-	}
-	for _, f := range d.fixes {
-		if f.off < 0 {
-			*f.dst = actions[f.n]
-		} else {
-			*f.dst = s[f.off : f.off+f.n]
-		}
-	}
-	clear(d.fixes)
-	d.fixes = d.fixes[:0]
-	d.arena = d.arena[:0]
 }
 
 // strSafe marks the bytes that a string holds as they are.
@@ -1174,15 +1144,18 @@ func decodeKeysBody(body []byte) (*Response, error) {
 	return d.decode()
 }
 
-// respNode is a Response with room for its node: one allocation for both.
+// respNode is a Response with room for its node and the strings of a small
+// answer: one allocation for all.
 type respNode struct {
-	r Response
-	n Node
+	r    Response
+	n    Node
+	strs [64]byte
 }
 
 func (d *keysDecoder) decode() (*Response, error) {
 	rn := new(respNode)
 	d.spare = &rn.n
+	d.chunk = rn.strs[:0]
 	err := d.decodeResponse(&rn.r)
 	if err != nil {
 		return nil, err
