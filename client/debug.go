@@ -113,7 +113,7 @@ func (st *call) logAttempt(endpoint string, status int, err error, code int) {
 		return
 	}
 	attrs := []slog.Attr{
-		slog.String("op", st.op),
+		slog.String("op", st.opName()),
 		slog.String("endpoint", endpoint),
 		slog.Int("attempt", st.tries),
 		slog.Duration("latency", time.Since(st.start)),
@@ -135,7 +135,7 @@ func (st *call) logOutcome() {
 		return
 	}
 	st.c.logger.LogAttrs(context.WithoutCancel(st.ctx), slog.LevelWarn, "etcd write outcome unknown",
-		slog.String("op", st.op), slog.String("endpoint", st.endpoint()), slog.String("cause", st.outcome.Error()))
+		slog.String("op", st.opName()), slog.String("endpoint", st.endpoint()), slog.String("cause", st.outcome.Error()))
 }
 
 // peekErrorCode reads an error answer's etcd code for the log and puts the

@@ -637,15 +637,16 @@ func appendBoolParam(b []byte, name string, v *bool) []byte {
 // send sends a keys request (made by keysRequest, or by the generated
 // layer and then fixPath) and decodes the answer.
 func (k *httpKeysAPI) send(ctx context.Context, req *http.Request, class opClass, op, key string) (*Response, error) {
-	op += " /" + key
-	resp, st, err := k.c.send(ctx, req, class, op)
+	resp, st, err := k.c.sendKey(ctx, req, class, op, key, true)
 	if err != nil {
 		return nil, err
 	}
+	defer st.release()
 	if (resp.StatusCode == http.StatusOK || resp.StatusCode == http.StatusCreated) && req.Method != http.MethodHead {
 		// Decoded as it arrives: a large tree is never held twice.
-		return decodeKeysStream(ctx, resp, st, req.Method, op, k.c.maxBody)
+		return decodeKeysStream(ctx, resp, st, req.Method, k.c.maxBody)
 	}
+	op = st.opName()
 	res, err := k.c.readResult(ctx, req.Method, op, resp, st)
 	if err != nil {
 		return nil, err
@@ -654,7 +655,7 @@ func (k *httpKeysAPI) send(ctx context.Context, req *http.Request, class opClass
 	if res.retried && req.Method == http.MethodDelete && IsKeyNotFound(err) {
 		// A delete was resent after an attempt that may have deleted the
 		// key already: "not found" may be the first attempt's doing.
-		return nil, &OutcomeUnknownError{Op: op + " /" + key, Endpoint: res.endpoint,
+		return nil, &OutcomeUnknownError{Op: op, Endpoint: res.endpoint,
 			Err: fmt.Errorf("the key was not found when the delete was resent after %v: %w", res.earlier, err)}
 	}
 	return r, err

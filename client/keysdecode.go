@@ -727,7 +727,8 @@ func (d *keysDecoder) stringField(dst *string, intern bool) error {
 		return d.typeError(c, "string")
 	}
 	if cap(d.chunk)-len(d.chunk) < 32 {
-		d.chunk = make([]byte, 0, strChunk)
+		// Chunks grow from small (most answers are) to strChunk.
+		d.chunk = make([]byte, 0, min(max(4*cap(d.chunk), 256), strChunk))
 	}
 	off := len(d.chunk)
 	// Appending writes only past len(chunk), where no string points; if
@@ -1167,7 +1168,7 @@ func (d *keysDecoder) decode() (*Response, error) {
 // is read. Its errors are those of reading the whole body first and then
 // decoding it: a failed or too large read, an empty body, then malformed
 // JSON or a missing action.
-func decodeKeysStream(ctx context.Context, resp *http.Response, st *call, method, op string, limit int64) (*Response, error) {
+func decodeKeysStream(ctx context.Context, resp *http.Response, st *call, method string, limit int64) (*Response, error) {
 	defer resp.Body.Close()
 	ep := st.endpoint()
 	d := getKeysDecoder()
@@ -1181,7 +1182,7 @@ func decodeKeysStream(ctx context.Context, resp *http.Response, st *call, method
 		d.drain()
 	}
 	if d.ioErr != nil {
-		return nil, readError(ctx, ep, op, d.ioErr)
+		return nil, readError(ctx, ep, st.opName(), d.ioErr)
 	}
 	if err != nil || r.Action == "" {
 		detail := "no action"

@@ -13,6 +13,7 @@ import (
 	"net/http/httptrace"
 	"net/url"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -64,10 +65,12 @@ const (
 
 // call is the state of one API call across its attempts.
 type call struct {
-	c     *httpClusterClient
-	ctx   context.Context
-	class opClass
-	op    string
+	c      *httpClusterClient
+	ctx    context.Context
+	class  opClass
+	op     string
+	key    string // the key of a keys operation, if hasKey
+	hasKey bool
 
 	eps   []*url.URL
 	names []string // the endpoints' names
@@ -132,11 +135,18 @@ func readError(ctx context.Context, ep, op string, err error) error {
 // send is do without reading the body: the caller owns resp.Body. Watches
 // use it to read a stream.
 func (c *httpClusterClient) send(ctx context.Context, req *http.Request, class opClass, op string) (*http.Response, *call, error) {
+	return c.sendKey(ctx, req, class, op, "", false)
+}
+
+// sendKey is send for an operation on a key: it is named op+" /"+key in
+// errors and logs (made only when needed).
+func (c *httpClusterClient) sendKey(ctx context.Context, req *http.Request, class opClass, op, key string, hasKey bool) (*http.Response, *call, error) {
 	eps, names, pin := c.snapshotNames()
 	if len(eps) == 0 {
 		return nil, nil, ErrNoEndpoints
 	}
-	st := &call{c: c, ctx: ctx, class: class, op: op, eps: eps, names: names, cur: pin, path: req.URL.Path, raw: req.URL.RawPath}
+	st := callPool.Get().(*call)
+	*st = call{c: c, ctx: ctx, class: class, op: op, key: key, hasKey: hasKey, eps: eps, names: names, cur: pin, path: req.URL.Path, raw: req.URL.RawPath}
 	if req.Context() != ctx {
 		req = req.WithContext(ctx)
 	}
@@ -193,7 +203,7 @@ func (st *call) run(req *http.Request, rewind func() (io.ReadCloser, error)) (*h
 		if rewind != nil && i > 0 {
 			body, err := rewind()
 			if err != nil {
-				return nil, fmt.Errorf("client: %s: %w", st.op, err)
+				return nil, fmt.Errorf("client: %s: %w", st.opName(), err)
 			}
 			req.Body = body
 		}
@@ -272,6 +282,28 @@ func urlErrorOp(method string) string {
 
 func (st *call) endpoint() string { return st.names[st.cur] }
 
+// callPool keeps the state of finished calls for the next ones.
+var callPool = sync.Pool{New: func() any { return new(call) }}
+
+// release gives st back for another call once nothing uses it any more. A
+// one-shot write's state is left to the collector: the transport may still
+// report on it (WroteRequest) after the call returned.
+func (st *call) release() {
+	if st.class == classOneShot {
+		return
+	}
+	*st = call{}
+	callPool.Put(st)
+}
+
+// opName names the operation in errors and logs, e.g. "get /foo".
+func (st *call) opName() string {
+	if !st.hasKey {
+		return st.op
+	}
+	return st.op + " /" + st.key
+}
+
 // target points req at the current endpoint, below its base path.
 func (st *call) target(req *http.Request) {
 	u := *req.URL
@@ -307,7 +339,7 @@ func (st *call) checkRetry(ctx context.Context, resp *http.Response, err error) 
 			st.maybeApplied = st.errs[len(st.errs)-1]
 		}
 		if st.class == classOneShot && st.sent.Load() && !neverConnected(err) {
-			st.outcome = &OutcomeUnknownError{Op: st.op, Endpoint: ep, Err: err}
+			st.outcome = &OutcomeUnknownError{Op: st.opName(), Endpoint: ep, Err: err}
 			st.logOutcome()
 			return false, st.outcome
 		}
@@ -341,7 +373,7 @@ func (st *call) checkRetry(ctx context.Context, resp *http.Response, err error) 
 		st.maybeApplied = st.errs[len(st.errs)-1]
 	}
 	if st.class == classOneShot {
-		st.outcome = &OutcomeUnknownError{Op: st.op, Endpoint: ep, Err: cause}
+		st.outcome = &OutcomeUnknownError{Op: st.opName(), Endpoint: ep, Err: cause}
 		st.logOutcome()
 		return false, st.outcome
 	}
