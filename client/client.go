@@ -315,6 +315,11 @@ func parseEndpoint(ep string) (*url.URL, error) {
 	if u.User != nil {
 		return nil, fmt.Errorf("client: endpoint %q carries user info; give credentials in Config.Username and Config.Password", shown)
 	}
+	if strings.Contains(u.EscapedPath(), "@") {
+		// "http://user:pa/ss@host" parses as host "user", port "pa" and
+		// the path "/ss@host": user info with a '/' in the password.
+		return nil, fmt.Errorf("client: endpoint %q has an '@' in its path, which looks like user info; give credentials in Config.Username and Config.Password", shown)
+	}
 	if u.RawQuery != "" || u.Fragment != "" || u.ForceQuery {
 		return nil, fmt.Errorf("client: endpoint %q has a query or fragment; give scheme, host, port and at most a base path", shown)
 	}
