@@ -363,7 +363,8 @@ func readBody(ctx context.Context, resp *http.Response, limit int64) ([]byte, er
 	if resp.ContentLength > 0 && resp.ContentLength < 64<<20 && (limit <= 0 || resp.ContentLength <= limit) {
 		buf = make([]byte, 0, resp.ContentLength+1)
 	} else {
-		buf = make([]byte, 0, 512)
+		// Small: a long poll holds it while it waits.
+		buf = make([]byte, 0, 256)
 	}
 	for {
 		n, err := resp.Body.Read(buf[len(buf):cap(buf)])
@@ -390,9 +391,9 @@ func readBody(ctx context.Context, resp *http.Response, limit int64) ([]byte, er
 // the member that answered last. It is for diagnostics and tests (which
 // member would a fault hit?).
 func PinnedEndpoint(c Client) string {
-	eps, pin := c.cluster().snapshot()
-	if len(eps) == 0 {
+	_, names, pin := c.cluster().snapshotNames()
+	if len(names) == 0 {
 		return ""
 	}
-	return eps[pin].String()
+	return names[pin]
 }

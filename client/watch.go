@@ -204,18 +204,18 @@ func (w *httpWatcher) request(ctx context.Context) (*Response, error) {
 	if w.nextIndex > 0 {
 		params.WaitIndex = &w.nextIndex
 	}
-	req, err := w.k.getRequest(ctx, w.key, &params)
-	if err != nil {
-		return nil, err
-	}
-
 	// The request lives as long as its answer is read: for a stream, across
 	// Next calls, until the stream ends or the context of the Next that
 	// opened it ends.
 	rctx, cancel := context.WithCancel(ctx)
+	req, err := w.k.getRequest(rctx, w.key, &params)
+	if err != nil {
+		cancel()
+		return nil, err
+	}
 	idle := newIdleTimer(w.opts.IdleTimeout, cancel)
 	pinned := PinnedEndpoint(w.k.c)
-	resp, st, err := w.k.c.send(rctx, req, classWatch, "watch /"+w.key)
+	resp, st, err := w.k.c.sendKey(rctx, req, classWatch, "watch", w.key, true)
 	if err != nil {
 		idle.stop()
 		cancel()
@@ -225,7 +225,10 @@ func (w *httpWatcher) request(ctx context.Context) (*Response, error) {
 		}
 		return nil, err
 	}
-	endpoint := st.endpoint()
+	// A long poll may wait for long: what it needs of the call is kept, the
+	// rest goes back for other calls.
+	endpoint, path := st.endpoint(), st.path
+	st.release()
 	if resp.StatusCode == http.StatusOK && w.nextIndex == 0 {
 		// A watch "from now" reports events after the index etcd sends in
 		// X-Etcd-Index; keep it, so that a re-issued request (idle timeout,
@@ -258,7 +261,7 @@ func (w *httpWatcher) request(ctx context.Context) (*Response, error) {
 		if resp.StatusCode == http.StatusOK && len(body) == 0 {
 			return nil, &errRepoll{reason: "the long poll ended without an event", pause: true}
 		}
-		return decodeKeysResult(&result{resp: resp, body: body, endpoint: endpoint, method: req.Method, path: st.path})
+		return decodeKeysResult(&result{resp: resp, body: body, endpoint: endpoint, method: req.Method, path: path})
 	}
 	body := io.Reader(bufio.NewReader(resp.Body))
 	var limited *eventLimiter
