@@ -51,9 +51,11 @@ test: spec-check check-generated fmt-check vet etcd
 		exit $$((s1 | s2)); \
 	} 2>&1 | tests/.cache/testsummary
 
-## bench: benchmarks, goetcd side by side with etcd's official v2 client.
+## bench: goetcd side by side with etcd's official v2 client and a raw net/http
+## loop (tests/bench), in rounds; prints one table with the ratios and the
+## issue #6 targets, writes docs/benchmarks.md and docs/benchmarks.svg.
 bench: etcd
-	cd tests && $(GO) test -run '^$$' -bench . -benchmem ./bench/...
+	cd tests && $(GO) run ./cmd/benchreport -md ../docs/benchmarks.md -svg ../docs/benchmarks.svg
 
 ## fuzz: run every fuzz target of client/ for FUZZTIME each (default 5m),
 ## one after another, each on all cores (-parallel = nproc). A failing input

@@ -11,6 +11,7 @@ require github.com/meycoin/goetcd v0.0.0-00010101000000-000000000000
 
 require (
 	github.com/getkin/kin-openapi v0.153.0
+	go.etcd.io/etcd/client/v2 v2.305.35
 	go.etcd.io/etcd/server/v3 v3.5.35
 	go.uber.org/goleak v1.3.0
 	golang.org/x/net v0.61.0
@@ -64,7 +65,6 @@ require (
 	go.etcd.io/bbolt v1.3.12 // indirect
 	go.etcd.io/etcd/api/v3 v3.5.35 // indirect
 	go.etcd.io/etcd/client/pkg/v3 v3.5.35 // indirect
-	go.etcd.io/etcd/client/v2 v2.305.35 // indirect
 	go.etcd.io/etcd/client/v3 v3.5.35 // indirect
 	go.etcd.io/etcd/pkg/v3 v3.5.35 // indirect
 	go.etcd.io/etcd/raft/v3 v3.5.35 // indirect

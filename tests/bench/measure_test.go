@@ -1,0 +1,88 @@
+package bench
+
+import (
+	"math"
+	"runtime"
+	"runtime/metrics"
+	"slices"
+	"sync/atomic"
+	"time"
+)
+
+// heapObjectsMetric is the heap memory held by objects, live or not yet
+// swept: what a heap profile's in-use space and MemStats.HeapAlloc show.
+const heapObjectsMetric = "/memory/classes/heap/objects:bytes"
+
+func readMetric(name string) uint64 {
+	s := []metrics.Sample{{Name: name}}
+	metrics.Read(s)
+	return s[0].Value.Uint64()
+}
+
+func heapObjects() uint64 { return readMetric(heapObjectsMetric) }
+
+// settledHeap collects garbage twice and returns the heap then.
+func settledHeap() uint64 {
+	runtime.GC()
+	runtime.GC()
+	return heapObjects()
+}
+
+// peakSampler records the highest heap in use while it runs, sampling every
+// interval.
+type peakSampler struct {
+	stop chan struct{}
+	done chan struct{}
+	peak atomic.Uint64
+}
+
+func startPeakSampler(interval time.Duration) *peakSampler {
+	p := &peakSampler{stop: make(chan struct{}), done: make(chan struct{})}
+	p.peak.Store(heapObjects())
+	go func() {
+		defer close(p.done)
+		s := []metrics.Sample{{Name: heapObjectsMetric}}
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			metrics.Read(s)
+			if v := s[0].Value.Uint64(); v > p.peak.Load() {
+				p.peak.Store(v)
+			}
+			select {
+			case <-p.stop:
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return p
+}
+
+// Stop ends the sampling (taking one last sample) and returns the peak.
+func (p *peakSampler) Stop() uint64 {
+	if v := heapObjects(); v > p.peak.Load() {
+		p.peak.Store(v)
+	}
+	close(p.stop)
+	<-p.done
+	return p.peak.Load()
+}
+
+// latencies collects per-operation times.
+type latencies []time.Duration
+
+// percentile returns the p-quantile (0 < p ≤ 1) by the nearest-rank method.
+func (l latencies) percentile(p float64) time.Duration {
+	if len(l) == 0 {
+		return 0
+	}
+	s := slices.Clone(l)
+	slices.Sort(s)
+	i := int(math.Ceil(p*float64(len(s)))) - 1
+	return s[max(i, 0)]
+}
+
+func micros(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
+
+func mebibytes(b uint64) float64 { return float64(b) / (1 << 20) }

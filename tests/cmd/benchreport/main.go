@@ -1,0 +1,888 @@
+// Command benchreport runs the benchmarks of tests/bench (goetcd, etcd's
+// official v2 client and a raw net/http loop, side by side), prints one
+// table with the ratios and whether each target of issue #6 is met, and
+// writes docs/benchmarks.md and a bar chart of the ratios as SVG.
+//
+// The benchmarks run in rounds: each round runs every benchmark once, all
+// clients one after the other, so that the ratios of one round come from
+// measurements minutes apart at most. The table shows the median over the
+// rounds of each value and of each round's ratio.
+//
+//	go run ./cmd/benchreport                      # run, print, write the docs
+//	go run ./cmd/benchreport -in out.txt -md ""   # re-read saved output only
+//
+// It exits 1 when a benchmark failed or produced no result; missed targets
+// are reported, not fatal.
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+func main() {
+	var (
+		rounds    = flag.Int("rounds", 3, "how many times every benchmark runs")
+		in        = flag.String("in", "", "read benchmark output from this file instead of running (as written by -save)")
+		save      = flag.String("save", ".cache/bench.txt", "write the raw benchmark output here (empty: don't)")
+		mdPath    = flag.String("md", "../docs/benchmarks.md", "write the report here (empty: don't)")
+		svgPath   = flag.String("svg", "../docs/benchmarks.svg", "write the chart here (empty: don't)")
+		cannedT   = flag.String("benchtime", "1s", "-benchtime of the canned-server benchmarks")
+		command   = flag.String("command", "make bench", "the command named in the report")
+		benchPkg  = flag.String("pkg", "./bench", "the benchmark package")
+		cacheDir  = flag.String("cache", ".cache", "where the test binary is built")
+		timeoutEt = flag.Duration("timeout", 10*time.Minute, "time limit of one run of the test binary")
+	)
+	flag.Parse()
+	start := time.Now()
+	env := machine()
+	var raw []byte
+	var runErr error
+	if *in != "" {
+		b, err := os.ReadFile(*in)
+		if err != nil {
+			fatal(err)
+		}
+		raw = b
+	} else {
+		raw, runErr = runAll(*rounds, *benchPkg, *cacheDir, *cannedT, *timeoutEt)
+		if *save != "" {
+			if err := os.MkdirAll(filepath.Dir(*save), 0o755); err == nil {
+				_ = os.WriteFile(*save, raw, 0o644)
+			}
+		}
+	}
+	res := parse(raw)
+	env.elapsed = time.Since(start)
+	env.command = *command
+	env.rounds = res.rounds()
+	rep := build(res)
+	fmt.Println()
+	fmt.Print(rep.text(env))
+	if *mdPath != "" {
+		if err := os.WriteFile(*mdPath, []byte(rep.markdown(env, *svgPath, raw)), 0o644); err != nil {
+			fatal(err)
+		}
+		fmt.Println("wrote", *mdPath)
+	}
+	if *svgPath != "" {
+		if err := os.WriteFile(*svgPath, []byte(rep.svg()), 0o644); err != nil {
+			fatal(err)
+		}
+		fmt.Println("wrote", *svgPath)
+	}
+	if runErr != nil {
+		fatal(runErr)
+	}
+	if len(rep.missing) > 0 {
+		fatal(fmt.Errorf("no result for: %s", strings.Join(rep.missing, ", ")))
+	}
+}
+
+func fatal(err error) {
+	fmt.Fprintln(os.Stderr, "benchreport:", err)
+	os.Exit(1)
+}
+
+// runAll builds the test binary once and runs both groups of benchmarks,
+// rounds times, echoing the output to stderr as it comes.
+func runAll(rounds int, pkg, cache, cannedTime string, timeout time.Duration) ([]byte, error) {
+	if err := os.MkdirAll(cache, 0o755); err != nil {
+		return nil, err
+	}
+	bin, err := filepath.Abs(filepath.Join(cache, "bench.test"))
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(os.Stderr, "benchreport: building %s\n", pkg)
+	build := exec.Command("go", "test", "-c", "-o", bin, pkg)
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		return nil, fmt.Errorf("building the benchmarks: %w", err)
+	}
+	var all bytes.Buffer
+	var firstErr error
+	for r := 1; r <= rounds; r++ {
+		for _, g := range []struct{ pattern, benchtime string }{
+			{"^BenchmarkCanned", cannedTime},
+			{"^BenchmarkEtcd", "1x"},
+		} {
+			fmt.Fprintf(&all, "round: %d\n", r)
+			fmt.Fprintf(os.Stderr, "benchreport: round %d/%d: %s\n", r, rounds, g.pattern)
+			cmd := exec.Command(bin, "-test.run", "^$", "-test.bench", g.pattern,
+				"-test.benchmem", "-test.benchtime", g.benchtime, "-test.count", "1",
+				"-test.timeout", timeout.String(), "-bench.rotate", strconv.Itoa(r-1))
+			cmd.Dir = pkg // as go test does: in the package's directory
+			cmd.Stdout = io.MultiWriter(&all, os.Stderr)
+			cmd.Stderr = io.MultiWriter(&all, os.Stderr)
+			if err := cmd.Run(); err != nil && firstErr == nil {
+				firstErr = fmt.Errorf("round %d, %s: %w", r, g.pattern, err)
+			}
+		}
+	}
+	return all.Bytes(), firstErr
+}
+
+// ---- parsing ------------------------------------------------------------
+
+// sample is one benchmark result line.
+type sample struct {
+	round  int
+	bench  string // e.g. "EtcdSet/c=64" (client element removed)
+	client string
+	values map[string]float64 // by unit: ns/op, allocs/op, ops/s, ...
+}
+
+type results struct {
+	samples []sample
+}
+
+func (r *results) rounds() int {
+	n := 0
+	for _, s := range r.samples {
+		n = max(n, s.round)
+	}
+	return n
+}
+
+func parse(raw []byte) *results {
+	res := &results{}
+	round := 1
+	sc := bufio.NewScanner(bytes.NewReader(raw))
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if v, ok := strings.CutPrefix(line, "round: "); ok {
+			round, _ = strconv.Atoi(strings.TrimSpace(v))
+			continue
+		}
+		if !strings.HasPrefix(line, "Benchmark") {
+			continue
+		}
+		f := strings.Fields(line)
+		if len(f) < 4 || len(f)%2 != 0 {
+			continue
+		}
+		name := strings.TrimPrefix(f[0], "Benchmark")
+		if i := strings.LastIndexByte(name, '-'); i > 0 {
+			if _, err := strconv.Atoi(name[i+1:]); err == nil {
+				name = name[:i]
+			}
+		}
+		var bench []string
+		client := ""
+		for _, part := range strings.Split(name, "/") {
+			if c, ok := strings.CutPrefix(part, "client="); ok {
+				client = c
+			} else {
+				bench = append(bench, part)
+			}
+		}
+		if client == "" {
+			continue
+		}
+		s := sample{round: round, bench: strings.Join(bench, "/"), client: client, values: map[string]float64{}}
+		for i := 2; i+1 < len(f); i += 2 {
+			v, err := strconv.ParseFloat(f[i], 64)
+			if err == nil {
+				s.values[f[i+1]] = v
+			}
+		}
+		res.samples = append(res.samples, s)
+	}
+	return res
+}
+
+// values returns the value of unit for bench and client, one per round.
+func (r *results) values(bench, client, unit string) map[int]float64 {
+	out := map[int]float64{}
+	for _, s := range r.samples {
+		if s.bench == bench && s.client == client {
+			if v, ok := s.values[unit]; ok {
+				out[s.round] = v
+			}
+		}
+	}
+	return out
+}
+
+func median(vs []float64) float64 {
+	if len(vs) == 0 {
+		return 0
+	}
+	s := slices.Clone(vs)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+// ---- the report ---------------------------------------------------------
+
+// Clients in table order.
+var clients = []string{"goetcd", "goetcd-stream", "official", "official-default", "raw"}
+
+// metric is one row of the table.
+type metric struct {
+	section string
+	label   string
+	bench   string
+	unit    string  // the benchmark's unit
+	scale   float64 // multiplies the value for display
+	shown   string  // the displayed unit
+	digits  int
+	higher  bool // higher is better
+	// omitZero leaves the row out when every value is zero.
+	omitZero bool
+}
+
+var metrics = []metric{
+	{"1. Small Get, canned server (client cost)", "CPU per Get", "CannedSmallGet", "cpu-ns/op", 1e-3, "µs", 1, false, false},
+	{"", "wall time per Get", "CannedSmallGet", "ns/op", 1e-3, "µs", 1, false, false},
+	{"", "allocations per Get", "CannedSmallGet", "allocs/op", 1, "", 0, false, false},
+	{"", "bytes allocated per Get", "CannedSmallGet", "B/op", 1, "B", 0, false, false},
+	{"", "CPU per Get, net/http test server", "CannedSmallGetNetHTTP", "cpu-ns/op", 1e-3, "µs", 1, false, false},
+	{"", "allocations per Get, net/http test server", "CannedSmallGetNetHTTP", "allocs/op", 1, "", 0, false, false},
+	{"2. Recursive Get of 100,000 children, canned (8 MiB)", "time per call", "CannedBigGet", "call-ns", 1e-6, "ms", 1, false, false},
+	{"", "CPU per call", "CannedBigGet", "cpu-ns/op", 1e-6, "ms", 1, false, false},
+	{"", "peak heap during a call", "CannedBigGet", "peak-heap-MiB", 1, "MiB", 1, false, false},
+	{"", "allocations per call", "CannedBigGet", "allocs/op", 1, "", 0, false, false},
+	{"", "bytes allocated per call", "CannedBigGet", "B/op", 1.0 / (1 << 20), "MiB", 1, false, false},
+	{"3. Sets of distinct small keys, real etcd 3.5", "c=1: Sets per second", "EtcdSet/c=1", "ops/s", 1, "/s", 0, true, false},
+	{"", "c=1: p50 latency", "EtcdSet/c=1", "p50-us", 1e-3, "ms", 2, false, false},
+	{"", "c=1: p99 latency", "EtcdSet/c=1", "p99-us", 1e-3, "ms", 2, false, false},
+	{"", "c=1: TCP connections opened", "EtcdSet/c=1", "conns", 1, "", 0, false, false},
+	{"", "c=16: Sets per second", "EtcdSet/c=16", "ops/s", 1, "/s", 0, true, false},
+	{"", "c=16: p50 latency", "EtcdSet/c=16", "p50-us", 1e-3, "ms", 2, false, false},
+	{"", "c=16: p99 latency", "EtcdSet/c=16", "p99-us", 1e-3, "ms", 2, false, false},
+	{"", "c=16: TCP connections opened", "EtcdSet/c=16", "conns", 1, "", 0, false, false},
+	{"", "c=64: Sets per second", "EtcdSet/c=64", "ops/s", 1, "/s", 0, true, false},
+	{"", "c=64: p50 latency", "EtcdSet/c=64", "p50-us", 1e-3, "ms", 2, false, false},
+	{"", "c=64: p99 latency", "EtcdSet/c=64", "p99-us", 1e-3, "ms", 2, false, false},
+	{"", "c=64: TCP connections opened", "EtcdSet/c=64", "conns", 1, "", 0, false, false},
+	{"", "c=64: client CPU per Set", "EtcdSet/c=64", "cpu-ns/set", 1e-3, "µs", 1, false, false},
+	{"", "c=1: Sets that failed (etcd 5xx)", "EtcdSet/c=1", "failed", 1, "", 0, false, true},
+	{"", "c=16: Sets that failed (etcd 5xx)", "EtcdSet/c=16", "failed", 1, "", 0, false, true},
+	{"", "c=64: Sets that failed (etcd 5xx)", "EtcdSet/c=64", "failed", 1, "", 0, false, true},
+	{"4. Watch, real etcd 3.5", "write-to-event p50 (2,000 writes)", "EtcdWatchLatency", "p50-us", 1e-3, "ms", 2, false, false},
+	{"", "write-to-event p99", "EtcdWatchLatency", "p99-us", 1e-3, "ms", 2, false, false},
+	{"", "1,000 watchers: goroutines", "EtcdWatchers", "goroutines", 1, "", 0, false, false},
+	{"", "1,000 watchers: heap", "EtcdWatchers", "heap-MiB", 1, "MiB", 1, false, false},
+	{"", "1,000 watchers: goroutine stacks", "EtcdWatchers", "stacks-MiB", 1, "MiB", 1, false, false},
+	{"", "1,000 watchers: heap + stacks", "EtcdWatchers", "mem-MiB", 1, "MiB", 1, false, false},
+	{"", "1,000 watchers: one write to all events", "EtcdWatchers", "fanout-ms", 1, "ms", 0, false, false},
+}
+
+// target is one goal of the issue: goetcd's value of a metric over
+// another client's must be at most (or at least) limit.
+type target struct {
+	text   string
+	bench  string
+	unit   string
+	versus string
+	limit  float64
+	atMost bool
+	// absolute targets compare goetcd's value with limit itself.
+	absolute bool
+	chart    string // label in the chart
+}
+
+var targets = []target{
+	{text: "Small Get: CPU per op ≤ 0.8× official", bench: "CannedSmallGet", unit: "cpu-ns/op", versus: "official", limit: 0.8, atMost: true, chart: "Small Get CPU vs official"},
+	{text: "Small Get: CPU per op ≤ 1.2× raw", bench: "CannedSmallGet", unit: "cpu-ns/op", versus: "raw", limit: 1.2, atMost: true, chart: "Small Get CPU vs raw"},
+	{text: "Small Get: allocs/op ≤ 0.6× official", bench: "CannedSmallGet", unit: "allocs/op", versus: "official", limit: 0.6, atMost: true, chart: "Small Get allocs vs official"},
+	{text: "100,000-node Get: time ≤ 0.6× official", bench: "CannedBigGet", unit: "call-ns", versus: "official", limit: 0.6, atMost: true, chart: "Big Get time vs official"},
+	{text: "100,000-node Get: peak heap ≤ 0.7× official", bench: "CannedBigGet", unit: "peak-heap-MiB", versus: "official", limit: 0.7, atMost: true, chart: "Big Get peak heap vs official"},
+	{text: "Sets, c=64: ops/s ≥ 1.3× official (same tuned transport)", bench: "EtcdSet/c=64", unit: "ops/s", versus: "official", limit: 1.3, chart: "Sets c=64 vs official (tuned)"},
+	{text: "Sets, c=64: ops/s ≥ 1.3× official-default (its DefaultTransport)", bench: "EtcdSet/c=64", unit: "ops/s", versus: "official-default", limit: 1.3, chart: "Sets c=64 vs official (default)"},
+	{text: "Sets, c=64: ops/s ≥ 0.95× raw", bench: "EtcdSet/c=64", unit: "ops/s", versus: "raw", limit: 0.95, chart: "Sets c=64 vs raw"},
+	{text: "Sets, c=64: TCP connections opened ≤ 64", bench: "EtcdSet/c=64", unit: "conns", limit: 64, atMost: true, absolute: true},
+	{text: "Watch: write-to-event p50 ≤ official", bench: "EtcdWatchLatency", unit: "p50-us", versus: "official", limit: 1, atMost: true, chart: "Watch p50 vs official"},
+	{text: "1,000 watchers: memory (heap + stacks) ≤ official", bench: "EtcdWatchers", unit: "mem-MiB", versus: "official", limit: 1, atMost: true, chart: "1,000 watchers memory vs official"},
+}
+
+type cell struct {
+	v  float64
+	ok bool
+}
+
+type row struct {
+	m      metric
+	cells  map[string]cell
+	vsOff  cell // median of per-round goetcd/official
+	vsRaw  cell
+	vsOffD cell
+}
+
+type verdict struct {
+	t     target
+	ratio float64 // or the absolute value
+	ok    bool    // there was a value
+	met   bool
+}
+
+type report struct {
+	rows     []row
+	verdicts []verdict
+	missing  []string
+	// floorAllocs and floorCPU are net/http's Transport alone on the small
+	// Get (BenchmarkCannedSmallGetFloor); ok says they were measured.
+	floorAllocs, floorCPU float64
+	floorOK               bool
+	// setCores is each client's CPU use at c=64, in cores.
+	setCores map[string]float64
+}
+
+// ratio is the median over rounds of a/b for the rounds that have both.
+func ratio(a, b map[int]float64) cell {
+	var rs []float64
+	for r, va := range a {
+		if vb, ok := b[r]; ok && vb != 0 {
+			rs = append(rs, va/vb)
+		}
+	}
+	if len(rs) == 0 {
+		return cell{}
+	}
+	return cell{median(rs), true}
+}
+
+func medianOf(m map[int]float64) cell {
+	if len(m) == 0 {
+		return cell{}
+	}
+	var vs []float64
+	for _, v := range m {
+		vs = append(vs, v)
+	}
+	return cell{median(vs), true}
+}
+
+func build(res *results) *report {
+	rep := &report{}
+	for _, m := range metrics {
+		r := row{m: m, cells: map[string]cell{}}
+		for _, c := range clients {
+			r.cells[c] = medianOf(res.values(m.bench, c, m.unit))
+		}
+		g := res.values(m.bench, "goetcd", m.unit)
+		r.vsOff = ratio(g, res.values(m.bench, "official", m.unit))
+		r.vsOffD = ratio(g, res.values(m.bench, "official-default", m.unit))
+		r.vsRaw = ratio(g, res.values(m.bench, "raw", m.unit))
+		if !r.cells["goetcd"].ok {
+			rep.missing = append(rep.missing, m.bench+" "+m.unit)
+		}
+		rep.rows = append(rep.rows, r)
+	}
+	if a := medianOf(res.values("CannedSmallGetFloor", "transport", "allocs/op")); a.ok {
+		rep.floorOK, rep.floorAllocs = true, a.v
+		rep.floorCPU = medianOf(res.values("CannedSmallGetFloor", "transport", "cpu-ns/op")).v
+	}
+	rep.setCores = map[string]float64{}
+	for _, c := range clients {
+		cpu := medianOf(res.values("EtcdSet/c=64", c, "cpu-ns/set"))
+		ops := medianOf(res.values("EtcdSet/c=64", c, "ops/s"))
+		if cpu.ok && ops.ok {
+			rep.setCores[c] = cpu.v * ops.v / 1e9
+		}
+	}
+	for _, t := range targets {
+		v := verdict{t: t}
+		g := res.values(t.bench, "goetcd", t.unit)
+		var c cell
+		if t.absolute {
+			// Every round must meet it: report the worst.
+			for _, x := range g {
+				c = cell{max(c.v, x), true}
+			}
+		} else {
+			c = ratio(g, res.values(t.bench, t.versus, t.unit))
+		}
+		v.ratio, v.ok = c.v, c.ok
+		if t.atMost {
+			v.met = c.ok && c.v <= t.limit
+		} else {
+			v.met = c.ok && c.v >= t.limit
+		}
+		rep.verdicts = append(rep.verdicts, v)
+	}
+	return rep
+}
+
+// ---- machine ------------------------------------------------------------
+
+type env struct {
+	date, goVersion, cpu, kernel, load string
+	cores                              int
+	memGiB                             float64
+	elapsed                            time.Duration
+	command                            string
+	rounds                             int
+}
+
+func machine() env {
+	e := env{date: time.Now().UTC().Format("2006-01-02 15:04 UTC"), cores: runtime.NumCPU()}
+	if out, err := exec.Command("go", "version").Output(); err == nil {
+		e.goVersion = strings.TrimSpace(string(out))
+	} else {
+		e.goVersion = runtime.Version()
+	}
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, l := range strings.Split(string(b), "\n") {
+			if k, v, ok := strings.Cut(l, ":"); ok && strings.TrimSpace(k) == "model name" {
+				e.cpu = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	if e.cpu == "" {
+		e.cpu = runtime.GOARCH
+	}
+	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
+		e.kernel = "Linux " + strings.TrimSpace(string(b))
+	} else {
+		e.kernel = runtime.GOOS
+	}
+	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
+		f := strings.Fields(string(b))
+		if len(f) >= 3 {
+			e.load = strings.Join(f[:3], " ")
+		}
+	}
+	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
+		for _, l := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(l, "MemTotal:"); ok {
+				kb, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 64)
+				e.memGiB = kb / (1 << 20)
+			}
+		}
+	}
+	return e
+}
+
+// ---- text and markdown ----------------------------------------------------
+
+func (c cell) format(digits int) string {
+	if !c.ok {
+		return "–"
+	}
+	return formatNum(c.v, digits)
+}
+
+func formatNum(v float64, digits int) string {
+	s := strconv.FormatFloat(v, 'f', digits, 64)
+	// Thousands separators for the integer part.
+	intPart, frac, _ := strings.Cut(s, ".")
+	neg := strings.HasPrefix(intPart, "-")
+	intPart = strings.TrimPrefix(intPart, "-")
+	var b strings.Builder
+	for i, ch := range intPart {
+		if i > 0 && (len(intPart)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(ch)
+	}
+	out := b.String()
+	if neg {
+		out = "-" + out
+	}
+	if frac != "" {
+		out += "." + frac
+	}
+	return out
+}
+
+func (r row) value(c string) string {
+	x := r.cells[c]
+	if !x.ok {
+		return "–"
+	}
+	return formatNum(x.v*r.m.scale, r.m.digits)
+}
+
+func (r row) allZero() bool {
+	for _, c := range r.cells {
+		if c.ok && c.v != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+func ratioText(c cell) string {
+	if !c.ok {
+		return "–"
+	}
+	return strconv.FormatFloat(c.v, 'f', 2, 64) + "×"
+}
+
+// usedClients are the columns with at least one value.
+func (rep *report) usedClients() []string {
+	var out []string
+	for _, c := range clients {
+		for _, r := range rep.rows {
+			if r.cells[c].ok {
+				out = append(out, c)
+				break
+			}
+		}
+	}
+	return out
+}
+
+func (rep *report) tableRows() [][]string {
+	cols := rep.usedClients()
+	head := append([]string{"metric", "unit"}, cols...)
+	head = append(head, "goetcd/official", "goetcd/official-default", "goetcd/raw")
+	out := [][]string{head}
+	for _, r := range rep.rows {
+		if r.m.section != "" {
+			out = append(out, []string{"§" + r.m.section})
+		}
+		if r.m.omitZero && r.allZero() {
+			continue
+		}
+		line := []string{r.m.label, r.m.shown}
+		for _, c := range cols {
+			line = append(line, r.value(c))
+		}
+		line = append(line, ratioText(r.vsOff), ratioText(r.vsOffD), ratioText(r.vsRaw))
+		out = append(out, line)
+	}
+	return out
+}
+
+func (v verdict) line() string {
+	mark := "MET   "
+	if !v.met {
+		mark = "MISSED"
+	}
+	val := "no result"
+	if v.ok {
+		if v.t.absolute {
+			val = formatNum(v.ratio, 0)
+		} else {
+			val = strconv.FormatFloat(v.ratio, 'f', 2, 64) + "×"
+		}
+	}
+	return fmt.Sprintf("%s  %-66s  %s", mark, v.t.text, val)
+}
+
+func (rep *report) text(e env) string {
+	var b strings.Builder
+	rows := rep.tableRows()
+	widths := make([]int, len(rows[0]))
+	for _, r := range rows {
+		if len(r) == 1 {
+			continue
+		}
+		for i, c := range r {
+			widths[i] = max(widths[i], len([]rune(c)))
+		}
+	}
+	for i, r := range rows {
+		if len(r) == 1 {
+			fmt.Fprintf(&b, "\n%s\n", strings.TrimPrefix(r[0], "§"))
+			continue
+		}
+		for j, c := range r {
+			pad := widths[j] - len([]rune(c))
+			if j < 2 {
+				b.WriteString(c + strings.Repeat(" ", pad))
+			} else {
+				b.WriteString(strings.Repeat(" ", pad) + c)
+			}
+			b.WriteString("  ")
+		}
+		b.WriteString("\n")
+		if i == 0 {
+			total := 0
+			for _, w := range widths {
+				total += w + 2
+			}
+			b.WriteString(strings.Repeat("-", total) + "\n")
+		}
+	}
+	fmt.Fprintf(&b, "\nTargets (median of the per-round ratios, %d round(s)):\n", e.rounds)
+	met := 0
+	for _, v := range rep.verdicts {
+		b.WriteString("  " + v.line() + "\n")
+		if v.met {
+			met++
+		}
+	}
+	if rep.floorOK {
+		fmt.Fprintf(&b, "Floor (net/http Transport alone, small Get): %.0f allocs/op, %.1f µs CPU.\n", rep.floorAllocs, rep.floorCPU/1e3)
+	}
+	fmt.Fprintf(&b, "%d of %d targets met. %s, %d cores, %s; %s; run took %s.\n",
+		met, len(rep.verdicts), e.cpu, e.cores, e.kernel, e.goVersion, e.elapsed.Round(time.Second))
+	return b.String()
+}
+
+func (rep *report) markdown(e env, svgPath string, raw []byte) string {
+	var b strings.Builder
+	b.WriteString("# Benchmarks: goetcd, etcd's official v2 client, and raw net/http\n\n")
+	b.WriteString("<!-- Written by tests/cmd/benchreport (`make bench`); edits are overwritten. -->\n\n")
+	fmt.Fprintf(&b, "Generated by `%s` on %s in %s (%d rounds).\n\n", e.command, e.date, e.elapsed.Round(time.Second), e.rounds)
+	b.WriteString("| machine | |\n| --- | --- |\n")
+	fmt.Fprintf(&b, "| CPU | %s (/proc/cpuinfo), %d cores |\n", e.cpu, e.cores)
+	fmt.Fprintf(&b, "| memory | %.0f GiB |\n", e.memGiB)
+	fmt.Fprintf(&b, "| kernel | %s |\n", e.kernel)
+	fmt.Fprintf(&b, "| Go | `%s` |\n", e.goVersion)
+	fmt.Fprintf(&b, "| load average at the start | %s |\n", e.load)
+	b.WriteString("| etcd | 3.5.35, one member, `--enable-v2 --unsafe-no-fsync` |\n")
+	b.WriteString("| official client | `go.etcd.io/etcd/client/v2` v2.305.35 |\n\n")
+
+	b.WriteString("## Targets\n\n")
+	met := 0
+	b.WriteString("| target | goetcd's ratio | |\n| --- | ---: | --- |\n")
+	for _, v := range rep.verdicts {
+		val := "no result"
+		if v.ok {
+			if v.t.absolute {
+				val = formatNum(v.ratio, 0)
+			} else {
+				val = strconv.FormatFloat(v.ratio, 'f', 2, 64) + "×"
+			}
+		}
+		mark := "met"
+		if !v.met {
+			mark = "**missed**"
+		} else {
+			met++
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s |\n", v.t.text, val, mark)
+	}
+	fmt.Fprintf(&b, "\n%d of %d targets met in this run.\n\n", met, len(rep.verdicts))
+	first := true
+	for _, v := range rep.verdicts {
+		if v.met {
+			continue
+		}
+		if w := rep.why(v, e.cores); w != "" {
+			if first {
+				b.WriteString("What limits the missed ones, from this run's numbers:\n\n")
+				first = false
+			}
+			fmt.Fprintf(&b, "* **%s**: %s\n", v.t.text, w)
+		}
+	}
+	if !first {
+		b.WriteString("\n")
+	}
+	if svgPath != "" {
+		fmt.Fprintf(&b, "![goetcd against the others, per target](%s)\n\n", filepath.Base(svgPath))
+		b.WriteString("Each bar is how many times better goetcd does than the other client (the ratio inverted where lower is better), so right of 1 is better; the tick is the target.\n\n")
+	}
+
+	b.WriteString("## Results\n\n")
+	b.WriteString("Medians over the rounds; each ratio is the median of the per-round ratios, so it compares measurements taken within a minute of each other.\n\n")
+	rows := rep.tableRows()
+	for i, r := range rows {
+		if len(r) == 1 {
+			fmt.Fprintf(&b, "| **%s** |%s\n", strings.TrimPrefix(r[0], "§"), strings.Repeat(" |", len(rows[0])-1))
+			continue
+		}
+		b.WriteString("| " + strings.Join(r, " | ") + " |\n")
+		if i == 0 {
+			b.WriteString("| --- | --- |" + strings.Repeat(" ---: |", len(r)-2) + "\n")
+		}
+	}
+	if rep.floorOK {
+		fmt.Fprintf(&b, "\nFloor: net/http's Transport alone, on the same small Get (request copied, body read, nothing decoded): %.0f allocations and %.1f µs of CPU per Get.\n", rep.floorAllocs, rep.floorCPU/1e3)
+	}
+	b.WriteString(methodNotes)
+	b.WriteString("\n<details><summary>Raw benchmark output of this run</summary>\n\n```\n")
+	for _, l := range strings.Split(string(raw), "\n") {
+		if strings.HasPrefix(l, "Benchmark") || strings.HasPrefix(l, "round:") || strings.HasPrefix(l, "cpu:") || strings.HasPrefix(l, "--- FAIL") || strings.HasPrefix(l, "FAIL") {
+			b.WriteString(strings.Join(strings.Fields(l), " ") + "\n")
+		}
+	}
+	b.WriteString("```\n\n</details>\n")
+	return b.String()
+}
+
+const methodNotes = `
+## What is measured
+
+The clients:
+
+* **goetcd**: this module's client as users get it (its DefaultTransport
+  settings: up to 64 idle connections per member).
+* **official**: ` + "`go.etcd.io/etcd/client/v2`" + ` v2.305.35 given the same tuned
+  ` + "`*http.Transport`" + ` as goetcd, so that transport tuning does not decide the
+  comparison.
+* **official-default**: the official client on its own DefaultTransport
+  settings (Go's defaults: 2 idle connections per host), which is what its
+  users get without tuning. Only where the transport matters (Sets).
+* **raw**: a hand-written loop on one pooled ` + "`http.Client`" + ` (same tuned
+  transport): URL by concatenation, ` + "`encoding/json`" + ` into structs of the
+  same shape as Response and Node, the X-Etcd-Index/X-Raft-* headers read.
+  It is the practical limit of a plain Go HTTP client.
+* **goetcd-stream**: goetcd's watcher with ` + "`WatcherOptions.Stream`" + ` (one
+  answer carrying every event); shown for the watch only, not used in the
+  ratios.
+
+Every transport dials through a counting ` + "`net.Dialer`" + ` wrapper: "TCP
+connections opened" is every connection of a fresh client, warm-up
+included.
+
+1. **Small Get**: ` + "`Get(\"/foo\")`" + ` against an in-process canned server that answers
+   with the exact bytes etcd 3.5.35 sends (status line, the
+   Access-Control-*, Content-Type, X-Etcd-Cluster-Id, X-Etcd-Index,
+   X-Raft-Index, X-Raft-Term and Date headers, the JSON and its newline),
+   one connection reused. The canned server is a minimal HTTP/1.1 responder
+   that allocates nothing per request, so allocs/op and B/op are the
+   client's alone; CPU per Get is the process's CPU time (getrusage) over
+   the loop, which also holds the canned server's two syscalls per request
+   (the same for every client). The "net/http test server" rows are the
+   same Get against an ` + "`httptest`" + ` server, whose own CPU and allocations are in
+   every client's numbers. The floor line below the table is net/http's
+   Transport alone on the same exchange: every client pays it.
+2. **Recursive Get of 100,000 children**: the canned answer is what etcd
+   sends for such a directory (one 8 MiB chunk of
+   ` + "`Transfer-Encoding: chunked`" + `, children in etcd's field order). Time is wall
+   time per call; peak heap is the highest heap in use (live and unswept
+   objects, sampled every 100 µs) during one call, above the heap after a
+   collection just before it. The clients take turns call by call (three
+   timed calls and three peak-heap calls each per round, each after a
+   collection), so that other work on the machine hits them alike.
+3. **Sets**: ` + "`Set(key, value)`" + ` of distinct small keys from 1, 16 or 64
+   goroutines sharing one client against a real single-member etcd 3.5.35
+   (` + "`--unsafe-no-fsync`" + `, snapshots moved out of the run) on the same machine,
+   the clients taking turns in slices of a quarter of their Sets;
+   1,000, 4,000 and 6,000 Sets per client and round, after 3,000 Sets that
+   warm etcd up and are not counted. etcd and the client share the
+   machine's cores, so a client's CPU per Set takes CPU from etcd.
+4. **Watch**: each client watches a key of its own; the keys are written in
+   turn, 2,000 times each, by a separate raw client (the same for all),
+   each write after the previous event arrived; latency
+   is from the start of the write to the watcher's Next returning the
+   event (after 500 such writes to warm up, not counted). Then 1,000 watchers of one key on one client: once etcd counts
+   all of them (` + "`/v2/stats/store`" + `), goroutines, heap after collection and
+   goroutine stacks above what the process had before; then one write wakes
+   them all.
+
+Each round runs the clients in a different order (` + "`-bench.rotate`" + `), so that
+none is always first. The machine may be shared: other work may run during
+a round (see the load average above). The per-round ratios are what to
+read; absolute times vary from run to run.
+`
+
+// why explains a missed target from what the run measured.
+func (rep *report) why(v verdict, cores int) string {
+	switch {
+	case v.t.unit == "allocs/op" && rep.floorOK:
+		off := 0.0
+		for _, r := range rep.rows {
+			if r.m.bench == "CannedSmallGet" && r.m.unit == "allocs/op" {
+				off = r.cells["official"].v
+			}
+		}
+		return fmt.Sprintf("net/http's Transport alone allocates %.0f times for this exchange (the floor row), %.0f of the official client's %.0f; 0.6× leaves %.0f allocations for everything the client itself does.",
+			rep.floorAllocs, rep.floorAllocs, off, 0.6*off-rep.floorAllocs)
+	case v.t.unit == "ops/s" && v.t.versus != "":
+		oc, ok := rep.setCores[v.t.versus]
+		if !ok || cores == 0 {
+			break
+		}
+		bound := float64(cores) / (float64(cores) - min(oc, float64(cores)-0.01))
+		return fmt.Sprintf("etcd and the client share the %d cores and etcd needs most of them: %s took %.2f cores at c=64, so a client using no CPU at all could reach at most %.2f× its throughput on this machine.",
+			cores, v.t.versus, oc, bound)
+	case v.t.unit == "conns":
+		return "net/http's Transport dials a new connection when a request finds none idle, even if one comes back a moment later, and drops a connection whose request write it has not seen finish within 50 ms of the answer; on a loaded machine both happen at the start of the 64 goroutines."
+	case v.t.unit == "p50-us":
+		return "each event costs every long-polling client one request; goetcd's CPU per request is below the official client's (small-Get rows), and the remaining difference is within this machine's run-to-run spread (per-round values in the raw output below)."
+	case v.t.unit == "mem-MiB":
+		return "heap and goroutine stacks of 1,000 waiting requests are mostly net/http's (two goroutines and 8 KiB of buffers per connection); stacks vary with the runtime's adaptive initial stack size from run to run."
+	}
+	return ""
+}
+
+// ---- chart --------------------------------------------------------------
+
+// svg draws, per target with a ratio, how many times better goetcd does
+// than the other client (the ratio inverted where lower is better), with
+// the target as a tick.
+func (rep *report) svg() string {
+	type bar struct {
+		label     string
+		adv, goal float64
+		met, ok   bool
+	}
+	var bars []bar
+	for _, v := range rep.verdicts {
+		if v.t.chart == "" {
+			continue
+		}
+		b := bar{label: v.t.chart, ok: v.ok && v.ratio > 0, met: v.met}
+		if b.ok {
+			if v.t.atMost {
+				b.adv, b.goal = 1/v.ratio, 1/v.t.limit
+			} else {
+				b.adv, b.goal = v.ratio, v.t.limit
+			}
+		}
+		bars = append(bars, b)
+	}
+	maxV := 2.0
+	for _, b := range bars {
+		maxV = max(maxV, b.adv*1.1, b.goal*1.1)
+	}
+	const (
+		left, right, top, barH, gap = 250, 90, 40, 22, 10
+		plotW                       = 420
+	)
+	h := top + len(bars)*(barH+gap) + 40
+	w := left + plotW + right
+	x := func(v float64) float64 { return left + v/maxV*plotW }
+	var b strings.Builder
+	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" font-family="sans-serif" font-size="13">`+"\n", w, h, w, h)
+	fmt.Fprintf(&b, `<rect width="%d" height="%d" fill="white"/>`+"\n", w, h)
+	fmt.Fprintf(&b, `<text x="%d" y="22" font-size="15" font-weight="bold">goetcd: times better than the other client (right of 1 = better)</text>`+"\n", 10)
+	for t := 0.0; t <= maxV+1e-9; t += 0.5 {
+		xx := x(t)
+		color := "#ddd"
+		if t == 1 {
+			color = "#333"
+		}
+		fmt.Fprintf(&b, `<line x1="%.1f" y1="%d" x2="%.1f" y2="%d" stroke="%s"/>`+"\n", xx, top-6, xx, h-34, color)
+		fmt.Fprintf(&b, `<text x="%.1f" y="%d" text-anchor="middle" fill="#555">%s×</text>`+"\n", xx, h-18, strconv.FormatFloat(t, 'f', 1, 64))
+	}
+	for i, br := range bars {
+		y := top + i*(barH+gap)
+		fmt.Fprintf(&b, `<text x="%d" y="%d" text-anchor="end">%s</text>`+"\n", left-8, y+barH/2+5, escape(br.label))
+		if !br.ok {
+			fmt.Fprintf(&b, `<text x="%d" y="%d" fill="#999">no result</text>`+"\n", left+4, y+barH/2+5)
+			continue
+		}
+		color := "#2e7d32"
+		if !br.met {
+			color = "#c62828"
+		}
+		fmt.Fprintf(&b, `<rect x="%d" y="%d" width="%.1f" height="%d" fill="%s" opacity="0.85"/>`+"\n", left, y, x(br.adv)-left, barH, color)
+		gx := x(br.goal)
+		fmt.Fprintf(&b, `<line x1="%.1f" y1="%d" x2="%.1f" y2="%d" stroke="black" stroke-width="3"/>`+"\n", gx, y-3, gx, y+barH+3)
+		fmt.Fprintf(&b, `<text x="%.1f" y="%d" fill="#222">%s×</text>`+"\n", x(br.adv)+6, y+barH/2+5, strconv.FormatFloat(br.adv, 'f', 2, 64))
+	}
+	fmt.Fprintf(&b, `<text x="%d" y="%d" fill="#555" font-size="11">green: target met, red: missed; black tick: the target</text>`+"\n", left, h-4)
+	b.WriteString("</svg>\n")
+	return b.String()
+}
+
+func escape(s string) string {
+	r := strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
+	return r.Replace(s)
+}
