@@ -314,6 +314,13 @@ func TestTwoOfThreeDown(t *testing.T) {
 			if _, err := kapi.Set(t.Context(), "/down/k", "before", nil); err != nil {
 				t.Fatal(err)
 			}
+			// Member 0 survives and serves plain reads from its own store:
+			// wait until it has applied the write (a follower may lag).
+			survivor, _ := clienttest.New(t, cl.Endpoints()[:1], client.Config{HeaderTimeoutPerRequest: time.Second})
+			waitFor(t, "member 0 to apply the write", func() bool {
+				_, err := client.NewKeysAPI(survivor).Get(t.Context(), "/down/k", nil)
+				return err == nil
+			})
 			cl.Kill(1)
 			cl.Kill(2)
 			const deadline = 15 * time.Second

@@ -362,7 +362,7 @@ func runSeries(t *testing.T, cl *etcdtest.Cluster, mode killMode) {
 	}
 	p := newPacer(start, watchers)
 
-	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
 	defer cancel()
 	var wg sync.WaitGroup
 	for _, w := range watchers {
