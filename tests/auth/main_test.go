@@ -6,13 +6,8 @@
 package auth
 
 import (
-	"context"
-	"fmt"
-	"os"
 	"strings"
 	"testing"
-
-	"go.uber.org/goleak"
 
 	"github.com/meycoin/goetcd/client"
 	"github.com/meycoin/goetcd/tests/clienttest"
@@ -22,11 +17,7 @@ import (
 // TestMain builds etcd 3.5 before any test starts its clock and checks that
 // nothing outlives the tests.
 func TestMain(m *testing.M) {
-	if _, err := etcdtest.Build35(context.Background()); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	goleak.VerifyTestMain(m)
+	etcdtest.Main(m)
 }
 
 // identity is one set of credentials and the APIs made with them.

@@ -9,13 +9,10 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"os"
 	"strings"
 	"sync"
 	"testing"
 	"time"
-
-	"go.uber.org/goleak"
 
 	"github.com/meycoin/goetcd/client"
 	"github.com/meycoin/goetcd/tests/contract"
@@ -25,11 +22,7 @@ import (
 // TestMain builds etcd 3.5 before any test starts its clock, and checks that
 // no goroutine (client, transport, watch) outlives the tests.
 func TestMain(m *testing.M) {
-	if _, err := etcdtest.Build35(context.Background()); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	goleak.VerifyTestMain(m)
+	etcdtest.Main(m)
 }
 
 // callTimeout bounds every single client call of these tests; a real etcd on

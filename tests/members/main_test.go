@@ -12,12 +12,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"slices"
 	"testing"
 	"time"
-
-	"go.uber.org/goleak"
 
 	"github.com/meycoin/goetcd/client"
 	"github.com/meycoin/goetcd/tests/clienttest"
@@ -27,11 +24,7 @@ import (
 // TestMain builds etcd 3.5 before any test starts its clock and checks that
 // nothing (watch loops, transports, member reapers) outlives the tests.
 func TestMain(m *testing.M) {
-	if _, err := etcdtest.Build35(context.Background()); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	goleak.VerifyTestMain(m)
+	etcdtest.Main(m)
 }
 
 // waitTimeout bounds every wait on a condition; generous because a busy

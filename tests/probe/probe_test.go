@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"os"
 	"slices"
 	"sort"
 	"strings"
@@ -18,7 +17,6 @@ import (
 	"time"
 
 	"github.com/getkin/kin-openapi/openapi3"
-	"go.uber.org/goleak"
 
 	"github.com/meycoin/goetcd/generated"
 	"github.com/meycoin/goetcd/tests/contract"
@@ -28,11 +26,7 @@ import (
 // TestMain builds etcd 3.5 before any test starts its clock and checks that
 // no goroutine outlives the tests.
 func TestMain(m *testing.M) {
-	if _, err := etcdtest.Build35(context.Background()); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	goleak.VerifyTestMain(m)
+	etcdtest.Main(m)
 }
 
 // callTimeout bounds every call; loopback etcd answers in milliseconds.

@@ -8,14 +8,10 @@ package watch
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"testing"
 	"time"
-
-	"go.uber.org/goleak"
 
 	"github.com/meycoin/goetcd/client"
 	"github.com/meycoin/goetcd/tests/etcdtest"
@@ -25,11 +21,7 @@ import (
 // nothing the tests started (watch goroutines, connections, member reapers)
 // is still running once they are all done.
 func TestMain(m *testing.M) {
-	if _, err := etcdtest.Build35(context.Background()); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	goleak.VerifyTestMain(m)
+	etcdtest.Main(m)
 }
 
 // waitTimeout bounds every wait on a condition; it is generous because a
