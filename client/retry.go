@@ -12,10 +12,11 @@ import (
 	"net/http"
 	"net/http/httptrace"
 	"net/url"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/hashicorp/go-retryablehttp"
 )
 
 // opClass says what may be done when an attempt of an operation fails. The
@@ -91,6 +92,40 @@ type call struct {
 	// sent is set by the transport once the current attempt's request was
 	// written in full: from then on a one-shot write may have been applied.
 	sent atomic.Bool
+
+	// rc runs the attempts: go-retryablehttp's loop, with this call's
+	// checkRetry, backoff, prepareRetry and giveUp as its hooks and an
+	// http.Client whose transport is this call. It is bound once per call
+	// object and kept when the object is reused from callPool.
+	rc *retryablehttp.Client
+}
+
+// newCall makes a call object with its retry client bound to it.
+func newCall() *call {
+	st := new(call)
+	st.rc = &retryablehttp.Client{
+		HTTPClient: &http.Client{
+			Transport: st,
+			// Redirects are followed by the attempt itself (follow), by
+			// Config.CheckRedirect's rules.
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		},
+		// Logger stays nil: go-retryablehttp prints nothing; each attempt
+		// is logged by checkRetry to Config.Logger instead.
+		RetryWaitMin: retryWaitMin,
+		RetryWaitMax: retryWaitMax,
+		CheckRetry:   st.checkRetry,
+		Backoff:      st.backoff,
+		PrepareRetry: st.prepareRetry,
+		ErrorHandler: st.giveUp,
+	}
+	return st
+}
+
+// RoundTrip sends one attempt of the call: it is the transport of rc's
+// http.Client.
+func (st *call) RoundTrip(req *http.Request) (*http.Response, error) {
+	return (&attemptTransport{c: st.c}).roundTrip(req, st)
 }
 
 // do sends req (built by the generated layer against placeholderServer) to
@@ -146,7 +181,9 @@ func (c *httpClusterClient) sendKey(ctx context.Context, req *http.Request, clas
 		return nil, nil, ErrNoEndpoints
 	}
 	st := callPool.Get().(*call)
-	*st = call{c: c, ctx: ctx, class: class, op: op, key: key, hasKey: hasKey, eps: eps, names: names, cur: pin, path: req.URL.Path, raw: req.URL.RawPath}
+	*st = call{c: c, ctx: ctx, class: class, op: op, key: key, hasKey: hasKey, eps: eps, names: names, cur: pin, path: req.URL.Path, raw: req.URL.RawPath, rc: st.rc}
+	// Each endpoint may be tried retryRounds times.
+	st.rc.RetryMax = retryRounds*len(eps) - 1
 	if req.Context() != ctx {
 		req = req.WithContext(ctx)
 	}
@@ -158,20 +195,11 @@ func (c *httpClusterClient) sendKey(ctx context.Context, req *http.Request, clas
 		req.SetBasicAuth(c.username, c.password)
 	}
 	st.start = time.Now()
-	var rewind func() (io.ReadCloser, error)
-	if req.Body != nil && req.Body != http.NoBody {
-		rewind = req.GetBody
-		if rewind == nil {
-			b, err := io.ReadAll(req.Body)
-			req.Body.Close()
-			if err != nil {
-				return nil, nil, fmt.Errorf("client: %s: %w", op, err)
-			}
-			rewind = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil }
-			req.Body, _ = rewind()
-		}
+	rreq, err := retryablehttp.FromRequest(req)
+	if err != nil {
+		return nil, nil, fmt.Errorf("client: %s: %w", st.opName(), err)
 	}
-	resp, err := st.run(req, rewind)
+	resp, err := st.rc.Do(rreq)
 	if ctx.Err() != nil {
 		if resp != nil {
 			resp.Body.Close()
@@ -187,103 +215,10 @@ func (c *httpClusterClient) sendKey(ctx context.Context, req *http.Request, clas
 	return resp, st, nil
 }
 
-// run sends the attempts of one call: each is checked by checkRetry; before
-// the next one the answer is drained, backoff waited for and prepareRetry
-// called; when no attempt succeeds, giveUp says why. (This is the loop of
-// go-retryablehttp's Client.Do with these hooks, run without its per-call
-// Client, Request and body copy.)
-func (st *call) run(req *http.Request, rewind func() (io.ReadCloser, error)) (*http.Response, error) {
-	retryMax := retryRounds*len(st.eps) - 1
-	var resp *http.Response
-	var doErr, checkErr error
-	var retry bool
-	attempt := 0
-	for i := 0; ; i++ {
-		attempt++
-		if rewind != nil && i > 0 {
-			body, err := rewind()
-			if err != nil {
-				return nil, fmt.Errorf("client: %s: %w", st.opName(), err)
-			}
-			req.Body = body
-		}
-		resp, doErr = st.attempt(req)
-		retry, checkErr = st.checkRetry(st.ctx, resp, doErr)
-		if !retry || retryMax-i <= 0 {
-			break
-		}
-		if doErr == nil {
-			// Read a little of the answer so that the connection is kept.
-			io.Copy(io.Discard, io.LimitReader(resp.Body, 4096))
-			resp.Body.Close()
-		}
-		if wait := st.backoff(retryWaitMin, retryWaitMax, i, resp); wait > 0 {
-			t := time.NewTimer(wait)
-			select {
-			case <-st.ctx.Done():
-				t.Stop()
-				return nil, st.ctx.Err()
-			case <-t.C:
-			}
-		} else if err := st.ctx.Err(); err != nil {
-			return nil, err
-		}
-		// A new request, so that the last one's body is not changed under
-		// a transport that may still be closing it.
-		next := *req
-		req = &next
-		st.prepareRetry(req)
-	}
-	if doErr == nil && checkErr == nil && !retry {
-		return resp, nil
-	}
-	err := checkErr
-	if err == nil {
-		err = doErr
-	}
-	return st.giveUp(resp, err, attempt)
-}
-
-// attempt sends req once through the attempt transport, with what
-// http.Client.Do adds to a transport: errors wrapped in a *url.Error naming
-// the method and URL, a plain-HTTP answer to https reported as
-// http.ErrSchemeMismatch, and a non-nil body.
-func (st *call) attempt(req *http.Request) (*http.Response, error) {
-	resp, err := (&attemptTransport{c: st.c}).roundTrip(req, st)
-	if err == nil && resp == nil {
-		err = fmt.Errorf("http: RoundTripper implementation (%T) returned a nil *Response with a nil error", st.c.transport)
-	}
-	if err == nil && resp.Body == nil {
-		if resp.ContentLength > 0 && req.Method != http.MethodHead {
-			err = fmt.Errorf("http: RoundTripper implementation (%T) returned a *Response with content length %d but a nil Body", st.c.transport, resp.ContentLength)
-		} else {
-			resp.Body = http.NoBody
-		}
-	}
-	if err != nil {
-		if req.Body != nil {
-			req.Body.Close()
-		}
-		if tlsErr, ok := err.(tls.RecordHeaderError); ok && string(tlsErr.RecordHeader[:]) == "HTTP/" {
-			err = http.ErrSchemeMismatch
-		}
-		return nil, &url.Error{Op: urlErrorOp(req.Method), URL: req.URL.String(), Err: err}
-	}
-	return resp, nil
-}
-
-// urlErrorOp is the Op of http.Client's errors: "Get", "Put", ...
-func urlErrorOp(method string) string {
-	if method == "" {
-		return "Get"
-	}
-	return method[:1] + strings.ToLower(method[1:])
-}
-
 func (st *call) endpoint() string { return st.names[st.cur] }
 
 // callPool keeps the state of finished calls for the next ones.
-var callPool = sync.Pool{New: func() any { return new(call) }}
+var callPool = sync.Pool{New: func() any { return newCall() }}
 
 // release gives st back for another call once nothing uses it any more. A
 // one-shot write's state is left to the collector: the transport may still
@@ -292,7 +227,7 @@ func (st *call) release() {
 	if st.class == classOneShot {
 		return
 	}
-	*st = call{}
+	*st = call{rc: st.rc}
 	callPool.Put(st)
 }
 
