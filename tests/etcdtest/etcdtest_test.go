@@ -7,13 +7,10 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
-
-	"go.uber.org/goleak"
 
 	"github.com/meycoin/goetcd/tests/etcdtest"
 )
@@ -21,11 +18,7 @@ import (
 // TestMain builds etcd 3.5 before any test starts its clock and checks that
 // the harness leaves no goroutines behind (process reapers, probe clients).
 func TestMain(m *testing.M) {
-	if _, err := etcdtest.Build35(context.Background()); err != nil {
-		println(err.Error())
-		os.Exit(1)
-	}
-	goleak.VerifyTestMain(m)
+	etcdtest.Main(m)
 }
 
 // httpClient has keep-alives off so that no connection goroutine outlives a

@@ -1,0 +1,109 @@
+package watch
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/meycoin/goetcd/client"
+	"github.com/meycoin/goetcd/tests/clienttest"
+	"github.com/meycoin/goetcd/tests/etcdtest"
+)
+
+// hangIdle is the watchers' IdleTimeout in TestWatchSurvivesPausedMember.
+const hangIdle = time.Second
+
+// TestWatchSurvivesPausedMember SIGSTOPs the member serving a polling and a
+// streaming watch (it keeps its sockets but answers nothing, like a hung
+// machine) while writes go on through the other two. The watches have no
+// way to notice but their IdleTimeout: once it passes they must move to
+// another member and deliver every write made meanwhile, from the last event
+// they delivered, in order and once.
+func TestWatchSurvivesPausedMember(t *testing.T) {
+	for _, s := range etcdtest.Servers(t) {
+		t.Run(s.String(), func(t *testing.T) {
+			cl := etcdtest.StartCluster(t, s, 3)
+			eps := cl.Endpoints()
+			victim := (cl.LeaderIndex() + 1) % len(eps) // a follower: no election slows the writes
+			var others []string
+			for i, ep := range eps {
+				if i != victim {
+					others = append(others, ep)
+				}
+			}
+			wc, wtr := clienttest.New(t, others, client.Config{HeaderTimeoutPerRequest: 2 * time.Second})
+			watchClient, watchTr := clienttest.New(t, eps, client.Config{})
+			pinTo(t, watchClient, eps, eps[victim])
+			writer := client.NewKeysAPI(wc)
+			const key, writes = "/hang/k", 20
+
+			first, err := writer.Set(t.Context(), key, "v00", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(t.Context(), waitTimeout)
+			defer cancel()
+			type delivery struct {
+				value string
+				index uint64
+				at    time.Time
+			}
+			got := make([][]delivery, 2)
+			errs := make([]error, 2)
+			var wg sync.WaitGroup
+			for i, stream := range []bool{false, true} {
+				w := client.NewKeysAPI(watchClient).Watcher(key, &client.WatcherOptions{AfterIndex: first.Node.ModifiedIndex - 1, Stream: stream, IdleTimeout: hangIdle})
+				wg.Go(func() {
+					for len(got[i]) < writes+1 {
+						r, err := w.Next(ctx)
+						if err != nil {
+							errs[i] = err
+							return
+						}
+						got[i] = append(got[i], delivery{r.Node.Value, r.Node.ModifiedIndex, time.Now()})
+					}
+				})
+			}
+			// Both watches wait on the victim for the write after v00.
+			waitFor(t, "both watches registered on the member to pause", func() bool { return serverWatchers(eps[victim]) >= 2 })
+			cl.Pause(victim)
+			paused := time.Now()
+			t.Cleanup(func() { cl.Resume(victim) })
+
+			want := []uint64{first.Node.ModifiedIndex}
+			for n := 1; n <= writes; n++ {
+				r, err := writer.Set(t.Context(), key, fmt.Sprintf("v%02d", n), nil)
+				if err != nil {
+					t.Fatalf("write %d with a follower paused: %v", n, err)
+				}
+				want = append(want, r.Node.ModifiedIndex)
+			}
+			lastWrite := time.Now()
+			wg.Wait()
+			for i, name := range []string{"poll", "stream"} {
+				if errs[i] != nil {
+					t.Fatalf("%s watcher after %d events: %v", name, len(got[i]), errs[i])
+				}
+				var idx []uint64
+				for n, d := range got[i] {
+					idx = append(idx, d.index)
+					if wantV := fmt.Sprintf("v%02d", n); d.value != wantV {
+						t.Errorf("%s watcher: event %d has value %q, want %q", name, n, d.value, wantV)
+					}
+				}
+				if !slices.Equal(idx, want) {
+					t.Errorf("%s watcher delivered indexes %v, want %v", name, idx, want)
+				}
+				if ep := client.PinnedEndpoint(watchClient); ep == eps[victim] {
+					t.Errorf("the watch client is still pinned to the paused member %s", ep)
+				}
+				t.Logf("%s: %s watcher: first write after the pause delivered %v after the pause (IdleTimeout %v), last one %v after it was written",
+					cl.Server(), name, got[i][1].at.Sub(paused).Round(time.Millisecond), hangIdle, got[i][writes].at.Sub(lastWrite).Round(time.Millisecond))
+			}
+			t.Logf("%s: %d writer and %d watch exchanges validated", cl.Server(), wtr.Exchanges(), watchTr.Exchanges())
+		})
+	}
+}
