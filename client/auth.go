@@ -165,7 +165,7 @@ func checkName(kind, name string) error {
 	if strings.Contains(name, "/") || name == "." || name == ".." {
 		return fmt.Errorf("client: %s name %q cannot contain '/' or be a dot segment", kind, name)
 	}
-	return nil
+	return checkUTF8(kind+" name", name)
 }
 
 // ErrUserExists is wrapped by AddUser's error when the user exists already.
@@ -186,6 +186,9 @@ func (u *httpAuthUserAPI) AddUser(ctx context.Context, username, password string
 	}
 	if password == "" {
 		return fmt.Errorf("client: add user %q: empty password", username)
+	}
+	if err := checkUTF8(fmt.Sprintf("the password of user %q", username), password); err != nil {
+		return err
 	}
 	switch _, err := u.GetUser(ctx, username); {
 	case err == nil:
@@ -366,6 +369,9 @@ func (u *httpAuthUserAPI) ChangePassword(ctx context.Context, username, password
 	}
 	if password == "" {
 		return nil, fmt.Errorf("client: change password of user %q: empty password", username)
+	}
+	if err := checkUTF8(fmt.Sprintf("the password of user %q", username), password); err != nil {
+		return nil, err
 	}
 	placeholder := []string{placeholderRole()}
 	body := generated.UserRequest{User: username, Password: &password, Grant: &placeholder, Revoke: &placeholder}

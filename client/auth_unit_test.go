@@ -252,3 +252,37 @@ func TestRoleGrantSendsTheRightLists(t *testing.T) {
 		}
 	}
 }
+
+// A password or name that is not valid UTF-8 would reach etcd through JSON
+// with U+FFFD in place of the bad bytes: the user could never log in with
+// what was given. It is refused before anything is sent, and the error does
+// not show the password.
+func TestAuthRefusesInvalidUTF8(t *testing.T) {
+	f := newFakeEtcd(t, map[string]route{})
+	c := newTestClient(t, Config{}, f.endpoint())
+	users, roles := NewAuthUserAPI(c), NewAuthRoleAPI(c)
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name, want string
+		call       func() error
+	}{
+		{"add user, password", `the password of user "u" is not valid UTF-8 (byte 0xff at offset 6)`,
+			func() error { return users.AddUser(ctx, "u", "Secret\xff-pw") }},
+		{"change password", `the password of user "u" is not valid UTF-8`,
+			func() error { _, err := users.ChangePassword(ctx, "u", "Secret\xff-pw"); return err }},
+		{"user name", "user name is not valid UTF-8 (byte 0xfe at offset 1)",
+			func() error { return users.AddUser(ctx, "u\xfe", "Secret-pw") }},
+		{"role name", "role name is not valid UTF-8",
+			func() error { return roles.AddRole(ctx, "r\xc3") }},
+	} {
+		err := tc.call()
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want an error containing %q", tc.name, err, tc.want)
+		} else if strings.Contains(err.Error(), "Secret") {
+			t.Errorf("%s: the error shows the password: %v", tc.name, err)
+		}
+	}
+	if sent := f.sent(); len(sent) != 0 {
+		t.Errorf("refused calls sent %q", sent)
+	}
+}

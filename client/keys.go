@@ -371,6 +371,26 @@ func (k *httpKeysAPI) Set(ctx context.Context, key, value string, opts *SetOptio
 	return k.send(ctx, req, class, setOpName(&o), ck)
 }
 
+// checkUTF8 refuses text that etcd would store but never give back: its
+// JSON answers carry U+FFFD in place of each byte that is not valid UTF-8,
+// so such a value could not be read back, compared (PrevValue) or, for a
+// password, typed again. what names the text; the text itself stays out of
+// the error (it may be a secret).
+func checkUTF8(what, s string) error {
+	if utf8.ValidString(s) {
+		return nil
+	}
+	i := 0
+	for i < len(s) {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && n == 1 {
+			break
+		}
+		i += n
+	}
+	return fmt.Errorf("client: %s is not valid UTF-8 (byte %#x at offset %d): etcd would answer it with U+FFFD in its place, so it could never be read back or compared as sent; encode binary data (e.g. base64) first", what, s[i], i)
+}
+
 // setForm checks SetOptions and builds the form body, with the retry class
 // the write belongs to.
 func setForm(value string, o *SetOptions) (generated.SetKeyForm, opClass, error) {
@@ -391,6 +411,14 @@ func setForm(value string, o *SetOptions) (generated.SetKeyForm, opClass, error)
 	}
 	if o.Refresh && o.Dir {
 		return f, 0, errors.New("client: SetOptions.Refresh cannot be used with Dir")
+	}
+	if !o.Dir && !o.Refresh {
+		if err := checkUTF8("the value", value); err != nil {
+			return f, 0, err
+		}
+	}
+	if err := checkUTF8("SetOptions.PrevValue", o.PrevValue); err != nil {
+		return f, 0, err
 	}
 	ttl, err := ttlSeconds("SetOptions.TTL", o.TTL)
 	if err != nil {
@@ -452,6 +480,9 @@ func (k *httpKeysAPI) CreateInOrder(ctx context.Context, dir, val string, opts *
 	if err != nil {
 		return nil, err
 	}
+	if err := checkUTF8("the value", val); err != nil {
+		return nil, err
+	}
 	var form generated.CreateInOrderForm
 	form.Value = &val
 	if opts != nil {
@@ -484,6 +515,9 @@ func (k *httpKeysAPI) Delete(ctx context.Context, key string, opts *DeleteOption
 	}
 	params := generated.DeleteKeyParams{Recursive: boolPtr(o.Recursive), Dir: boolPtr(o.Dir)}
 	class, op := classIdempotent, "delete"
+	if err := checkUTF8("DeleteOptions.PrevValue", o.PrevValue); err != nil {
+		return nil, err
+	}
 	if o.PrevValue != "" {
 		params.PrevValue = &o.PrevValue
 		class, op = classOneShot, "compare-and-delete"

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 // FuzzSetOptions checks option validation and how options go on the wire,
@@ -13,7 +14,8 @@ import (
 // Invariants: options are refused before anything is sent exactly when the
 // documented rules say so (unknown PrevExist; PrevValue with Dir; Refresh
 // with a value, without a TTL or with Dir; a TTL that is negative, under a
-// second or not whole seconds), with an error naming the option; otherwise
+// second or not whole seconds; a value or PrevValue that is not valid UTF-8,
+// which etcd could not give back), with an error naming the option; otherwise
 // exactly one request goes out whose form (or query) carries the value,
 // prevValue, prevIndex (0 = absent), prevExist, ttl in seconds, dir, refresh
 // and noValueOnSuccess byte for byte, and nothing else; and setForm puts the
@@ -29,6 +31,10 @@ func FuzzSetOptions(f *testing.F) {
 	f.Add(uint8(1), "", "v", uint64(3), "", int64(0), uint8(3))
 	f.Add(uint8(2), "✓", "", uint64(0), "", int64(-time.Second), uint8(0))
 	f.Add(uint8(2), "x", "", uint64(0), "", int64(60*time.Second), uint8(0))
+	f.Add(uint8(0), "a\xffb", "", uint64(0), "", int64(0), uint8(0))
+	f.Add(uint8(0), "v", "\xc3(", uint64(0), "", int64(0), uint8(0))
+	f.Add(uint8(1), "", "\xed\xa0\x80", uint64(0), "", int64(0), uint8(0))
+	f.Add(uint8(2), "\x80", "", uint64(0), "", int64(0), uint8(0))
 	f.Fuzz(func(t *testing.T, op uint8, value, prevValue string, prevIndex uint64, prevExist string, ttl int64, flags uint8) {
 		tr := &cannedTransport{answers: []cannedAnswer{{status: 200, body: []byte(`{"action":"set","node":{"key":"/k","value":"v","modifiedIndex":5,"createdIndex":5}}`)}}}
 		c := cannedClient(t, tr, Config{})
@@ -54,6 +60,10 @@ func FuzzSetOptions(f *testing.F) {
 				wantErr = "SetOptions.Refresh"
 			case o.Refresh && o.Dir:
 				wantErr = "SetOptions.Refresh"
+			case !o.Dir && !o.Refresh && !utf8.ValidString(value):
+				wantErr = "the value is not valid UTF-8"
+			case !utf8.ValidString(o.PrevValue):
+				wantErr = "SetOptions.PrevValue is not valid UTF-8"
 			case ttlErr:
 				wantErr = "SetOptions.TTL"
 			}
@@ -96,6 +106,9 @@ func FuzzSetOptions(f *testing.F) {
 		case 1:
 			o := DeleteOptions{PrevValue: prevValue, PrevIndex: prevIndex, Recursive: flags&1 != 0, Dir: flags&2 != 0}
 			_, err = kapi.Delete(ctx, "/k", &o)
+			if !utf8.ValidString(o.PrevValue) {
+				wantErr = "DeleteOptions.PrevValue is not valid UTF-8"
+			}
 			if o.PrevValue != "" {
 				want.Set("prevValue", o.PrevValue)
 			}
@@ -111,7 +124,10 @@ func FuzzSetOptions(f *testing.F) {
 			field = "query"
 		case 2:
 			_, err = kapi.CreateInOrder(ctx, "/q", value, &CreateInOrderOptions{TTL: d})
-			if ttlErr {
+			switch {
+			case !utf8.ValidString(value):
+				wantErr = "the value is not valid UTF-8"
+			case ttlErr:
 				wantErr = "CreateInOrderOptions.TTL"
 			}
 			want.Set("value", value)

@@ -34,9 +34,15 @@ var keyGen = rapid.Custom(func(t *rapid.T) string {
 	return string(rapid.SliceOfN(r, 1, 24).Draw(t, "runes"))
 })
 
-// valueGen draws values from all of UTF-8 (see TestKeysRoundTrip on why not
-// other bytes).
-var valueGen = rapid.StringN(0, 64, -1)
+// valueGen draws values from all of UTF-8, and now and then bytes that are
+// not UTF-8 (which etcd would store but answer with U+FFFD in their place,
+// so the client refuses them).
+var valueGen = rapid.Custom(func(t *rapid.T) string {
+	if rapid.IntRange(0, 9).Draw(t, "invalid") == 0 {
+		return string(rapid.SliceOfN(rapid.Byte(), 1, 12).Draw(t, "bytes"))
+	}
+	return rapid.StringN(0, 64, -1).Draw(t, "string")
+})
 
 // expectedKey is what a key becomes below prefix, or the reason it must be
 // refused: invalid UTF-8, or a "." or ".." segment.
@@ -66,7 +72,7 @@ func expectedKey(prefix, key string) (string, string) {
 // documents it — leading, trailing and doubled slashes dropped, nothing
 // else changed — with the value byte for byte, and a delete removes that
 // key and no other), or is refused before anything is sent with an error
-// that says why (invalid UTF-8, a dot segment).
+// that says why (a key or value that is not valid UTF-8, a dot segment).
 func TestKeysRoundTrip(t *testing.T) {
 	run := runID()
 	setChecks(t, roundTripKeys)
@@ -88,11 +94,15 @@ func TestKeysRoundTrip(t *testing.T) {
 				ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 				defer cancel()
 				want, reason := expectedKey(prefix, key)
+				refusal := "client: key "
+				if reason == "" && !utf8.ValidString(value) {
+					reason, refusal = "not valid UTF-8", "client: the value "
+				}
 				before := tr.Exchanges()
 				r, err := kapi.Set(ctx, prefix+"/"+key, value, nil)
 				if reason != "" {
 					refused.Add(1)
-					if err == nil || !strings.HasPrefix(err.Error(), "client: key ") || !strings.Contains(err.Error(), reason) {
+					if err == nil || !strings.HasPrefix(err.Error(), refusal) || !strings.Contains(err.Error(), reason) {
 						rt.Fatalf("key %q: want a refusal naming %q, got %v (%v)", key, reason, err, r)
 					}
 					if n := tr.Exchanges() - before; n != 0 {
