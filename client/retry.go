@@ -98,7 +98,10 @@ type call struct {
 	// http.Client whose transport is this call. It is bound once per call
 	// object and kept when the object is reused from callPool.
 	rc *retryablehttp.Client
+	// rreq wraps the request of a call without a body for rc.
+	rreq retryablehttp.Request
 }
+
 
 // newCall makes a call object with its retry client bound to it.
 func newCall() *call {
@@ -195,9 +198,17 @@ func (c *httpClusterClient) sendKey(ctx context.Context, req *http.Request, clas
 		req.SetBasicAuth(c.username, c.password)
 	}
 	st.start = time.Now()
-	rreq, err := retryablehttp.FromRequest(req)
-	if err != nil {
-		return nil, nil, fmt.Errorf("client: %s: %w", st.opName(), err)
+	// A request without a body needs nothing of FromRequest (which copies
+	// the body so that each attempt can send it again): the call's own
+	// wrapper serves.
+	rreq := &st.rreq
+	if req.Body == nil || req.Body == http.NoBody {
+		rreq.Request = req
+	} else {
+		var err error
+		if rreq, err = retryablehttp.FromRequest(req); err != nil {
+			return nil, nil, fmt.Errorf("client: %s: %w", st.opName(), err)
+		}
 	}
 	resp, err := st.rc.Do(rreq)
 	if ctx.Err() != nil {
