@@ -106,7 +106,7 @@ type FollowerStats struct {
 	// Counts Outcome counts of append requests to a follower.
 	Counts CountsStats `json:"counts"`
 
-	// Latency Round-trip latency of append requests, in seconds.
+	// Latency Round-trip latency of append requests from the leader to this follower, in milliseconds (etcd divides the measured duration by 10^6).
 	Latency LatencyStats `json:"latency"`
 }
 
@@ -212,7 +212,7 @@ type KeyEvent struct {
 // out (watch only). Refreshes are never delivered to watchers.
 type KeyEventAction string
 
-// LatencyStats Round-trip latency of append requests, in seconds.
+// LatencyStats Round-trip latency of append requests from the leader to this follower, in milliseconds (etcd divides the measured duration by 10^6).
 type LatencyStats struct {
 	// Average Mean latency.
 	Average float64 `json:"average"`
@@ -1542,6 +1542,16 @@ type ClientInterface interface {
 	// Corresponds with POST /v2/members (the `AddMember` operationId).
 	AddMember(ctx context.Context, body AddMemberJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// RemoveMemberNamedLeader Not a way to remove the leader.
+	//
+	// `leader` is not a member id: a DELETE of this path is
+	// `removeMember` with the id `leader`, which answers 404 `No such
+	// member: leader` and changes nothing. To remove the leader, read its
+	// id with `getLeader` and remove that id.
+	//
+	// Corresponds with DELETE /v2/members/leader (the `RemoveMemberNamedLeader` operationId).
+	RemoveMemberNamedLeader(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// GetLeader Get the member that is currently the raft leader.
 	//
 	// Every member answers with the same leader. While there is no leader
@@ -1557,9 +1567,10 @@ type ClientInterface interface {
 	//
 	// Answers 204 with no body. Removing a member that was already removed
 	// answers **410** `Member permanently removed: <id>`; an unknown or
-	// unparsable id (including `leader`) answers 404 `No such member:
-	// <id>`. 401 when auth is on and the caller is not root; 500 when the
-	// change cannot be committed (no quorum, after about 7 s).
+	// unparsable id answers 404 `No such member: <id>` (the id `leader`
+	// too, described under `/v2/members/leader`). 401 when auth is on and
+	// the caller is not root; 500 when the change cannot be committed (no
+	// quorum, after about 7 s).
 	//
 	// Corresponds with DELETE /v2/members/{memberId} (the `RemoveMember` operationId).
 	RemoveMember(ctx context.Context, memberId string, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -2532,6 +2543,26 @@ func (c *Client) AddMember(ctx context.Context, body AddMemberJSONRequestBody, r
 	return c.Client.Do(req)
 }
 
+// RemoveMemberNamedLeader Not a way to remove the leader.
+//
+// `leader` is not a member id: a DELETE of this path is
+// `removeMember` with the id `leader`, which answers 404 `No such
+// member: leader` and changes nothing. To remove the leader, read its
+// id with `getLeader` and remove that id.
+//
+// Corresponds with DELETE /v2/members/leader (the `RemoveMemberNamedLeader` operationId).
+func (c *Client) RemoveMemberNamedLeader(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRemoveMemberNamedLeaderRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // GetLeader Get the member that is currently the raft leader.
 //
 // Every member answers with the same leader. While there is no leader
@@ -2557,9 +2588,10 @@ func (c *Client) GetLeader(ctx context.Context, reqEditors ...RequestEditorFn) (
 //
 // Answers 204 with no body. Removing a member that was already removed
 // answers **410** `Member permanently removed: <id>`; an unknown or
-// unparsable id (including `leader`) answers 404 `No such member:
-// <id>`. 401 when auth is on and the caller is not root; 500 when the
-// change cannot be committed (no quorum, after about 7 s).
+// unparsable id answers 404 `No such member: <id>` (the id `leader`
+// too, described under `/v2/members/leader`). 401 when auth is on and
+// the caller is not root; 500 when the change cannot be committed (no
+// quorum, after about 7 s).
 //
 // Corresponds with DELETE /v2/members/{memberId} (the `RemoveMember` operationId).
 func (c *Client) RemoveMember(ctx context.Context, memberId string, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -4233,6 +4265,33 @@ func NewAddMemberRequestWithBody(server string, contentType string, body io.Read
 	return req, nil
 }
 
+// NewRemoveMemberNamedLeaderRequest constructs an http.Request for the RemoveMemberNamedLeader method
+func NewRemoveMemberNamedLeaderRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v2/members/leader")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewGetLeaderRequest constructs an http.Request for the GetLeader method
 func NewGetLeaderRequest(server string) (*http.Request, error) {
 	var err error
@@ -5102,6 +5161,18 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /v2/members (the `AddMember` operationId).
 	AddMemberWithResponse(ctx context.Context, body AddMemberJSONRequestBody, reqEditors ...RequestEditorFn) (*AddMemberResponse, error)
 
+	// RemoveMemberNamedLeaderWithResponse Not a way to remove the leader.
+	//
+	// `leader` is not a member id: a DELETE of this path is
+	// `removeMember` with the id `leader`, which answers 404 `No such
+	// member: leader` and changes nothing. To remove the leader, read its
+	// id with `getLeader` and remove that id.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /v2/members/leader (the `RemoveMemberNamedLeader` operationId).
+	RemoveMemberNamedLeaderWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*RemoveMemberNamedLeaderResponse, error)
+
 	// GetLeaderWithResponse Get the member that is currently the raft leader.
 	//
 	// Every member answers with the same leader. While there is no leader
@@ -5119,9 +5190,10 @@ type ClientWithResponsesInterface interface {
 	//
 	// Answers 204 with no body. Removing a member that was already removed
 	// answers **410** `Member permanently removed: <id>`; an unknown or
-	// unparsable id (including `leader`) answers 404 `No such member:
-	// <id>`. 401 when auth is on and the caller is not root; 500 when the
-	// change cannot be committed (no quorum, after about 7 s).
+	// unparsable id answers 404 `No such member: <id>` (the id `leader`
+	// too, described under `/v2/members/leader`). 401 when auth is on and
+	// the caller is not root; 500 when the change cannot be committed (no
+	// quorum, after about 7 s).
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -7568,6 +7640,68 @@ func (r AddMemberResponse) ContentType() string {
 	return ""
 }
 
+// RemoveMemberNamedLeaderResponse401Headers the declared response headers of an HTTP 401 response for RemoveMemberNamedLeader
+type RemoveMemberNamedLeaderResponse401Headers struct {
+	XEtcdClusterId *string
+}
+
+// RemoveMemberNamedLeaderResponse404Headers the declared response headers of an HTTP 404 response for RemoveMemberNamedLeader
+type RemoveMemberNamedLeaderResponse404Headers struct {
+	XEtcdClusterId *string
+}
+
+type RemoveMemberNamedLeaderResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *HTTPError
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *HTTPError
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *RemoveMemberNamedLeaderResponse401Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *RemoveMemberNamedLeaderResponse404Headers
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r RemoveMemberNamedLeaderResponse) GetJSON401() *HTTPError {
+	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r RemoveMemberNamedLeaderResponse) GetJSON404() *HTTPError {
+	return r.JSON404
+}
+
+// GetBody returns the raw response body bytes
+func (r RemoveMemberNamedLeaderResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r RemoveMemberNamedLeaderResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r RemoveMemberNamedLeaderResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r RemoveMemberNamedLeaderResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // GetLeaderResponse200Headers the declared response headers of an HTTP 200 response for GetLeader
 type GetLeaderResponse200Headers struct {
 	XEtcdClusterId *string
@@ -8830,6 +8964,24 @@ func (c *ClientWithResponses) AddMemberWithResponse(ctx context.Context, body Ad
 	return ParseAddMemberResponse(rsp)
 }
 
+// RemoveMemberNamedLeaderWithResponse Not a way to remove the leader.
+//
+// `leader` is not a member id: a DELETE of this path is
+// `removeMember` with the id `leader`, which answers 404 `No such
+// member: leader` and changes nothing. To remove the leader, read its
+// id with `getLeader` and remove that id.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /v2/members/leader (the `RemoveMemberNamedLeader` operationId).
+func (c *ClientWithResponses) RemoveMemberNamedLeaderWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*RemoveMemberNamedLeaderResponse, error) {
+	rsp, err := c.RemoveMemberNamedLeader(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRemoveMemberNamedLeaderResponse(rsp)
+}
+
 // GetLeaderWithResponse Get the member that is currently the raft leader.
 //
 // Every member answers with the same leader. While there is no leader
@@ -8853,9 +9005,10 @@ func (c *ClientWithResponses) GetLeaderWithResponse(ctx context.Context, reqEdit
 //
 // Answers 204 with no body. Removing a member that was already removed
 // answers **410** `Member permanently removed: <id>`; an unknown or
-// unparsable id (including `leader`) answers 404 `No such member:
-// <id>`. 401 when auth is on and the caller is not root; 500 when the
-// change cannot be committed (no quorum, after about 7 s).
+// unparsable id answers 404 `No such member: <id>` (the id `leader`
+// too, described under `/v2/members/leader`). 401 when auth is on and
+// the caller is not root; 500 when the change cannot be committed (no
+// quorum, after about 7 s).
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -11743,6 +11896,62 @@ func ParseAddMemberResponse(rsp *http.Response) (*AddMemberResponse, error) {
 			headers.XEtcdClusterId = &value
 		}
 		response.Headers500 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseRemoveMemberNamedLeaderResponse parses an HTTP response from a RemoveMemberNamedLeaderWithResponse call
+func ParseRemoveMemberNamedLeaderResponse(rsp *http.Response) (*RemoveMemberNamedLeaderResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &RemoveMemberNamedLeaderResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest HTTPError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest HTTPError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers RemoveMemberNamedLeaderResponse401Headers
+		if values := rsp.Header.Values("X-Etcd-Cluster-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XEtcdClusterId = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 404:
+		var headers RemoveMemberNamedLeaderResponse404Headers
+		if values := rsp.Header.Values("X-Etcd-Cluster-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XEtcdClusterId = &value
+		}
+		response.Headers404 = &headers
 	}
 
 	return response, nil
