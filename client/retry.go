@@ -102,7 +102,6 @@ type call struct {
 	rreq retryablehttp.Request
 }
 
-
 // newCall makes a call object with its retry client bound to it.
 func newCall() *call {
 	st := new(call)

@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -377,5 +379,43 @@ func TestResentDeleteThatFindsNoKeyIsOutcomeUnknown(t *testing.T) {
 	c2 := pinnedClient(t, Config{}, gone.URL)
 	if _, err := NewKeysAPI(c2).Delete(context.Background(), "/k", nil); IsOutcomeUnknown(err) || !IsKeyNotFound(err) {
 		t.Fatalf("plain not found: %v", err)
+	}
+}
+
+// A call that fails on every member goes through go-retryablehttp's loop:
+// each member is tried retryRounds times, the second round only after the
+// back-off, and go-retryablehttp itself prints nothing (its logger is off;
+// attempts are logged to Config.Logger, when given).
+func TestRetriesAreQuietAndBackOffBetweenRounds(t *testing.T) {
+	sick, n := countingServer(t, 500, `{"errorCode":300,"message":"Raft Internal Error","cause":"etcdserver: request timed out","index":0}`)
+	sick2, n2 := countingServer(t, 503, `{"message":"During election"}`)
+	c := pinnedClient(t, Config{}, sick.URL, sick2.URL)
+
+	// go-retryablehttp's default logger writes to the stderr it saw at
+	// start-up, which no test can swap: check that the calls' clients have
+	// none, and that nothing reaches the standard logger either.
+	if l := newCall().rc.Logger; l != nil {
+		t.Fatalf("go-retryablehttp logs to %T", l)
+	}
+	var logged strings.Builder
+	log.SetOutput(&logged)
+	start := time.Now()
+	_, err := NewKeysAPI(c).Get(context.Background(), "/k", nil)
+	took := time.Since(start)
+	log.SetOutput(os.Stderr)
+
+	var ce *ClusterError
+	if !errors.As(err, &ce) || len(ce.Errors) != 2*retryRounds {
+		t.Fatalf("err = %v, want a *ClusterError of %d attempts", err, 2*retryRounds)
+	}
+	if got := n.Load() + n2.Load(); got != 2*retryRounds || n.Load() != n2.Load() {
+		t.Errorf("attempts per member: %d and %d, want %d each", n.Load(), n2.Load(), retryRounds)
+	}
+	// The back-off before the second round is jittered in [min/2, min].
+	if took < retryWaitMin/2 {
+		t.Errorf("four attempts took %v: no back-off before the second round (at least %v)", took, retryWaitMin/2)
+	}
+	if logged.Len() > 0 {
+		t.Errorf("retries printed %q to the log", logged.String())
 	}
 }
