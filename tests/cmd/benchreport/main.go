@@ -839,7 +839,7 @@ func (rep *report) why(v verdict, cores int) string {
 				off = r.cells["official"].v
 			}
 		}
-		return fmt.Sprintf("net/http's Transport alone allocates %.0f times for this exchange (the floor row), %.0f of the official client's %.0f; 0.6× leaves %.0f allocations for everything the client itself does.",
+		return fmt.Sprintf("net/http's Transport alone allocates %.0f times for this exchange (the floor row), %.0f of the official client's %.0f; 0.6× leaves %.0f allocations for everything the client itself does. goetcd's 7 above the floor: the request's URL and header (2, http.NewRequestWithContext; the floor copies a ready request), the key's path (1), the decoded answer (1), and 3 in http.Client.Do (its redirect bookkeeping: the request list, the header copier and its header clone), which every attempt pays because go-retryablehttp sends through an *http.Client.",
 			rep.floorAllocs, rep.floorAllocs, off, 0.6*off-rep.floorAllocs)
 	case v.t.unit == "ops/s" && v.t.versus != "":
 		oc, ok := rep.setCores[v.t.versus]
