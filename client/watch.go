@@ -215,7 +215,7 @@ func (w *httpWatcher) request(ctx context.Context) (*Response, error) {
 	}
 	idle := newIdleTimer(w.opts.IdleTimeout, cancel)
 	pinned := PinnedEndpoint(w.k.c)
-	resp, st, err := w.k.c.sendKey(rctx, req, classWatch, "watch", w.key, true)
+	resp, st, err := w.k.c.sendAside(rctx, req, w.key)
 	if err != nil {
 		idle.stop()
 		cancel()
@@ -271,6 +271,28 @@ func (w *httpWatcher) request(ctx context.Context) (*Response, error) {
 	}
 	w.stream = &watchStream{resp: resp, dec: json.NewDecoder(body), cancel: cancel, idle: idle, endpoint: endpoint, limit: limited}
 	return w.stream.next(ctx, w)
+}
+
+// sent is what sendKey returned.
+type sent struct {
+	resp *http.Response
+	st   *call
+	err  error
+}
+
+// sendAside sends a watch request from a goroutine of its own, which ends
+// once the answer's headers are in. Sending goes deep (go-retryablehttp,
+// net/http's client and transport); the goroutine that then waits on the
+// long poll, for minutes perhaps, keeps a small stack, which counts with
+// thousands of watches.
+func (c *httpClusterClient) sendAside(ctx context.Context, req *http.Request, key string) (*http.Response, *call, error) {
+	ch := make(chan sent, 1)
+	go func() {
+		resp, st, err := c.sendKey(ctx, req, classWatch, "watch", key, true)
+		ch <- sent{resp, st, err}
+	}()
+	r := <-ch
+	return r.resp, r.st, r.err
 }
 
 func (w *httpWatcher) closeStream() {

@@ -272,8 +272,8 @@ var watcherClients = []string{nameGoetcd, nameOfficial, nameRaw}
 
 // BenchmarkEtcdWatchers starts 1,000 watchers of one key on one client and,
 // once etcd counts all of them, measures what they hold: goroutines, heap
-// (after collection) and goroutine stacks, each above what the process had
-// before. Then one write wakes all of them; fanout-ms is the time until the
+// (after collection) and goroutine stacks (once collections no longer
+// shrink them), each above what the process had before. Then one write wakes all of them; fanout-ms is the time until the
 // last one had its event.
 func BenchmarkEtcdWatchers(b *testing.B) {
 	ep := startEtcd(b)
@@ -324,7 +324,7 @@ func watchers(b *testing.B, writer kv, name, ep, key string) (watchersCost, erro
 	}
 	g0 := runtime.NumGoroutine()
 	h0 := settledHeap()
-	s0 := readMetric(stacksMetric)
+	s0 := settledStacks()
 
 	c := newKV(b, name, ep)
 	defer c.close()
@@ -354,7 +354,7 @@ func watchers(b *testing.B, writer kv, name, ep, key string) (watchersCost, erro
 	m.goroutines = runtime.NumGoroutine() - g0
 	h1 := settledHeap()
 	m.heap = h1 - min(h0, h1)
-	s1 := readMetric(stacksMetric)
+	s1 := settledStacks()
 	m.stacks = s1 - min(s0, s1)
 	m.conns = c.conns()
 

@@ -21,6 +21,23 @@ func readMetric(name string) uint64 {
 
 func heapObjects() uint64 { return readMetric(heapObjectsMetric) }
 
+// settledStacks collects garbage until the goroutine stacks stop shrinking
+// (each collection halves a stack that uses under a quarter of itself) and
+// returns their size then: what long-lived goroutines hold in a process
+// that has run a while, whatever depth their start-up calls reached.
+func settledStacks() uint64 {
+	s := readMetric(stacksMetric)
+	for range 8 {
+		runtime.GC()
+		n := readMetric(stacksMetric)
+		if n >= s {
+			return n
+		}
+		s = n
+	}
+	return s
+}
+
 // settledHeap collects garbage twice and returns the heap then.
 func settledHeap() uint64 {
 	runtime.GC()

@@ -33,7 +33,7 @@ import (
 
 func main() {
 	var (
-		rounds    = flag.Int("rounds", 3, "how many times every benchmark runs")
+		rounds    = flag.Int("rounds", 5, "how many times every benchmark runs")
 		in        = flag.String("in", "", "read benchmark output from this file instead of running (as written by -save)")
 		save      = flag.String("save", ".cache/bench.txt", "write the raw benchmark output here (empty: don't)")
 		mdPath    = flag.String("md", "../docs/benchmarks.md", "write the report here (empty: don't)")
