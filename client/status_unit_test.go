@@ -5,7 +5,6 @@ import (
 	"errors"
 	"log/slog"
 	"math"
-	"net"
 	"slices"
 	"strings"
 	"testing"
@@ -88,7 +87,7 @@ func TestLeaderStatsFindsTheLeader(t *testing.T) {
 }
 
 func TestMemberStatusAPIAsksOnlyItsMember(t *testing.T) {
-	dead := unusedEndpoint(t)
+	dead := deadEndpoint(t)
 	live := newFakeEtcd(t, map[string]route{"GET /version": {200, `{"etcdserver":"3.5.35","etcdcluster":"3.5.0"}`}})
 	var logged strings.Builder
 	logger := slog.New(slog.NewTextHandler(&logged, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -165,7 +164,7 @@ func TestMillis(t *testing.T) {
 // TestStatusOfEachAsksEveryMemberOnce: one call per endpoint, concurrently,
 // and a dead member's error does not hide the others' answers.
 func TestStatusOfEachAsksEveryMemberOnce(t *testing.T) {
-	dead := unusedEndpoint(t)
+	dead := deadEndpoint(t)
 	a := newFakeEtcd(t, map[string]route{"GET /health": {200, `{"health":"true"}`}})
 	b := newFakeEtcd(t, map[string]route{"GET /health": {503, `{"health":"false","reason":"RAFT NO LEADER"}`}})
 	c := newTestClient(t, Config{}, a.endpoint(), b.endpoint(), dead)
@@ -180,16 +179,4 @@ func TestStatusOfEachAsksEveryMemberOnce(t *testing.T) {
 	if r := got[b.endpoint()]; r.Err == nil && r.Value.Reason != "RAFT NO LEADER" {
 		t.Errorf("reason = %q", r.Value.Reason)
 	}
-}
-
-// unusedEndpoint returns the URL of a loopback port nobody listens on.
-func unusedEndpoint(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	return "http://" + addr
 }
