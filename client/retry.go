@@ -125,7 +125,9 @@ func newCall() *call {
 }
 
 // RoundTrip sends one attempt of the call: it is the transport of rc's
-// http.Client.
+// http.Client. The call has no CloseIdleConnections method, on purpose:
+// go-retryablehttp calls it on its client after every failed call, and
+// the idle connections to the healthy members must stay in the pool.
 func (st *call) RoundTrip(req *http.Request) (*http.Response, error) {
 	return (&attemptTransport{c: st.c}).roundTrip(req, st)
 }
