@@ -419,3 +419,41 @@ func TestRetriesAreQuietAndBackOffBetweenRounds(t *testing.T) {
 		t.Errorf("retries printed %q to the log", logged.String())
 	}
 }
+
+// A call that gives up (here a one-shot write answered with a 5xx) must not
+// close the idle connections of the other members: go-retryablehttp closes
+// its client's idle connections whenever it gives up, and the client's pool
+// is shared by every call.
+func TestGivingUpKeepsOtherMembersConnections(t *testing.T) {
+	var conns atomic.Int32
+	healthy := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Etcd-Index", "5")
+		io.WriteString(w, okSetBody)
+	}))
+	healthy.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	healthy.Start()
+	t.Cleanup(healthy.Close)
+	sick, _ := countingServer(t, 500, `{"errorCode":300,"message":"Raft Internal Error","cause":"etcdserver: request timed out","index":0}`)
+	c := pinnedClient(t, Config{}, healthy.URL, sick.URL)
+	kapi := NewKeysAPI(c)
+	ctx := context.Background()
+	if _, err := kapi.Get(ctx, "/k", nil); err != nil {
+		t.Fatal(err)
+	}
+	c.mu.Lock()
+	c.pinned = 1
+	c.mu.Unlock()
+	if _, err := kapi.Create(ctx, "/k", "v"); !IsOutcomeUnknown(err) {
+		t.Fatalf("create on a 500: %v, want an unknown outcome", err)
+	}
+	if _, err := kapi.Get(ctx, "/k", nil); err != nil {
+		t.Fatal(err)
+	}
+	if n := conns.Load(); n != 1 {
+		t.Errorf("the healthy member saw %d connections, want 1: a failed call closed the shared pool's idle connections", n)
+	}
+}
