@@ -179,14 +179,39 @@ func checkAnswerError(t *testing.T, err error, status int) {
 // generic decoding agree, so a re-encoded value can be compared with the
 // input; for other input only the re-encoding's stability is checked.
 func strictJSON(data []byte, known ...string) bool {
+	type member struct {
+		obj  int
+		name string
+	}
+	seen := map[member]bool{}
+	return walkMemberNames(data, func(obj int, name string) bool {
+		m := member{obj, name}
+		if seen[m] {
+			return false
+		}
+		for _, k := range known {
+			if name != k && strings.EqualFold(name, k) {
+				return false
+			}
+		}
+		seen[m] = true
+		return true
+	})
+}
+
+// walkMemberNames calls visit with each member name of each object of
+// data, in order, and a number telling the objects apart; it stops when
+// visit returns false. It reports whether data was read to its end as one
+// complete JSON value (false too when visit stopped it).
+func walkMemberNames(data []byte, visit func(obj int, name string) bool) bool {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
 	type frame struct {
-		obj   bool
-		seen  map[string]bool
-		isKey bool
+		obj, isKey bool
+		id         int
 	}
-	var stack []*frame
+	var stack []frame
+	objects := 0
 	for {
 		tok, err := dec.Token()
 		if err == io.EOF {
@@ -195,38 +220,29 @@ func strictJSON(data []byte, known ...string) bool {
 		if err != nil {
 			return false
 		}
-		var top *frame
-		if len(stack) > 0 {
-			top = stack[len(stack)-1]
-		}
-		if top != nil && top.obj && top.isKey {
-			if d, ok := tok.(json.Delim); ok && d == '}' {
-				stack = stack[:len(stack)-1]
+		n := len(stack)
+		if n > 0 && stack[n-1].obj && stack[n-1].isKey {
+			if tok == json.Delim('}') {
+				stack = stack[:n-1]
 				continue
 			}
-			name := tok.(string)
-			if top.seen[name] {
+			if !visit(stack[n-1].id, tok.(string)) {
 				return false
 			}
-			for _, k := range known {
-				if name != k && strings.EqualFold(name, k) {
-					return false
-				}
-			}
-			top.seen[name] = true
-			top.isKey = false
+			stack[n-1].isKey = false
 			continue
 		}
-		if top != nil && top.obj {
-			top.isKey = true
+		if n > 0 && stack[n-1].obj {
+			stack[n-1].isKey = true
 		}
 		switch tok {
 		case json.Delim('{'):
-			stack = append(stack, &frame{obj: true, seen: map[string]bool{}, isKey: true})
+			objects++
+			stack = append(stack, frame{obj: true, isKey: true, id: objects})
 		case json.Delim('['):
-			stack = append(stack, &frame{})
+			stack = append(stack, frame{})
 		case json.Delim(']'):
-			stack = stack[:len(stack)-1]
+			stack = stack[:n-1]
 		}
 	}
 }

@@ -591,10 +591,7 @@ func (k *httpKeysAPI) getRequest(ctx context.Context, ck string, p *generated.Ge
 		b = appendBoolParam(b, "sorted", p.Sorted)
 		b = appendBoolParam(b, "quorum", p.Quorum)
 		b = appendBoolParam(b, "wait", p.Wait)
-		if p.WaitIndex != nil {
-			b = appendParam(b, "waitIndex")
-			b = strconv.AppendUint(b, *p.WaitIndex, 10)
-		}
+		b = appendUintParam(b, "waitIndex", p.WaitIndex)
 		b = appendBoolParam(b, "stream", p.Stream)
 		q = string(b)
 	}
@@ -609,14 +606,8 @@ func (k *httpKeysAPI) deleteRequest(ctx context.Context, ck string, p *generated
 		var b []byte
 		b = appendBoolParam(b, "recursive", p.Recursive)
 		b = appendBoolParam(b, "dir", p.Dir)
-		if p.PrevValue != nil {
-			b = appendParam(b, "prevValue")
-			b = append(b, url.QueryEscape(*p.PrevValue)...)
-		}
-		if p.PrevIndex != nil {
-			b = appendParam(b, "prevIndex")
-			b = strconv.AppendUint(b, *p.PrevIndex, 10)
-		}
+		b = appendStringParam(b, "prevValue", p.PrevValue)
+		b = appendUintParam(b, "prevIndex", p.PrevIndex)
 		q = string(b)
 	}
 	return k.keysRequest(ctx, http.MethodDelete, ck, q, nil, false)
@@ -630,23 +621,11 @@ func (k *httpKeysAPI) setRequest(ctx context.Context, ck string, f *generated.Se
 	b = appendBoolParam(b, "dir", f.Dir)
 	b = appendBoolParam(b, "noValueOnSuccess", f.NoValueOnSuccess)
 	b = appendBoolParam(b, "prevExist", f.PrevExist)
-	if f.PrevIndex != nil {
-		b = appendParam(b, "prevIndex")
-		b = strconv.AppendUint(b, *f.PrevIndex, 10)
-	}
-	if f.PrevValue != nil {
-		b = appendParam(b, "prevValue")
-		b = append(b, url.QueryEscape(*f.PrevValue)...)
-	}
+	b = appendUintParam(b, "prevIndex", f.PrevIndex)
+	b = appendStringParam(b, "prevValue", f.PrevValue)
 	b = appendBoolParam(b, "refresh", f.Refresh)
-	if f.Ttl != nil {
-		b = appendParam(b, "ttl")
-		b = strconv.AppendUint(b, *f.Ttl, 10)
-	}
-	if f.Value != nil {
-		b = appendParam(b, "value")
-		b = append(b, url.QueryEscape(*f.Value)...)
-	}
+	b = appendUintParam(b, "ttl", f.Ttl)
+	b = appendStringParam(b, "value", f.Value)
 	return k.keysRequest(ctx, http.MethodPut, ck, "", b, true)
 }
 
@@ -666,6 +645,20 @@ func appendBoolParam(b []byte, name string, v *bool) []byte {
 		return b
 	}
 	return strconv.AppendBool(appendParam(b, name), *v)
+}
+
+func appendUintParam(b []byte, name string, v *uint64) []byte {
+	if v == nil {
+		return b
+	}
+	return strconv.AppendUint(appendParam(b, name), *v, 10)
+}
+
+func appendStringParam(b []byte, name string, v *string) []byte {
+	if v == nil {
+		return b
+	}
+	return append(appendParam(b, name), url.QueryEscape(*v)...)
 }
 
 // send sends a keys request (made by keysRequest, or by the generated

@@ -103,48 +103,16 @@ func decodeFrom(r io.Reader, limit int64) (*Response, *keysDecoder, error) {
 // whose name is "nodes" in any case: the one input on which the decoder is
 // documented to differ from encoding/json.
 func hasDuplicateNodes(body []byte) bool {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	type frame struct {
-		obj   bool
-		key   bool
-		nodes int
-	}
-	var stack []*frame
-	for {
-		tok, err := dec.Token()
-		if err != nil {
-			return false
+	nodes := map[int]int{}
+	dup := false
+	walkMemberNames(body, func(obj int, name string) bool {
+		if foldEqual([]byte(name), "nodes") {
+			nodes[obj]++
+			dup = nodes[obj] > 1
 		}
-		var top *frame
-		if len(stack) > 0 {
-			top = stack[len(stack)-1]
-		}
-		if top != nil && top.obj && top.key {
-			if tok == json.Delim('}') {
-				stack = stack[:len(stack)-1]
-				continue
-			}
-			if foldEqual([]byte(tok.(string)), "nodes") {
-				top.nodes++
-				if top.nodes > 1 {
-					return true
-				}
-			}
-			top.key = false
-			continue
-		}
-		if top != nil && top.obj {
-			top.key = true
-		}
-		switch tok {
-		case json.Delim('{'):
-			stack = append(stack, &frame{obj: true, key: true})
-		case json.Delim('['):
-			stack = append(stack, &frame{})
-		case json.Delim(']'):
-			stack = stack[:len(stack)-1]
-		}
-	}
+		return !dup
+	})
+	return dup
 }
 
 func checkKeysDecode(t *testing.T, body []byte) {

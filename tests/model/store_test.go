@@ -255,8 +255,9 @@ func (s *store) compare(n *mnode, prevValue string, prevIndex uint64) *client.Er
 	}
 }
 
-// CAS is a set with prevValue and/or prevIndex.
-func (s *store) CAS(rel, value, prevValue string, prevIndex uint64) (*client.Response, *client.Error) {
+// compared returns the file at rel if it passes the prevValue/prevIndex
+// test of a compare-and-swap or compare-and-delete, or the server's error.
+func (s *store) compared(rel, prevValue string, prevIndex uint64) (*mnode, *client.Error) {
 	n, err := s.get(rel)
 	if err != nil {
 		return nil, err
@@ -265,6 +266,15 @@ func (s *store) CAS(rel, value, prevValue string, prevIndex uint64) (*client.Res
 		return nil, s.err(client.ErrorCodeNotFile, s.abs(rel))
 	}
 	if err := s.compare(n, prevValue, prevIndex); err != nil {
+		return nil, err
+	}
+	return n, nil
+}
+
+// CAS is a set with prevValue and/or prevIndex.
+func (s *store) CAS(rel, value, prevValue string, prevIndex uint64) (*client.Response, *client.Error) {
+	n, err := s.compared(rel, prevValue, prevIndex)
+	if err != nil {
 		return nil, err
 	}
 	prev := s.repr(rel, n)
@@ -274,14 +284,8 @@ func (s *store) CAS(rel, value, prevValue string, prevIndex uint64) (*client.Res
 
 // CAD is a delete with prevValue and/or prevIndex.
 func (s *store) CAD(rel, prevValue string, prevIndex uint64) (*client.Response, *client.Error) {
-	n, err := s.get(rel)
+	n, err := s.compared(rel, prevValue, prevIndex)
 	if err != nil {
-		return nil, err
-	}
-	if n.dir {
-		return nil, s.err(client.ErrorCodeNotFile, s.abs(rel))
-	}
-	if err := s.compare(n, prevValue, prevIndex); err != nil {
 		return nil, err
 	}
 	prev := s.repr(rel, n)
