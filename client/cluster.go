@@ -22,7 +22,13 @@ import (
 // cluster doer replaces scheme, host and base path with the endpoint of each
 // attempt, so this name never goes on the wire (and .invalid never resolves,
 // should a bug ever let it through).
-const placeholderServer = "http://etcd.invalid"
+const placeholderServer = placeholderScheme + "://" + placeholderHost
+
+// The parts of placeholderServer.
+const (
+	placeholderScheme = "http"
+	placeholderHost   = "etcd.invalid"
+)
 
 // maxErrorBody bounds how much of an error answer is read.
 const maxErrorBody = 64 << 10
@@ -139,6 +145,9 @@ func (c *httpClusterClient) skipPin(ep string) {
 // current endpoints and returns an error that says why. In
 // EndpointSelectionPrioritizeLeader mode the leader's endpoint is pinned.
 func (c *httpClusterClient) Sync(ctx context.Context) error {
+	if ctx == nil {
+		return errNilContext
+	}
 	members, err := listMembers(ctx, c)
 	if err != nil {
 		return fmt.Errorf("client: sync: %w", err)
@@ -272,6 +281,9 @@ func sameEndpoints(a, b []*url.URL) bool {
 func (c *httpClusterClient) AutoSync(ctx context.Context, interval time.Duration) error {
 	if interval <= 0 {
 		return fmt.Errorf("client: AutoSync interval must be positive, got %v", interval)
+	}
+	if ctx == nil {
+		return errNilContext
 	}
 	ticker := time.NewTicker(interval)
 	defer ticker.Stop()

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"path"
@@ -14,6 +13,7 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/meycoin/goetcd/generated"
 )
@@ -546,24 +546,65 @@ var formContentType = []string{"application/x-www-form-urlencoded"}
 // keysRequest makes a request for the key ck (canonical, "" for the root)
 // with a query (already encoded) and, if hasForm, a form body.
 func (k *httpKeysAPI) keysRequest(ctx context.Context, method, ck, query string, form []byte, hasForm bool) (*http.Request, error) {
-	var body io.Reader
-	if hasForm {
-		body = bytes.NewReader(form)
+	if ctx == nil {
+		return nil, errNilContext
 	}
-	req, err := http.NewRequestWithContext(ctx, method, placeholderServer, body)
+	ku := new(keyURL)
+	ku.u = url.URL{Scheme: placeholderScheme, Host: placeholderHost, RawQuery: query}
+	ku.setPath(k.prefix, ck)
+	if !hasForm {
+		// A copy of a ready request: what NewRequestWithContext makes,
+		// without parsing placeholderServer again.
+		req := bodylessRequest.WithContext(ctx)
+		req.Method = method
+		req.URL = &ku.u
+		req.Header = make(http.Header)
+		return req, nil
+	}
+	req, err := http.NewRequestWithContext(ctx, method, placeholderServer, bytes.NewReader(form))
 	if err != nil {
 		return nil, err
 	}
-	p := k.prefix
-	if ck != "" {
-		p += "/" + ck
-	}
-	req.URL.Path = p
-	req.URL.RawQuery = query
-	if hasForm {
-		req.Header["Content-Type"] = formContentType
-	}
+	req.URL = &ku.u
+	req.Header["Content-Type"] = formContentType
 	return req, nil
+}
+
+// errNilContext is returned by calls given a nil context.
+var errNilContext = errors.New("client: nil context.Context (use context.Background())")
+
+// bodylessRequest is the request every keys request without a body is a
+// copy of (method, URL and header set afterwards).
+var bodylessRequest = func() *http.Request {
+	req, err := http.NewRequest(http.MethodGet, placeholderServer, nil)
+	if err != nil {
+		panic(err)
+	}
+	return req
+}()
+
+// keyURL is a keys request's URL with room for its path, so that both take
+// one allocation: keyURLRoom covers the keys of most programs.
+type keyURL struct {
+	u    url.URL
+	room [keyURLRoom]byte
+}
+
+const keyURLRoom = 80
+
+// setPath sets the URL's path to prefix+"/"+ck (prefix for the root, "").
+// A path that fits is written into room, which is never written again, and
+// the path string points into it; a longer one is allocated apart.
+func (ku *keyURL) setPath(prefix, ck string) {
+	switch {
+	case ck == "":
+		ku.u.Path = prefix
+	case len(prefix)+1+len(ck) > len(ku.room):
+		ku.u.Path = prefix + "/" + ck
+	default:
+		b := append(append(append(ku.room[:0], prefix...), '/'), ck...)
+		ku.u.Path = unsafe.String(&ku.room[0], len(b))
+	}
 }
 
 // Queries of Get for each combination of recursive, sorted and quorum.

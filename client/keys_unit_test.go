@@ -1,6 +1,8 @@
 package client
 
 import (
+	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -113,5 +115,38 @@ func TestNodesSortAndTTL(t *testing.T) {
 	}
 	if d := (&Node{TTL: 5}).TTLDuration(); d != 5*time.Second {
 		t.Errorf("TTLDuration = %v", d)
+	}
+}
+
+// TestNilContextIsAnError: a nil context is refused with errNilContext by
+// every call that takes one, instead of a panic inside net/http.
+func TestNilContextIsAnError(t *testing.T) {
+	c, err := New(Config{Endpoints: []string{deadEndpoint(t)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ctx context.Context // nil
+	k, m := NewKeysAPI(c), NewMembersAPI(c)
+	u, r, a := NewAuthUserAPI(c), NewAuthRoleAPI(c), NewAuthAPI(c)
+	for name, call := range map[string]func() error{
+		"Get":           func() error { _, err := k.Get(ctx, "/a", nil); return err },
+		"Set":           func() error { _, err := k.Set(ctx, "/a", "v", nil); return err },
+		"Create":        func() error { _, err := k.Create(ctx, "/a", "v"); return err },
+		"CreateInOrder": func() error { _, err := k.CreateInOrder(ctx, "/a", "v", nil); return err },
+		"Delete":        func() error { _, err := k.Delete(ctx, "/a", nil); return err },
+		"Watcher.Next":  func() error { _, err := k.Watcher("/a", nil).Next(ctx); return err },
+		"Members.List":  func() error { _, err := m.List(ctx); return err },
+		"Members.Add":   func() error { _, err := m.Add(ctx, "http://127.0.0.1:2380"); return err },
+		"Leader":        func() error { _, err := m.Leader(ctx); return err },
+		"ListUsers":     func() error { _, err := u.ListUsers(ctx); return err },
+		"ListRoles":     func() error { _, err := r.ListRoles(ctx); return err },
+		"Enable":        func() error { return a.Enable(ctx) },
+		"Sync":          func() error { return c.Sync(ctx) },
+		"AutoSync":      func() error { return c.AutoSync(ctx, time.Second) },
+		"GetVersion":    func() error { _, err := c.GetVersion(ctx); return err },
+	} {
+		if err := call(); !errors.Is(err, errNilContext) {
+			t.Errorf("%s with a nil context: %v, want %v", name, err, errNilContext)
+		}
 	}
 }

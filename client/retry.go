@@ -180,6 +180,9 @@ func (c *httpClusterClient) send(ctx context.Context, req *http.Request, class o
 // sendKey is send for an operation on a key: it is named op+" /"+key in
 // errors and logs (made only when needed).
 func (c *httpClusterClient) sendKey(ctx context.Context, req *http.Request, class opClass, op, key string, hasKey bool) (*http.Response, *call, error) {
+	if ctx == nil {
+		return nil, nil, errNilContext
+	}
 	eps, names, pin := c.snapshotNames()
 	if len(eps) == 0 {
 		return nil, nil, ErrNoEndpoints

@@ -136,6 +136,9 @@ func (w *httpWatcher) Next(ctx context.Context) (*Response, error) {
 	if w.keyErr != nil {
 		return nil, w.keyErr
 	}
+	if ctx == nil {
+		return nil, errNilContext
+	}
 	wait := repollWaitMin
 	for {
 		if err := ctx.Err(); err != nil {
