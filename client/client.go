@@ -24,6 +24,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/meycoin/goetcd/api/version"
@@ -38,9 +39,18 @@ var DefaultRequestTimeout = 5 * time.Second
 // verifies TLS certificates, honours HTTP_PROXY and friends, bounds dial
 // (30 s) and TLS handshake (10 s) times, and keeps up to 64 idle connections
 // per member so that concurrent callers reuse connections instead of opening
-// new ones. It does not ask for gzip: etcd's v2 API never compresses its
-// answers (3.4 and 3.5 ignore Accept-Encoding), so asking would only cost a
-// header on every request.
+// new ones.
+//
+// It opens no more than 64 connections per member (MaxConnsPerHost, the
+// size of the idle pool), so that every connection it opens can go back to
+// the pool: a 65th concurrent request waits for a connection to come free
+// instead of opening one that would be closed after a single use, and a
+// burst of callers starting at once opens no more connections than there
+// are callers. Watches are not held by this cap: see Config.WatchTransport.
+//
+// It does not ask for gzip: etcd's v2 API never compresses its answers (3.4
+// and 3.5 ignore Accept-Encoding), so asking would only cost a header on
+// every request.
 var DefaultTransport CancelableTransport = &http.Transport{
 	Proxy: http.ProxyFromEnvironment,
 	DialContext: (&net.Dialer{
@@ -51,6 +61,7 @@ var DefaultTransport CancelableTransport = &http.Transport{
 	TLSClientConfig:     &tls.Config{MinVersion: tls.VersionTLS12},
 	MaxIdleConns:        256,
 	MaxIdleConnsPerHost: 64,
+	MaxConnsPerHost:     64,
 	IdleConnTimeout:     90 * time.Second,
 	DisableCompression:  true,
 }
@@ -129,6 +140,15 @@ type Config struct {
 	// a TLSClientConfig for https endpoints with a private CA or client
 	// certificates.
 	Transport CancelableTransport
+
+	// WatchTransport drives the requests of watchers (Watcher.Next), which
+	// each hold a connection for as long as they wait for an event. If nil,
+	// watches go through Transport, except when Transport (or the
+	// DefaultTransport used in its place) is an *http.Transport with a
+	// MaxConnsPerHost cap: then they go through a copy of it without the cap,
+	// so that waiting watchers never take the connections other requests
+	// need, nor wait for them.
+	WatchTransport CancelableTransport
 
 	// CheckRedirect specifies the policy for handling HTTP redirects.
 	// If CheckRedirect is not nil, the Client calls it before
@@ -245,6 +265,10 @@ func New(cfg Config) (Client, error) {
 	if c.transport == nil {
 		c.transport = DefaultTransport
 	}
+	c.watchTransport = cfg.WatchTransport
+	if c.watchTransport == nil {
+		c.watchTransport = uncapped(c.transport)
+	}
 	if c.checkRedirect == nil {
 		c.checkRedirect = DefaultCheckRedirect
 	}
@@ -351,4 +375,35 @@ func redactUserinfo(ep string) string {
 		return ep[:start] + "xxxxx@" + ep[start+at+1:]
 	}
 	return ep
+}
+
+// uncapped returns t, or when t is an *http.Transport with a MaxConnsPerHost
+// cap, a copy of it without the cap (made once for DefaultTransport).
+func uncapped(t CancelableTransport) CancelableTransport {
+	ht, ok := t.(*http.Transport)
+	if !ok || ht.MaxConnsPerHost <= 0 {
+		return t
+	}
+	if t != DefaultTransport {
+		return uncappedCopy(ht)
+	}
+	defaultWatch.Lock()
+	defer defaultWatch.Unlock()
+	if defaultWatch.of != ht {
+		defaultWatch.of, defaultWatch.t = ht, uncappedCopy(ht)
+	}
+	return defaultWatch.t
+}
+
+// defaultWatch is the uncapped copy of DefaultTransport that watches share,
+// remade if DefaultTransport is replaced.
+var defaultWatch struct {
+	sync.Mutex
+	of, t *http.Transport
+}
+
+func uncappedCopy(ht *http.Transport) *http.Transport {
+	w := ht.Clone()
+	w.MaxConnsPerHost = 0
+	return w
 }

@@ -36,14 +36,16 @@ const maxErrorBody = 64 << 10
 // httpClusterClient is the Client: the endpoint ring and the machinery that
 // sends one API call to the cluster.
 type httpClusterClient struct {
-	transport     CancelableTransport
-	checkRedirect CheckRedirectFunc
-	username      string
-	password      string
-	headerTimeout time.Duration
-	selectionMode EndpointSelectionMode
-	logger        *slog.Logger
-	maxBody       int64 // Config.MaxResponseBytes; 0 = no limit
+	transport CancelableTransport
+	// watchTransport drives watch requests (Config.WatchTransport).
+	watchTransport CancelableTransport
+	checkRedirect  CheckRedirectFunc
+	username       string
+	password       string
+	headerTimeout  time.Duration
+	selectionMode  EndpointSelectionMode
+	logger         *slog.Logger
+	maxBody        int64 // Config.MaxResponseBytes; 0 = no limit
 
 	// attempts is the http.Client every attempt goes through: it never
 	// follows redirects itself (the attempt transport does, by the rules in

@@ -123,3 +123,51 @@ func TestMaxResponseBytes(t *testing.T) {
 		t.Fatal("a negative MaxResponseBytes was accepted")
 	}
 }
+
+// TestWatchTransportDefaults: watches get a copy of a capped *http.Transport
+// without the cap (one copy of DefaultTransport shared by all clients), the
+// transport itself when it has no cap or is not an *http.Transport, and
+// Config.WatchTransport when it is set.
+func TestWatchTransportDefaults(t *testing.T) {
+	dt := DefaultTransport.(*http.Transport)
+	if dt.MaxConnsPerHost != dt.MaxIdleConnsPerHost || dt.MaxConnsPerHost == 0 {
+		t.Fatalf("DefaultTransport: MaxConnsPerHost %d, MaxIdleConnsPerHost %d; want the same cap", dt.MaxConnsPerHost, dt.MaxIdleConnsPerHost)
+	}
+	if !dt.DisableCompression {
+		t.Error("DefaultTransport asks for gzip, which etcd never sends")
+	}
+	watchOf := func(cfg Config) CancelableTransport {
+		t.Helper()
+		cfg.Endpoints = []string{"http://127.0.0.1:2379"}
+		c, err := New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c.cluster().watchTransport
+	}
+	w1, w2 := watchOf(Config{}), watchOf(Config{Transport: DefaultTransport})
+	w, ok := w1.(*http.Transport)
+	if !ok || w == dt || w.MaxConnsPerHost != 0 || w.MaxIdleConnsPerHost != dt.MaxIdleConnsPerHost || w.TLSClientConfig == nil {
+		t.Fatalf("watches of a default client go through %#v, want an uncapped copy of DefaultTransport", w1)
+	}
+	if w2 != w1 {
+		t.Error("two default clients' watches do not share one transport")
+	}
+	capped := dt.Clone()
+	capped.MaxConnsPerHost = 8
+	if w, ok := watchOf(Config{Transport: capped}).(*http.Transport); !ok || w == capped || w.MaxConnsPerHost != 0 {
+		t.Errorf("a capped Transport's watches go through %#v, want an uncapped copy", w)
+	}
+	open := dt.Clone()
+	open.MaxConnsPerHost = 0
+	if w := watchOf(Config{Transport: open}); w != open {
+		t.Error("an uncapped Transport's watches do not go through it")
+	}
+	other := &cannedTransport{}
+	if w := watchOf(Config{Transport: other}); w != other {
+		t.Error("watches do not go through a Transport that is not an *http.Transport")
+	}
+	if w := watchOf(Config{Transport: capped, WatchTransport: other}); w != other {
+		t.Error("Config.WatchTransport is not used")
+	}
+}

@@ -425,6 +425,10 @@ func (t *attemptTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 // a call).
 func (t *attemptTransport) roundTrip(req *http.Request, st *call) (*http.Response, error) {
 	c := t.c
+	tr := c.transport
+	if st != nil && st.class == classWatch {
+		tr = c.watchTransport
+	}
 	// A watch is bounded like any request until its headers arrive (etcd
 	// sends them at once); the wait for the event afterwards is not.
 	timeout := c.headerTimeout
@@ -442,7 +446,7 @@ func (t *attemptTransport) roundTrip(req *http.Request, st *call) (*http.Respons
 		if ctx != req.Context() {
 			req = req.WithContext(ctx)
 		}
-		return t.follow(req)
+		return t.follow(tr, req)
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	var timedOut atomic.Bool
@@ -450,7 +454,7 @@ func (t *attemptTransport) roundTrip(req *http.Request, st *call) (*http.Respons
 		timedOut.Store(true)
 		cancel()
 	})
-	resp, err := t.follow(req.WithContext(ctx))
+	resp, err := t.follow(tr, req.WithContext(ctx))
 	stopped := timer.Stop()
 	if err == nil && !stopped {
 		resp.Body.Close()
@@ -467,15 +471,15 @@ func (t *attemptTransport) roundTrip(req *http.Request, st *call) (*http.Respons
 	return resp, nil
 }
 
-// follow sends req and follows redirects by hand: the same method and body,
+// follow sends req through tr and follows redirects by hand: the same method and body,
 // Config.CheckRedirect consulted before each, https→http refused, and the
 // Authorization header dropped once the chain leaves the original host.
-func (t *attemptTransport) follow(req *http.Request) (*http.Response, error) {
+func (t *attemptTransport) follow(tr http.RoundTripper, req *http.Request) (*http.Response, error) {
 	c := t.c
 	origHost := req.URL.Host
 	for via := 1; ; via++ {
 		debugRequest(req)
-		resp, err := c.transport.RoundTrip(req)
+		resp, err := tr.RoundTrip(req)
 		if err != nil {
 			return nil, err
 		}

@@ -310,7 +310,7 @@ func BenchmarkCannedBigGet(b *testing.B) {
 		res[name] = &acc{}
 		get(kvs[name]) // opens the connection
 	}
-	const rounds = 3
+	const rounds = 7
 	var ms runtime.MemStats
 	for range rounds {
 		for _, name := range names {

@@ -59,8 +59,9 @@ func (c *countingDialer) DialContext(ctx context.Context, network, addr string) 
 	return c.d.DialContext(ctx, network, addr)
 }
 
-// tunedTransport is goetcd's DefaultTransport (up to 64 idle connections per
-// member, 256 in all) with a counting dialer. The official client and the
+// tunedTransport is goetcd's DefaultTransport (up to 64 connections per
+// member, all of which may stay idle in the pool; 256 idle in all) with a
+// counting dialer. The official client and the
 // raw loop get the same settings, so that transport tuning does not decide
 // the comparison.
 func tunedTransport(d *countingDialer) *http.Transport {
@@ -100,6 +101,21 @@ type kv interface {
 	close()
 }
 
+// newWatchKV is newKV for watching: the official client and the raw loop
+// send everything through one transport, so theirs loses the tuned
+// transport's cap on connections per member (each waiting watcher holds
+// one), as goetcd's watches do.
+func newWatchKV(tb testing.TB, name, endpoint string) kv {
+	c := newKV(tb, name, endpoint)
+	switch c := c.(type) {
+	case *officialKV:
+		c.tr.MaxConnsPerHost = 0
+	case *rawKV:
+		c.tr.MaxConnsPerHost = 0
+	}
+	return c
+}
+
 // newKV makes the named client for endpoint, with a fresh transport.
 func newKV(tb testing.TB, name, endpoint string) kv {
 	tb.Helper()
@@ -107,11 +123,15 @@ func newKV(tb testing.TB, name, endpoint string) kv {
 	switch name {
 	case nameGoetcd, nameGoetcd + "-stream":
 		tr := tunedTransport(d)
-		c, err := goetcd.New(goetcd.Config{Endpoints: []string{endpoint}, Transport: tr})
+		// What goetcd makes for itself from a capped transport (see
+		// Config.WatchTransport), made here so that close reaches it.
+		wtr := tr.Clone()
+		wtr.MaxConnsPerHost = 0
+		c, err := goetcd.New(goetcd.Config{Endpoints: []string{endpoint}, Transport: tr, WatchTransport: wtr})
 		if err != nil {
 			tb.Fatal(err)
 		}
-		return &goetcdKV{kapi: goetcd.NewKeysAPI(c), tr: tr, d: d, stream: name != nameGoetcd}
+		return &goetcdKV{kapi: goetcd.NewKeysAPI(c), tr: tr, wtr: wtr, d: d, stream: name != nameGoetcd}
 	case nameOfficial, nameOfficialDefault:
 		tr := tunedTransport(d)
 		if name == nameOfficialDefault {
@@ -135,6 +155,7 @@ func newKV(tb testing.TB, name, endpoint string) kv {
 type goetcdKV struct {
 	kapi   goetcd.KeysAPI
 	tr     *http.Transport
+	wtr    *http.Transport // its watches'
 	d      *countingDialer
 	stream bool
 }
@@ -171,7 +192,10 @@ func (c *goetcdKV) watcher(key string, afterIndex uint64, recursive bool) watchN
 }
 
 func (c *goetcdKV) conns() int64 { return c.d.count.Load() }
-func (c *goetcdKV) close()       { c.tr.CloseIdleConnections() }
+func (c *goetcdKV) close() {
+	c.tr.CloseIdleConnections()
+	c.wtr.CloseIdleConnections()
+}
 
 // --- official ---
 

@@ -200,7 +200,7 @@ func BenchmarkEtcdWatchLatency(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		c := newKV(b, client, ep)
+		c := newWatchKV(b, client, ep)
 		defer c.close()
 		next := c.watcher(w.key, first, false)
 		wg.Go(func() {
@@ -326,7 +326,7 @@ func watchers(b *testing.B, writer kv, name, ep, key string) (watchersCost, erro
 	h0 := settledHeap()
 	s0 := settledStacks()
 
-	c := newKV(b, name, ep)
+	c := newWatchKV(b, name, ep)
 	defer c.close()
 	got := make(chan error, watcherCount)
 	var wg sync.WaitGroup

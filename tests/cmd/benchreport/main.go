@@ -768,10 +768,11 @@ const methodNotes = `
 The clients:
 
 * **goetcd**: this module's client as users get it (its DefaultTransport
-  settings: up to 64 idle connections per member).
+  settings: no gzip asked for, up to 64 connections per member, all of which
+  may stay idle in the pool; watches on a copy without the cap).
 * **official**: ` + "`go.etcd.io/etcd/client/v2`" + ` v2.305.35 given the same tuned
-  ` + "`*http.Transport`" + ` as goetcd, so that transport tuning does not decide the
-  comparison.
+  ` + "`*http.Transport`" + ` as goetcd (without the cap for watches, as goetcd's),
+  so that transport tuning does not decide the comparison.
 * **official-default**: the official client on its own DefaultTransport
   settings (Go's defaults: 2 idle connections per host), which is what its
   users get without tuning. Only where the transport matters (Sets).
@@ -804,8 +805,8 @@ included.
    ` + "`Transfer-Encoding: chunked`" + `, children in etcd's field order). Time is wall
    time per call; peak heap is the highest heap in use (live and unswept
    objects, sampled every 100 µs) during one call, above the heap after a
-   collection just before it. The clients take turns call by call (three
-   timed calls and three peak-heap calls each per round, each after a
+   collection just before it. The clients take turns call by call (seven
+   timed calls and seven peak-heap calls each per round, each after a
    collection), so that other work on the machine hits them alike.
 3. **Sets**: ` + "`Set(key, value)`" + ` of distinct small keys from 1, 16 or 64
    goroutines sharing one client against a real single-member etcd 3.5.35
@@ -839,7 +840,7 @@ func (rep *report) why(v verdict, cores int) string {
 				off = r.cells["official"].v
 			}
 		}
-		return fmt.Sprintf("net/http's Transport alone allocates %.0f times for this exchange (the floor row), %.0f of the official client's %.0f; 0.6× leaves %.0f allocations for everything the client itself does. goetcd's 7 above the floor: the request's URL and header (2, http.NewRequestWithContext; the floor copies a ready request), the key's path (1), the decoded answer (1), and 3 in http.Client.Do (its redirect bookkeeping: the request list, the header copier and its header clone), which every attempt pays because go-retryablehttp sends through an *http.Client.",
+		return fmt.Sprintf("net/http's Transport alone allocates %.0f times for this exchange (the floor row), %.0f of the official client's %.0f; 0.6× leaves %.0f allocations for everything the client itself does. goetcd's 6 above the floor: the request's URL with its path (1, one allocation), its header (1), the decoded answer (1), and 3 in http.Client.Do (its redirect bookkeeping: the request list, the header copier and its header clone), which every attempt pays because go-retryablehttp sends through an *http.Client.",
 			rep.floorAllocs, rep.floorAllocs, off, 0.6*off-rep.floorAllocs)
 	case v.t.unit == "ops/s" && v.t.versus != "":
 		oc, ok := rep.setCores[v.t.versus]
@@ -850,7 +851,7 @@ func (rep *report) why(v verdict, cores int) string {
 		return fmt.Sprintf("etcd and the client share the %d cores and etcd needs most of them: %s took %.2f cores at c=64, so a client using no CPU at all could reach about %.2f× its throughput on this machine, if etcd's share of the CPU sets the pace.",
 			cores, v.t.versus, oc, bound)
 	case v.t.unit == "conns":
-		return "the number is the worst round's. net/http's Transport dials a new connection when a request finds none idle, even if one comes back a moment later, and drops a connection whose request write it has not seen finish within 50 ms of the answer (persistConn.wroteRequest); on a loaded machine either can happen while 64 goroutines start at once. The other clients' counts in the table show the same."
+		return "the number is the worst round's. net/http's Transport dials a new connection when a request finds none idle, even if one comes back a moment later; DefaultTransport's MaxConnsPerHost (64) bounds that, so a count above 64 means connections were closed and replaced during the run (a connection whose request write net/http has not seen finish within 50 ms of the answer is dropped: persistConn.wroteRequest)."
 	case v.t.unit == "call-ns":
 		cpu, wall := 0.0, 0.0
 		for _, r := range rep.rows {
