@@ -253,10 +253,15 @@ func TestCreateInOrderNeverDoubleApplies(t *testing.T) {
 }
 
 // TestPausedMemberCostsOnlyTheHeaderTimeout pauses (SIGSTOP) the follower the
-// client is pinned to: calls keep succeeding through the other members, each
-// within HeaderTimeoutPerRequest plus one second.
+// client is pinned to: calls from more goroutines than the transport may
+// open connections per member (a cap like DefaultTransport's, made small)
+// keep succeeding through the other members, each within
+// HeaderTimeoutPerRequest plus one second. The calls stuck on the paused
+// member hold every connection the cap allows to it; the others queue for
+// one, and their header timeout moves them on just the same.
 func TestPausedMemberCostsOnlyTheHeaderTimeout(t *testing.T) {
 	const headerTimeout = 500 * time.Millisecond
+	const connCap, callers, callsEach = 3, 6, 5
 	for _, s := range etcdtest.Servers(t) {
 		t.Run(s.String(), func(t *testing.T) {
 			cl := etcdtest.StartCluster(t, s, 3)
@@ -268,36 +273,54 @@ func TestPausedMemberCostsOnlyTheHeaderTimeout(t *testing.T) {
 			// an election, which is not what this test measures.
 			var c client.Client
 			for {
-				c, _ = clienttest.New(t, cl.Endpoints(), client.Config{HeaderTimeoutPerRequest: headerTimeout})
+				var tr *clienttest.Transport
+				c, tr = clienttest.New(t, cl.Endpoints(), client.Config{HeaderTimeoutPerRequest: headerTimeout})
+				tr.Base().MaxConnsPerHost = connCap
 				if memberIndex(t, cl, client.PinnedEndpoint(c)) != leader {
 					break
 				}
 			}
 			kapi := client.NewKeysAPI(c)
+			// The directory the Gets read exists before any Set of the run.
+			if _, err := kapi.Set(t.Context(), "/paused/k-before", "v", nil); err != nil {
+				t.Fatal(err)
+			}
 			victim := memberIndex(t, cl, client.PinnedEndpoint(c))
 			cl.Pause(victim)
 			defer cl.Resume(victim)
+			var mu sync.Mutex
 			var worst time.Duration
-			for i := 0; i < 30; i++ {
-				cctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
-				start := time.Now()
-				var err error
-				if i%2 == 0 {
-					_, err = kapi.Set(cctx, fmt.Sprintf("/paused/k%d", i), "v", nil)
-				} else {
-					_, err = kapi.Get(cctx, "/paused", &client.GetOptions{Recursive: true})
-				}
-				cancel()
-				d := time.Since(start)
-				worst = max(worst, d)
-				if err != nil {
-					t.Fatalf("call %d with member %d paused: %v", i, victim, err)
-				}
-				if d > headerTimeout+time.Second {
-					t.Errorf("call %d took %v, more than HeaderTimeoutPerRequest (%v) + 1s", i, d, headerTimeout)
-				}
+			var wg sync.WaitGroup
+			for g := range callers {
+				wg.Go(func() {
+					for j := range callsEach {
+						i := g*callsEach + j
+						cctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+						start := time.Now()
+						var err error
+						if i%2 == 0 {
+							_, err = kapi.Set(cctx, fmt.Sprintf("/paused/k%d", i), "v", nil)
+						} else {
+							_, err = kapi.Get(cctx, "/paused", &client.GetOptions{Recursive: true})
+						}
+						cancel()
+						d := time.Since(start)
+						mu.Lock()
+						worst = max(worst, d)
+						mu.Unlock()
+						if err != nil {
+							t.Errorf("call %d with member %d paused: %v", i, victim, err)
+							return
+						}
+						if d > headerTimeout+time.Second {
+							t.Errorf("call %d took %v, more than HeaderTimeoutPerRequest (%v) + 1s", i, d, headerTimeout)
+						}
+					}
+				})
 			}
-			t.Logf("%s: member %d paused, 30 calls succeeded, worst %v (header timeout %v)", s, victim, worst.Round(time.Millisecond), headerTimeout)
+			wg.Wait()
+			t.Logf("%s: member %d paused, %d calls from %d goroutines over at most %d connections per member succeeded, worst %v (header timeout %v)",
+				s, victim, callers*callsEach, callers, connCap, worst.Round(time.Millisecond), headerTimeout)
 		})
 	}
 }
