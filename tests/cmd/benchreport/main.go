@@ -842,6 +842,15 @@ func (rep *report) why(v verdict, cores int) string {
 		}
 		return fmt.Sprintf("net/http's Transport alone allocates %.0f times for this exchange (the floor row), %.0f of the official client's %.0f; 0.6× leaves %.0f allocations for everything the client itself does. goetcd's 6 above the floor: the request's URL with its path (1, one allocation), its header (1), the decoded answer (1), and 3 in http.Client.Do (its redirect bookkeeping: the request list, the header copier and its header clone), which every attempt pays because go-retryablehttp sends through an *http.Client.",
 			rep.floorAllocs, rep.floorAllocs, off, 0.6*off-rep.floorAllocs)
+	case v.t.unit == "cpu-ns/op" && v.t.bench == "CannedSmallGet" && rep.floorOK:
+		var own, off float64
+		for _, r := range rep.rows {
+			if r.m.bench == "CannedSmallGet" && r.m.unit == "cpu-ns/op" {
+				own, off = r.cells["goetcd"].v, r.cells["official"].v
+			}
+		}
+		return fmt.Sprintf("net/http's Transport alone (the floor row) takes %.1f µs of CPU per Get here, the canned server's syscalls included, %.0f%% of the official client's %.1f µs; 0.8× official leaves %.1f µs for everything the client itself does, and goetcd takes %.1f: go-retryablehttp's Do and the http.Client under it, building the request, decoding, the X-Etcd/X-Raft headers and the collection of its 6 allocations.",
+			rep.floorCPU/1e3, 100*rep.floorCPU/off, off/1e3, (0.8*off-rep.floorCPU)/1e3, (own-rep.floorCPU)/1e3)
 	case v.t.unit == "ops/s" && v.t.versus != "":
 		oc, ok := rep.setCores[v.t.versus]
 		if !ok || cores == 0 {
