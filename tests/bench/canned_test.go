@@ -337,16 +337,12 @@ func BenchmarkCannedBigGet(b *testing.B) {
 	b.Logf("body %d bytes, %d rounds", len(body), rounds)
 	for _, name := range names {
 		a := res[name]
-		b.Run("client="+name, func(b *testing.B) {
-			for range b.N {
-			}
-			b.ReportMetric(0, "ns/op")
-			b.ReportMetric(float64(a.wall.percentile(0.5)), "call-ns")
-			b.ReportMetric(float64(a.cpu.percentile(0.5)), "cpu-ns/op")
-			b.ReportMetric(median(a.peak), "peak-heap-MiB")
-			b.ReportMetric(float64(a.allocs)/float64(a.calls), "allocs/op")
-			b.ReportMetric(float64(a.bytes)/float64(a.calls), "B/op")
-		})
+		reportAs(b, "client="+name,
+			metric{float64(a.wall.percentile(0.5)), "call-ns"},
+			metric{float64(a.cpu.percentile(0.5)), "cpu-ns/op"},
+			metric{median(a.peak), "peak-heap-MiB"},
+			metric{float64(a.allocs) / float64(a.calls), "allocs/op"},
+			metric{float64(a.bytes) / float64(a.calls), "B/op"})
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"runtime/metrics"
 	"slices"
 	"sync/atomic"
+	"testing"
 	"time"
 )
 
@@ -103,3 +104,22 @@ func (l latencies) percentile(p float64) time.Duration {
 func micros(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
 
 func mebibytes(b uint64) float64 { return float64(b) / (1 << 20) }
+
+// metric is one measured value and its unit, as b.ReportMetric takes them.
+type metric struct {
+	v    float64
+	unit string
+}
+
+// reportAs reports values measured outside any benchmark loop as the
+// sub-benchmark name: its ns/op is 0, the metrics say what was measured.
+func reportAs(b *testing.B, name string, ms ...metric) {
+	b.Run(name, func(b *testing.B) {
+		for range b.N {
+		}
+		b.ReportMetric(0, "ns/op")
+		for _, m := range ms {
+			b.ReportMetric(m.v, m.unit)
+		}
+	})
+}
