@@ -1,3 +1,6 @@
+// EnablecURLDebug: each request printed as a curl command with credentials
+// redacted, and the error code peeked from an answer for logs.
+
 package client
 
 import (

@@ -1,3 +1,6 @@
+// The endpoint ring: parsing and checking endpoints, pinning, and the
+// Client's endpoint state.
+
 package client
 
 import (

@@ -1,3 +1,6 @@
+// Errors: etcd's keys error codes, the typed errors of each family, their
+// predicates and sentinels.
+
 package client
 
 import (

@@ -1,3 +1,6 @@
+// The keys answer decoder: its state, buffering, and the Response and Node
+// objects (entry points decodeKeysBody and decodeKeysStream).
+
 package client
 
 import (

@@ -1,3 +1,6 @@
+// The keys decoder's member names: the known fields of a Response and a Node,
+// matched exactly or case-insensitively as encoding/json does.
+
 package client
 
 import (

@@ -1,3 +1,6 @@
+// The keys decoder's scalars: literals, strings with escapes, numbers,
+// expirations, skipping unknown values, and syntax errors.
+
 package client
 
 import (

@@ -1,3 +1,6 @@
+// Answers: reading a body within limits, turning a status into an error, and
+// dispatching a keys answer to its decoder.
+
 package client
 
 import (

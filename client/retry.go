@@ -1,3 +1,6 @@
+// The request pipeline: one call's attempts across the endpoints through go-
+// retryablehttp, with the retry policy table as its hooks.
+
 package client
 
 import (

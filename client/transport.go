@@ -1,3 +1,6 @@
+// One attempt: the header timeout, redirects followed by hand, and the note
+// that a one-shot write has been sent.
+
 package client
 
 import (
