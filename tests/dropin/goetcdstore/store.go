@@ -40,7 +40,9 @@ func (s *Store) Close() { s.close() }
 
 func (s *Store) path(key string) string { return s.root + "/" + strings.Trim(key, "/") }
 
-func (s *Store) rel(key string) string { return strings.TrimPrefix(strings.TrimPrefix(key, s.root), "/") }
+func (s *Store) rel(key string) string {
+	return strings.TrimPrefix(strings.TrimPrefix(key, s.root), "/")
+}
 
 // convert maps etcd's errors to the store's.
 func convert(err error) error {
