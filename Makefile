@@ -7,23 +7,35 @@ GO        ?= go
 ROOT_PKGS := ./client/... ./api/... ./generated/... ./examples/...
 TEST_TIMEOUT ?= 20m
 
-.PHONY: all demo test generate check-generated unit integration vet fmt-check etcd bench fuzz clean
+.PHONY: all demo test generate check-generated mod-check unit integration vet fmt-check etcd bench fuzz clean
 
 all: test
 
+# The generator is pinned in tools/go.mod, its own module, so that programs
+# importing the library never get it (or its OpenAPI and YAML libraries) in
+# their module graph; it runs from the root, where oapi-codegen.yaml's paths
+# point.
+OAPI_CODEGEN := $(GO) tool -modfile=tools/go.mod oapi-codegen
+
 ## generate: rebuild generated/ from openapi.yaml with the pinned oapi-codegen.
 generate:
-	$(GO) tool oapi-codegen -config oapi-codegen.yaml openapi.yaml
+	$(OAPI_CODEGEN) -config oapi-codegen.yaml openapi.yaml
 
 ## check-generated: fail when generated/ is not what openapi.yaml makes now.
 check-generated:
 	@tmp=$$(mktemp -d) && trap 'rm -rf $$tmp' EXIT && \
 	sed "s#^output: .*#output: $$tmp/generated.gen.go#" oapi-codegen.yaml > $$tmp/cfg.yaml && \
-	$(GO) tool oapi-codegen -config $$tmp/cfg.yaml openapi.yaml && \
+	$(OAPI_CODEGEN) -config $$tmp/cfg.yaml openapi.yaml && \
 	if ! diff -q $$tmp/generated.gen.go generated/generated.gen.go >/dev/null; then \
 		echo "generated/ is stale: run 'make generate' and commit the result" >&2; \
 		diff -u generated/generated.gen.go $$tmp/generated.gen.go | head -40 >&2; exit 1; \
 	fi; echo "generated/ matches openapi.yaml"
+
+## mod-check: fail when the root go.mod requires a module that no package of
+## the library (or its tests) imports, or when a program importing only
+## client/ gets the code generator or its YAML libraries in its module graph.
+mod-check:
+	@cd tests && $(GO) run ./cmd/modcheck -root ..
 
 ## etcd: build (once, cached) the etcd 3.5.35 server the tests run.
 etcd:
@@ -43,7 +55,7 @@ demo:
 
 ## test: every check, unit tests with -race, and the real-etcd suites of tests/;
 ## the last line is the pass/fail summary.
-test: spec-check check-generated fmt-check vet etcd
+test: spec-check check-generated mod-check fmt-check vet etcd
 	@cd tests && $(GO) build -o .cache/testsummary ./cmd/testsummary
 	@set -o pipefail; { \
 		$(GO) test -race -json -count=1 -timeout $(TEST_TIMEOUT) $(ROOT_PKGS); s1=$$?; \
