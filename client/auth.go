@@ -198,7 +198,7 @@ func (u *httpAuthUserAPI) AddUser(ctx context.Context, username, password string
 	case !IsUserNotFound(err):
 		return err
 	}
-	req, err := generated.NewPutUserRequest(placeholderServer, username, generated.UserRequest{User: username, Password: &password})
+	req, err := generated.NewSetUserRequest(placeholderServer, username, generated.UserRequest{User: username, Password: &password})
 	if err != nil {
 		return err
 	}
@@ -218,7 +218,7 @@ func (u *httpAuthUserAPI) RemoveUser(ctx context.Context, username string) error
 	if err := checkName("user", username); err != nil {
 		return err
 	}
-	req, err := generated.NewRemoveUserRequest(placeholderServer, username)
+	req, err := generated.NewDeleteUserRequest(placeholderServer, username)
 	if err != nil {
 		return err
 	}
@@ -340,7 +340,7 @@ func (u *httpAuthUserAPI) RevokeUser(ctx context.Context, username string, roles
 // modify sends a change of user username (checked by the caller) and
 // decodes the user the server answers.
 func (u *httpAuthUserAPI) modify(ctx context.Context, username, verb string, class opClass, body generated.UserRequest) (*User, error) {
-	req, err := generated.NewPutUserRequest(placeholderServer, username, body)
+	req, err := generated.NewSetUserRequest(placeholderServer, username, body)
 	if err != nil {
 		return nil, err
 	}
@@ -495,7 +495,7 @@ func (r *httpAuthRoleAPI) AddRole(ctx context.Context, role string) error {
 	if err := checkName("role", role); err != nil {
 		return err
 	}
-	req, err := generated.NewPutRoleRequest(placeholderServer, role, generated.RoleRequest{Role: role})
+	req, err := generated.NewSetRoleRequest(placeholderServer, role, generated.RoleRequest{Role: role})
 	if err != nil {
 		return err
 	}
@@ -510,7 +510,7 @@ func (r *httpAuthRoleAPI) RemoveRole(ctx context.Context, role string) error {
 	if err := checkName("role", role); err != nil {
 		return err
 	}
-	req, err := generated.NewRemoveRoleRequest(placeholderServer, role)
+	req, err := generated.NewDeleteRoleRequest(placeholderServer, role)
 	if err != nil {
 		return err
 	}
@@ -580,7 +580,7 @@ func (r *httpAuthRoleAPI) modify(ctx context.Context, role, verb string, prefixe
 	} else {
 		body.Revoke = &generated.Permissions{Kv: &kv}
 	}
-	req, err := generated.NewPutRoleRequest(placeholderServer, role, body)
+	req, err := generated.NewSetRoleRequest(placeholderServer, role, body)
 	if err != nil {
 		return nil, err
 	}
