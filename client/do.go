@@ -55,10 +55,11 @@ func Do(ctx context.Context, c Client, req *http.Request, class RequestClass) (*
 	u := *req.URL
 	req = req.Clone(req.Context())
 	req.URL = &u
-	resp, st, err := c.cluster().send(ctx, req, operation{class: opClass(class), name: req.Method + " " + u.Path})
+	// The call object is not released: the caller reads the body, which the
+	// object holds, after Do returns.
+	resp, _, err := c.cluster().send(ctx, req, operation{class: opClass(class), name: req.Method + " " + u.Path})
 	if err != nil {
 		return nil, err
 	}
-	st.release()
 	return resp, nil
 }

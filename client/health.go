@@ -19,18 +19,22 @@ import (
 )
 
 // Health timing. An attempt that has waited probeAfter for its answer's
-// headers, or any waiting watch, gets its member probed: GET /version
-// within probeTimeout (no answer: the member is down), and, while writes or
-// quorum reads wait, GET /health (its 200 proves that a proposal made after
-// theirs committed). Probes of one member are at least probeInterval apart
-// however many requests wait on it; a down member is probed again after
-// downRetryMin, doubling to downRetryMax.
+// headers (probeAfterRaft for a write or quorum read, which normally answer
+// within milliseconds), or any waiting watch, gets its member probed: GET
+// /version within probeTimeout (no answer: the member is down), and, while
+// writes or quorum reads wait, GET /health (its 200 proves that a proposal
+// made after theirs committed; one still waiting commitGrace later lost its
+// proposal). Probes of one member are at least probeInterval apart
+// (watchProbeEvery when only watches wait) however many requests wait on
+// it; a down member is probed again after downRetryMin, doubling to
+// downRetryMax.
 const (
 	probeAfter        = 1 * time.Second
+	probeAfterRaft    = 500 * time.Millisecond
 	probeTimeout      = 1 * time.Second
 	probeInterval     = 500 * time.Millisecond
 	watchProbeEvery   = 1 * time.Second
-	commitGrace       = 500 * time.Millisecond
+	commitGrace       = 300 * time.Millisecond
 	healthProbeBudget = 2 * time.Second
 	downRetryMin      = 500 * time.Millisecond
 	downRetryMax      = 8 * time.Second
@@ -351,9 +355,9 @@ func (h *health) check(m *memberHealth, now time.Time) bool {
 		age := now.Sub(w.start)
 		if age >= probeAfter {
 			old = true
-			if w.raft {
-				raftOld = true
-			}
+		}
+		if w.raft && age >= probeAfterRaft {
+			old, raftOld = true, true
 		}
 		// A proposal made after this one committed, and this one has had
 		// commitGrace since to answer: its proposal was lost.

@@ -395,9 +395,8 @@ func (k *httpKeysAPI) send(ctx context.Context, req *http.Request, class opClass
 	defer st.release()
 	if (resp.StatusCode == http.StatusOK || resp.StatusCode == http.StatusCreated) && req.Method != http.MethodHead {
 		// Decoded as it arrives: a large tree is never held twice.
-		return decodeKeysStream(ctx, resp, st.endpoint(), st.opName(), req.Method, st.path, k.c.maxBody)
+		return decodeKeysStream(ctx, resp, st.endpoint(), op, key, req.Method, st.path, k.c.maxBody)
 	}
-	op = st.opName()
 	res, err := st.readResult(ctx, req.Method, resp)
 	if err != nil {
 		return nil, err
@@ -406,7 +405,7 @@ func (k *httpKeysAPI) send(ctx context.Context, req *http.Request, class opClass
 	if res.retried && req.Method == http.MethodDelete && IsKeyNotFound(err) {
 		// A delete was resent after an attempt that may have deleted the
 		// key already: "not found" may be the first attempt's doing.
-		return nil, &OutcomeUnknownError{Op: op, Endpoint: res.endpoint,
+		return nil, &OutcomeUnknownError{Op: st.opName(), Endpoint: res.endpoint,
 			Err: fmt.Errorf("the key was not found when the delete was resent after %v: %w", res.earlier, err)}
 	}
 	return r, err

@@ -45,6 +45,9 @@ type attempt struct {
 	// w is the attempt's registration with member health while it waits
 	// for headers.
 	w waiter
+	// body wraps the answer's body to release the attempt's context when
+	// it is closed (not for watches, whose body outlives the call).
+	body cancelOnClose
 }
 
 // roundTrip sends one attempt. While it waits for the answer's headers it
@@ -100,7 +103,14 @@ func (t *attemptTransport) roundTrip(req *http.Request, a *attempt) (*http.Respo
 		}
 		return nil, err
 	}
-	resp.Body = &cancelOnClose{ReadCloser: resp.Body, cancel: cancel}
+	if a.watch {
+		// A watch's body outlives its call object.
+		resp.Body = &cancelOnClose{ReadCloser: resp.Body, cancel: cancel}
+	} else {
+		// The call reads and closes the body before its object is reused.
+		a.body = cancelOnClose{ReadCloser: resp.Body, cancel: cancel}
+		resp.Body = &a.body
+	}
 	return resp, nil
 }
 
