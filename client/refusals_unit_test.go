@@ -106,7 +106,8 @@ var refusals = []struct {
 	{"endpoint with user info that is not a URL", "endpoint", func(e *refusalEnv) error {
 		return e.c.SetEndpoints([]string{"http://u:" + secretPassword + "@[::1"})
 	}},
-	{"endpoint without scheme", "endpoint", func(e *refusalEnv) error { return e.c.SetEndpoints([]string{"localhost:2379"}) }},
+	{"endpoint without scheme", "endpoint", func(e *refusalEnv) error { return e.c.SetEndpoints([]string{"example.com"}) }},
+	{"endpoint host:port without scheme", "endpoint", func(e *refusalEnv) error { return e.c.SetEndpoints([]string{"localhost:2379"}) }},
 	{"endpoint with another scheme", "endpoint", func(e *refusalEnv) error { return e.c.SetEndpoints([]string{"ftp://h:2379"}) }},
 	{"endpoint without host", "endpoint", func(e *refusalEnv) error { return e.c.SetEndpoints([]string{"http:///v2"}) }},
 	{"endpoint with user info", "endpoint", func(e *refusalEnv) error {
@@ -114,7 +115,8 @@ var refusals = []struct {
 		return err
 	}},
 	{"endpoint with user info holding a /", "endpoint", func(e *refusalEnv) error {
-		return e.c.SetEndpoints([]string{"http://root:" + secretPassword + "/x@h:2379"})
+		// Parses as host "root:2379" and path "/hunter2-secret@h".
+		return e.c.SetEndpoints([]string{"http://root:2379/" + secretPassword + "@h"})
 	}},
 	{"endpoint with a query", "endpoint", func(e *refusalEnv) error { return e.c.SetEndpoints([]string{"http://h:2379?x=1"}) }},
 	{"endpoint with an empty port", "endpoint", func(e *refusalEnv) error { return e.c.SetEndpoints([]string{"http://h:"}) }},
