@@ -335,8 +335,7 @@ var ErrInvalidArgument = errors.New("client: invalid argument")
 // other (PrevValue with Dir, Refresh with a value or without a positive
 // TTL), an endpoint or peer URL that does not fit, a bad user or role name
 // or password, a nil context. errors.Is(err, ErrInvalidArgument) holds for
-// it. The README lists every refusal next to what etcd's original client
-// does with the same input.
+// it. The README lists every refusal.
 type InvalidArgumentError struct {
 	// Field names the input: a parameter ("key", "dir", "value",
 	// "username", "password", "role", "endpoint", "ctx", ...) or an option

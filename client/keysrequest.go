@@ -51,7 +51,7 @@ func canonicalKey(key string) (string, error) {
 
 // ttlSeconds gives a TTL option as the ttl the server gets, in the whole
 // seconds it counts: nil (no ttl sent, so the key is permanent) for a TTL
-// <= 0, as the package doc of etcd's client says; otherwise the TTL rounded
+// <= 0, as the package documentation says; otherwise the TTL rounded
 // up to the next whole second, so that a key never lives shorter than
 // asked and a positive TTL never goes out as ttl=0, which etcd takes as
 // "expire now". Every write that sends a TTL takes it from here.
