@@ -47,8 +47,8 @@ func FuzzEndpoints(f *testing.F) {
 			}
 			withPw := mk(pw)
 			_, err := parseEndpoints([]string{withPw})
-			if err == nil {
-				t.Fatalf("endpoint with user info accepted: %q", withPw)
+			if err == nil || !errors.Is(err, ErrInvalidArgument) {
+				t.Fatalf("endpoint with user info %q: %v, want an invalid argument", withPw, err)
 			}
 			_, other := parseEndpoints([]string{mk(strings.Repeat("Z", len(pw)))})
 			leaks := func(msg string) bool {
@@ -68,8 +68,8 @@ func FuzzEndpoints(f *testing.F) {
 		}
 		urls, err := parseEndpoints([]string{ep})
 		if err != nil {
-			if !strings.HasPrefix(err.Error(), "client: ") {
-				t.Fatalf("error does not say where it comes from: %v", err)
+			if !strings.HasPrefix(err.Error(), "client: invalid endpoint: ") || !errors.Is(err, ErrInvalidArgument) {
+				t.Fatalf("error is not an invalid argument naming the endpoint: %v", err)
 			}
 			return
 		}
