@@ -283,6 +283,14 @@ func (h *health) wait(name string, w *waiter) *memberHealth {
 	return m
 }
 
+// answering notes that w's answer has begun: it no longer waits on a
+// proposal, only on the member sending the rest.
+func (m *memberHealth) answering(w *waiter) {
+	m.mu.Lock()
+	w.raft = false
+	m.mu.Unlock()
+}
+
 // done ends w's wait on m.
 func (m *memberHealth) done(w *waiter) {
 	m.mu.Lock()

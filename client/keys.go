@@ -391,27 +391,51 @@ func (k *httpKeysAPI) Delete(ctx context.Context, key string, opts *DeleteOption
 // holds them to the generated builders followed by fixPath.
 
 // send sends a keys request (made by keysRequest, or by the generated
-// layer and then fixPath) and decodes the answer.
+// layer and then fixPath) and decodes the answer. A read or idempotent
+// write whose answer stopped half-way because member health found its
+// member dead is sent again (health now steers it elsewhere).
 func (k *httpKeysAPI) send(ctx context.Context, req *http.Request, class opClass, op, key string) (*Response, error) {
+	path, raw := req.URL.Path, req.URL.RawPath
+	for tries := 1; ; tries++ {
+		r, cut, err := k.sendOnce(ctx, req, class, op, key)
+		if !cut || tries > retryRounds || (class != classRead && class != classIdempotent) || ctx.Err() != nil {
+			return r, err
+		}
+		req.URL.Path, req.URL.RawPath = path, raw
+		if req.GetBody != nil {
+			if req.Body, err = req.GetBody(); err != nil {
+				return nil, err
+			}
+		}
+	}
+}
+
+// sendOnce is one round of send; cut reports that member health ended the
+// answer half-way.
+func (k *httpKeysAPI) sendOnce(ctx context.Context, req *http.Request, class opClass, op, key string) (r *Response, cut bool, err error) {
 	resp, st, err := k.c.send(ctx, req, operation{class: class, name: op, key: key, hasKey: true})
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	defer st.release()
+	defer func() {
+		cut = err != nil && st.att.w.cut.Load() == cutDown
+		st.release()
+	}()
 	if (resp.StatusCode == http.StatusOK || resp.StatusCode == http.StatusCreated) && req.Method != http.MethodHead {
 		// Decoded as it arrives: a large tree is never held twice.
-		return decodeKeysStream(ctx, resp, st.endpoint(), op, key, req.Method, st.path, k.c.maxBody)
+		r, err = decodeKeysStream(ctx, resp, st.endpoint(), op, key, req.Method, st.path, k.c.maxBody)
+		return r, false, err
 	}
 	res, err := st.readResult(ctx, req.Method, resp)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	r, err := decodeKeysResult(res)
+	r, err = decodeKeysResult(res)
 	if res.retried && req.Method == http.MethodDelete && IsKeyNotFound(err) {
 		// A delete was resent after an attempt that may have deleted the
 		// key already: "not found" may be the first attempt's doing.
-		return nil, &OutcomeUnknownError{Op: st.opName(), Endpoint: res.endpoint,
+		return nil, false, &OutcomeUnknownError{Op: st.opName(), Endpoint: res.endpoint,
 			Err: fmt.Errorf("the key was not found when the delete was resent after %v: %w", res.earlier, err)}
 	}
-	return r, err
+	return r, false, err
 }

@@ -81,10 +81,17 @@ func (t *attemptTransport) roundTrip(req *http.Request, a *attempt) (*http.Respo
 			cancel()
 		})
 	}
-	a.w = waiter{start: time.Now(), raft: a.raft, cancel: cancel}
+	a.w = waiter{start: time.Now(), raft: a.raft, cancel: cancel, ctx: ctx}
 	m := c.health.wait(a.member, &a.w)
 	resp, err := t.follow(tr, req.WithContext(ctx))
-	m.done(&a.w)
+	if err != nil || a.watch {
+		// A watch registers its wait for the event itself.
+		m.done(&a.w)
+	} else {
+		// The answer is on its way: its proposal, if any, was applied, but
+		// the body may still stall on a member that stops answering.
+		m.answering(&a.w)
+	}
 	if timer != nil && !timer.Stop() && err == nil {
 		resp.Body.Close()
 		err = context.Canceled
@@ -93,10 +100,12 @@ func (t *attemptTransport) roundTrip(req *http.Request, a *attempt) (*http.Respo
 		if err == nil {
 			resp.Body.Close()
 		}
+		m.done(&a.w)
 		cancel()
 		return nil, &cutError{endpoint: a.member, reason: cut}
 	}
 	if err != nil {
+		m.done(&a.w)
 		cancel()
 		if timedOut.Load() && req.Context().Err() == nil {
 			return nil, &headerTimeoutError{endpoint: req.URL.Host, timeout: timeout}
@@ -107,8 +116,9 @@ func (t *attemptTransport) roundTrip(req *http.Request, a *attempt) (*http.Respo
 		// A watch's body outlives its call object.
 		resp.Body = &cancelOnClose{ReadCloser: resp.Body, cancel: cancel}
 	} else {
-		// The call reads and closes the body before its object is reused.
-		a.body = cancelOnClose{ReadCloser: resp.Body, cancel: cancel}
+		// The call reads and closes the body before its object is reused;
+		// until then the attempt stays registered with member health.
+		a.body = cancelOnClose{ReadCloser: resp.Body, cancel: cancel, member: m, w: &a.w}
 		resp.Body = &a.body
 	}
 	return resp, nil
@@ -173,14 +183,20 @@ func isRedirect(status int) bool {
 	return false
 }
 
-// cancelOnClose releases an attempt's context once its body is done with.
+// cancelOnClose releases an attempt's context, and its registration with
+// member health when it has one, once its body is done with.
 type cancelOnClose struct {
 	io.ReadCloser
 	cancel context.CancelFunc
+	member *memberHealth
+	w      *waiter
 }
 
 func (b *cancelOnClose) Close() error {
 	err := b.ReadCloser.Close()
+	if b.member != nil {
+		b.member.done(b.w)
+	}
 	b.cancel()
 	return err
 }
