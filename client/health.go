@@ -159,8 +159,11 @@ type memberHealth struct {
 	retryAt time.Time
 	backoff time.Duration
 	// committed is the start of the last /health probe that answered 200,
-	// committedAt when its answer came.
+	// committedAt when its answer came, and grace how long an earlier
+	// proposal may still take to answer after that: commitGrace, or twice
+	// the probe's own round trip on a busy machine.
 	committed, committedAt time.Time
+	grace                  time.Duration
 }
 
 // health is the member health of one Client.
@@ -368,8 +371,9 @@ func (h *health) check(m *memberHealth, now time.Time) bool {
 			old, raftOld = true, true
 		}
 		// A proposal made after this one committed, and this one has had
-		// commitGrace since to answer: its proposal was lost.
-		if w.raft && !m.committed.IsZero() && w.start.Before(m.committed) && now.Sub(m.committedAt) >= commitGrace {
+		// the grace since to answer (and has waited probeAfter in all): its
+		// proposal was lost.
+		if w.raft && age >= probeAfter && !m.committed.IsZero() && w.start.Before(m.committed) && now.Sub(m.committedAt) >= m.grace {
 			h.cutLocked(w, cutLost)
 		}
 	}
@@ -410,8 +414,10 @@ func (h *health) probe(m *memberHealth, commit bool) {
 			start := time.Now()
 			status, err := h.ask(m, "health", healthProbeBudget)
 			if err == nil && status == http.StatusOK {
+				now := time.Now()
 				m.mu.Lock()
-				m.committed, m.committedAt = start, time.Now()
+				m.committed, m.committedAt = start, now
+				m.grace = max(commitGrace, 2*now.Sub(start))
 				m.mu.Unlock()
 			}
 		}()

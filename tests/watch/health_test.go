@@ -3,6 +3,7 @@ package watch
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -114,4 +115,157 @@ func TestThousandWatchersShareTheProbes(t *testing.T) {
 	}
 	t.Logf("member frozen: all %d watchers moved off it and delivered their event %v after the freeze; %d exchanges validated",
 		watchers, moved.Round(time.Millisecond), wtr.Exchanges())
+}
+
+// TestRecursiveWatchThroughAFreeze: a recursive watcher (long poll, and one
+// with Stream) of a client with the default Config and options is served by
+// a member that is SIGSTOPped for 8 s while 8 writers go on through the
+// other two members. Every acknowledged write must be delivered once and
+// in order, with no resync, and the first event after the freeze within
+// 3 s of it.
+func TestRecursiveWatchThroughAFreeze(t *testing.T) {
+	for _, s := range etcdtest.Servers(t) {
+		t.Run(s.String(), func(t *testing.T) {
+			cl := etcdtest.StartCluster(t, s, 3)
+			eps := cl.Endpoints()
+			victim := (cl.LeaderIndex() + 1) % len(eps)
+			var others []string
+			for i, ep := range eps {
+				if i != victim {
+					others = append(others, ep)
+				}
+			}
+			wc, wtr := clienttest.New(t, eps, client.Config{})
+			pinTo(t, wc, eps, eps[victim])
+			writerC, _ := clienttest.New(t, others, client.Config{})
+			writer := client.NewKeysAPI(writerC)
+			seed, err := writer.Set(t.Context(), "/freeze/seed", "s", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+
+			ctx, cancel := context.WithCancel(t.Context())
+			defer cancel()
+			type delivery struct {
+				index uint64
+				at    time.Time
+			}
+			names := []string{"poll", "stream"}
+			got := make([][]delivery, 2)
+			var mu sync.Mutex
+			errs := make([]error, 2)
+			var watchers sync.WaitGroup
+			for i, stream := range []bool{false, true} {
+				w := client.NewKeysAPI(wc).Watcher("/freeze", &client.WatcherOptions{AfterIndex: seed.Index, Recursive: true, Stream: stream})
+				watchers.Go(func() {
+					for {
+						r, err := w.Next(ctx)
+						if err != nil {
+							if ctx.Err() == nil {
+								errs[i] = err
+							}
+							return
+						}
+						mu.Lock()
+						got[i] = append(got[i], delivery{r.Node.ModifiedIndex, time.Now()})
+						mu.Unlock()
+					}
+				})
+			}
+
+			var acked sync.Map
+			var writes atomic.Int64
+			stop := make(chan struct{})
+			var writers sync.WaitGroup
+			for g := range 8 {
+				writers.Go(func() {
+					for n := 0; ; n++ {
+						select {
+						case <-stop:
+							return
+						default:
+						}
+						r, err := writer.Set(t.Context(), fmt.Sprintf("/freeze/g%d/k%d", g, n%50), fmt.Sprint(n), nil)
+						if err != nil {
+							t.Errorf("write: %v", err)
+							return
+						}
+						acked.Store(r.Node.ModifiedIndex, true)
+						writes.Add(1)
+					}
+				})
+			}
+			phase := time.NewTimer(2 * time.Second)
+			<-phase.C
+			paused := time.Now()
+			before := writes.Load()
+			cl.Pause(victim)
+			phase.Reset(8 * time.Second)
+			<-phase.C
+			during := writes.Load() - before
+			cl.Resume(victim)
+			phase.Reset(time.Second)
+			<-phase.C
+			close(stop)
+			writers.Wait()
+			var want []uint64
+			acked.Range(func(k, _ any) bool { want = append(want, k.(uint64)); return true })
+			slices.Sort(want)
+			last := want[len(want)-1]
+			waitFor(t, "the watchers to deliver the last write", func() bool {
+				mu.Lock()
+				defer mu.Unlock()
+				for i := range got {
+					if errs[i] != nil {
+						return true
+					}
+					if n := len(got[i]); n == 0 || got[i][n-1].index < last {
+						return false
+					}
+				}
+				return true
+			})
+			cancel()
+			watchers.Wait()
+			rate := float64(during) / 8
+			if rate < 250 {
+				t.Errorf("only %.0f writes/s went through during the freeze; the test wants at least 250", rate)
+			}
+			for i, name := range names {
+				if errs[i] != nil {
+					t.Fatalf("%s watcher ended: %v", name, errs[i])
+				}
+				var idx []uint64
+				var firstAfter time.Duration = -1
+				for _, d := range got[i] {
+					idx = append(idx, d.index)
+					if firstAfter < 0 && d.at.After(paused) {
+						firstAfter = d.at.Sub(paused)
+					}
+				}
+				if !slices.IsSorted(idx) || len(slices.Compact(slices.Clone(idx))) != len(idx) {
+					t.Errorf("%s watcher: indexes not strictly increasing", name)
+				}
+				seen := map[uint64]bool{}
+				for _, x := range idx {
+					seen[x] = true
+				}
+				missing := 0
+				for _, x := range want {
+					if !seen[x] {
+						missing++
+					}
+				}
+				if missing > 0 {
+					t.Errorf("%s watcher: %d of %d acknowledged writes never delivered", name, missing, len(want))
+				}
+				if firstAfter > 3*time.Second {
+					t.Errorf("%s watcher: first event after the freeze %v after it, want at most 3s", name, firstAfter)
+				}
+				t.Logf("%s %s watcher (default options): %d writes (%.0f/s during the 8 s freeze) delivered once, in order, no resync; first event after the freeze %v after it",
+					s, name, len(want), rate, firstAfter.Round(time.Millisecond))
+			}
+			t.Logf("%s: %d watch exchanges validated", s, wtr.Exchanges())
+		})
+	}
 }
