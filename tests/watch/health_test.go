@@ -117,10 +117,15 @@ func TestThousandWatchersShareTheProbes(t *testing.T) {
 		watchers, moved.Round(time.Millisecond), wtr.Exchanges())
 }
 
+// writeRate is the pace of the writes that go on through the other members
+// while the watched member is frozen (a write slower than its turn makes
+// the real rate lower; the test wants at least 250 a second).
+const writeRate = 400
+
 // TestRecursiveWatchThroughAFreeze: a recursive watcher (long poll, and one
 // with Stream) of a client with the default Config and options is served by
-// a member that is SIGSTOPped for 8 s while 8 writers go on through the
-// other two members. Every acknowledged write must be delivered once and
+// a member that is SIGSTOPped for 8 s while 32 writers make writeRate writes
+// a second through the other two members. Every acknowledged write must be delivered once and
 // in order, with no resync, and the first event after the freeze within
 // 3 s of it.
 func TestRecursiveWatchThroughAFreeze(t *testing.T) {
@@ -177,13 +182,16 @@ func TestRecursiveWatchThroughAFreeze(t *testing.T) {
 			var writes atomic.Int64
 			stop := make(chan struct{})
 			var writers sync.WaitGroup
-			for g := range 8 {
+			const writerCount = 32
+			for g := range writerCount {
 				writers.Go(func() {
+					pace := time.NewTicker(writerCount * time.Second / writeRate)
+					defer pace.Stop()
 					for n := 0; ; n++ {
 						select {
 						case <-stop:
 							return
-						default:
+						case <-pace.C:
 						}
 						r, err := writer.Set(t.Context(), fmt.Sprintf("/freeze/g%d/k%d", g, n%50), fmt.Sprint(n), nil)
 						if err != nil {
