@@ -1,3 +1,5 @@
+// Discoverer: endpoints from DNS SRV records.
+
 package client
 
 import (

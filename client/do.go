@@ -1,3 +1,6 @@
+// Do: a request of another API of the same members sent through the Client's
+// pipeline.
+
 package client
 
 import (
@@ -52,7 +55,7 @@ func Do(ctx context.Context, c Client, req *http.Request, class RequestClass) (*
 	u := *req.URL
 	req = req.Clone(req.Context())
 	req.URL = &u
-	resp, st, err := c.cluster().send(ctx, req, opClass(class), req.Method+" "+u.Path)
+	resp, st, err := c.cluster().send(ctx, req, operation{class: opClass(class), name: req.Method + " " + u.Path})
 	if err != nil {
 		return nil, err
 	}

@@ -1,3 +1,6 @@
+// Errors: etcd's keys error codes, the typed errors of each family, their
+// predicates and sentinels.
+
 package client
 
 import (
@@ -305,26 +308,6 @@ func hasErrorCode(err error, code int) bool {
 	return errors.As(err, &e) && e.Code == code
 }
 
-// tagResource marks the *HTTPErrors inside err (a 5xx kept by the retry
-// layer, one per endpoint) with the resource the call was about, so that
-// the predicates work on them too.
-func tagResource(err error, resource string) error {
-	var ce *ClusterError
-	if errors.As(err, &ce) {
-		for _, e := range ce.Errors {
-			var he *HTTPError
-			if errors.As(e, &he) {
-				he.Resource = resource
-			}
-		}
-	}
-	var he *HTTPError
-	if errors.As(err, &he) && he.Resource == "" {
-		he.Resource = resource
-	}
-	return err
-}
-
 // ResponseTooLargeError says an answer's body was larger than
 // Config.MaxResponseBytes; it was not read further.
 type ResponseTooLargeError struct {
@@ -338,3 +321,6 @@ type ResponseTooLargeError struct {
 func (e *ResponseTooLargeError) Error() string {
 	return fmt.Sprintf("client: the answer from %s is larger than Config.MaxResponseBytes (%d bytes); not read further", e.Endpoint, e.Limit)
 }
+
+// errNilContext is returned by calls given a nil context.
+var errNilContext = errors.New("client: nil context.Context (use context.Background())")

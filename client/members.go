@@ -1,3 +1,6 @@
+// MembersAPI: the cluster's membership (list, add, update, remove, leader)
+// and the checks of member ids and peer URLs made before sending.
+
 package client
 
 import (
@@ -77,12 +80,9 @@ func listMembers(ctx context.Context, c *httpClusterClient) ([]Member, error) {
 	if err != nil {
 		return nil, err
 	}
-	res, err := c.do(ctx, req, classRead, "list members")
+	res, err := c.expect(ctx, req, operation{class: classRead, name: "list members", resource: "member"}, http.StatusOK)
 	if err != nil {
-		return nil, tagResource(err, "member")
-	}
-	if res.resp.StatusCode != http.StatusOK {
-		return nil, explainUnauthorized(c, res.httpError("member"))
+		return nil, err
 	}
 	var body struct {
 		Members []Member `json:"members"`
@@ -136,12 +136,9 @@ func (m *httpMembersAPI) Add(ctx context.Context, peerURL string) (*Member, erro
 	if err != nil {
 		return nil, err
 	}
-	res, err := m.c.do(ctx, req, classOneShot, "add member "+urls[0])
+	res, err := m.c.expect(ctx, req, operation{class: classOneShot, name: "add member " + urls[0], resource: "member"}, http.StatusCreated)
 	if err != nil {
-		return nil, tagResource(err, "member")
-	}
-	if res.resp.StatusCode != http.StatusCreated {
-		return nil, explainUnauthorized(m.c, res.httpError("member"))
+		return nil, err
 	}
 	var mem Member
 	if err := res.decodeJSON(&mem); err != nil {
@@ -164,12 +161,9 @@ func (m *httpMembersAPI) Remove(ctx context.Context, mID string) error {
 	if err != nil {
 		return err
 	}
-	res, err := m.c.do(ctx, req, classOneShot, "remove member "+mID)
+	_, err = m.c.expect(ctx, req, operation{class: classOneShot, name: "remove member " + mID, resource: "member"}, http.StatusNoContent)
 	if err != nil {
-		return tagResource(err, "member")
-	}
-	if res.resp.StatusCode != http.StatusNoContent {
-		return explainUnauthorized(m.c, res.httpError("member"))
+		return err
 	}
 	return nil
 }
@@ -191,12 +185,9 @@ func (m *httpMembersAPI) Update(ctx context.Context, mID string, peerURLs []stri
 	if err != nil {
 		return err
 	}
-	res, err := m.c.do(ctx, req, classOneShot, "update member "+mID)
+	_, err = m.c.expect(ctx, req, operation{class: classOneShot, name: "update member " + mID, resource: "member"}, http.StatusNoContent)
 	if err != nil {
-		return tagResource(err, "member")
-	}
-	if res.resp.StatusCode != http.StatusNoContent {
-		return explainUnauthorized(m.c, res.httpError("member"))
+		return err
 	}
 	return nil
 }
@@ -226,16 +217,12 @@ func getLeader(ctx context.Context, c *httpClusterClient) (*Member, error) {
 	if err != nil {
 		return nil, err
 	}
-	res, err := c.do(ctx, req, classRead, "get leader")
+	res, err := c.expect(ctx, req, operation{class: classRead, name: "get leader", resource: "member"}, http.StatusOK)
 	if err != nil {
-		err = tagResource(err, "member")
 		if hasStatus(err, http.StatusServiceUnavailable, "member") {
 			return nil, fmt.Errorf("%w: %w", ErrNoLeader, err)
 		}
 		return nil, err
-	}
-	if res.resp.StatusCode != http.StatusOK {
-		return nil, explainUnauthorized(c, res.httpError("member"))
 	}
 	var mem Member
 	if err := res.decodeJSON(&mem); err != nil {
@@ -299,20 +286,6 @@ func checkMemberID(id string) error {
 		}
 	}
 	return nil
-}
-
-// explainUnauthorized adds to a 401 what the client sent, so the caller
-// knows whether credentials were missing or refused. The password is never
-// part of the text.
-func explainUnauthorized(c *httpClusterClient, err error) error {
-	var he *HTTPError
-	if !errors.As(err, &he) || he.StatusCode != http.StatusUnauthorized {
-		return err
-	}
-	if c.username == "" {
-		return fmt.Errorf("client: no credentials were sent (Config.Username is empty): %w", err)
-	}
-	return fmt.Errorf("client: the credentials of user %q were refused or lack the needed role: %w", c.username, err)
 }
 
 // IsMemberNotFound reports whether err says the member id is unknown (404).
