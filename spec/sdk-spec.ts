@@ -18,7 +18,6 @@ export const methods = ["get", "put", "post", "delete", "options", "head", "patc
 export const refusedExtension = "x-always-refused";
 
 // A loosely typed OpenAPI 3.0 document: both validators walk it themselves.
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type Doc = Record<string, any>;
 
 /** Operation ids of the refused requests, which a generated SDK must not offer. */

@@ -11,7 +11,6 @@ import { Validator, type Schema } from "@cfworker/json-schema";
 import type { Exchange } from "./sdk-proxy.js";
 import type { Doc } from "./sdk-spec.js";
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Obj = Record<string, any>;
 
 /** An OpenAPI 3.0 schema as JSON Schema 2020-12, refs pointing into $defs. */
