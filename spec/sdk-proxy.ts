@@ -12,7 +12,7 @@
 import { createServer, request as httpRequest, type IncomingHttpHeaders, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 
-import { OpenAPIBackend, type Document, type Operation } from "openapi-backend";
+import { OpenAPIBackend, SetMatchType, ValidationContext, type Document, type Operation } from "openapi-backend";
 
 import type { Doc } from "./sdk-spec.js";
 
@@ -107,7 +107,8 @@ export async function startProxy(doc: Doc, upstream: string): Promise<Proxy> {
     },
   });
   await api.init();
-  const textAjv = api.validator.getAjv("responseValidator" as never);
+  const textAjv = api.validator.getAjv(ValidationContext.Response);
+  const textValidators = new Map<object, ReturnType<typeof textAjv.compile>>();
   const up = new URL(upstream);
   const exchanges: Exchange[] = [];
   const violations: string[] = [];
@@ -206,7 +207,7 @@ export async function startProxy(doc: Doc, upstream: string): Promise<Proxy> {
       violation(`status ${x.status} is not declared for ${op.operationId}`);
       return skip;
     }
-    const h = api.validator.validateResponseHeaders(x.responseHeaders, op, { statusCode: x.status, setMatchType: "any" as never });
+    const h = api.validator.validateResponseHeaders(x.responseHeaders, op, { statusCode: x.status, setMatchType: SetMatchType.Any });
     if (!h.valid) violation(`response headers: ${errorText(h.errors)}`);
     const content = declared.content ?? {};
     const types = Object.keys(content);
@@ -234,7 +235,8 @@ export async function startProxy(doc: Doc, upstream: string): Promise<Proxy> {
         }
         const schema = content[sent]?.schema;
         if (schema && !("$ref" in schema)) {
-          const validate = textAjv.compile(schema);
+          let validate = textValidators.get(schema);
+          if (!validate) textValidators.set(schema, (validate = textAjv.compile(schema)));
           if (!validate(text)) violation(`${sent} body: ${errorText(validate.errors)}`);
         }
       },
