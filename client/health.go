@@ -8,6 +8,7 @@ package client
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -39,6 +40,9 @@ const (
 	downRetryMin      = 500 * time.Millisecond
 	downRetryMax      = 8 * time.Second
 	monitorTick       = 100 * time.Millisecond
+	// leaderMemory is how long a member's answer about its leader serves
+	// as the baseline a change is seen against.
+	leaderMemory = 10 * time.Second
 	// monitorLinger is how long the monitor goroutine stays without
 	// anything to watch before it ends.
 	monitorLinger = 0
@@ -164,6 +168,13 @@ type memberHealth struct {
 	// the probe's own round trip on a busy machine.
 	committed, committedAt time.Time
 	grace                  time.Duration
+	// leader is the member m last named as its leader ("" while it knew
+	// none), leaderKnown whether m was asked yet, and leaderChanged when m
+	// was last seen without a leader or with another one.
+	leader        string
+	leaderKnown   bool
+	leaderAt      time.Time
+	leaderChanged time.Time
 }
 
 // health is the member health of one Client.
@@ -370,10 +381,11 @@ func (h *health) check(m *memberHealth, now time.Time) bool {
 		if w.raft && age >= probeAfterRaft {
 			old, raftOld = true, true
 		}
-		// A proposal made after this one committed, and this one has had
-		// the grace since to answer (and has waited probeAfter in all): its
-		// proposal was lost.
-		if w.raft && age >= probeAfter && !m.committed.IsZero() && w.start.Before(m.committed) && now.Sub(m.committedAt) >= m.grace {
+		// The member's leader changed (or it had none) after this request
+		// was sent, a proposal made after this one has committed since,
+		// and this one has had the grace to answer (and waited probeAfter
+		// in all): its proposal was lost with the old leader.
+		if w.raft && age >= probeAfter && w.start.Before(m.leaderChanged) && w.start.Before(m.committed) && now.Sub(m.committedAt) >= m.grace {
 			h.cutLocked(w, cutLost)
 		}
 	}
@@ -408,21 +420,13 @@ func (h *health) cutLocked(w *waiter, reason int32) {
 // the answers.
 func (h *health) probe(m *memberHealth, commit bool) {
 	if commit {
-		// Its answer may take as long as a commit does: it never decides
-		// whether the member is down, so it is not waited for.
-		go func() {
-			start := time.Now()
-			status, err := h.ask(m, "health", healthProbeBudget)
-			if err == nil && status == http.StatusOK {
-				now := time.Now()
-				m.mu.Lock()
-				m.committed, m.committedAt = start, now
-				m.grace = max(commitGrace, 2*now.Sub(start))
-				m.mu.Unlock()
-			}
-		}()
+		// Their answers may take as long as a commit or an election does:
+		// they never decide whether the member is down, so they are not
+		// waited for.
+		go h.probeCommit(m)
+		go h.probeLeader(m)
 	}
-	_, err := h.ask(m, "version", probeTimeout)
+	_, _, err := h.ask(m, "version", probeTimeout, nil)
 	if err != nil {
 		h.set(m, HealthDown, err.Error())
 		m.mu.Lock()
@@ -446,25 +450,75 @@ func (h *health) probe(m *memberHealth, commit bool) {
 	m.mu.Unlock()
 }
 
+// probeCommit asks m for /health, whose 200 proves that a quorum read
+// proposed now has committed.
+func (h *health) probeCommit(m *memberHealth) {
+	start := time.Now()
+	status, _, err := h.ask(m, "health", healthProbeBudget, nil)
+	if err != nil || status != http.StatusOK {
+		return
+	}
+	now := time.Now()
+	m.mu.Lock()
+	m.committed, m.committedAt = start, now
+	m.grace = max(commitGrace, 2*now.Sub(start))
+	m.mu.Unlock()
+}
+
+// probeLeader asks m which member it follows (GET /v2/members/leader) and
+// notes when that changes or m knows no leader: only then can a proposal
+// it forwarded have been lost.
+func (h *health) probeLeader(m *memberHealth) {
+	status, body, err := h.ask(m, "v2/members/leader", healthProbeBudget, &h.c.username)
+	if err != nil {
+		return
+	}
+	var leader struct {
+		ID string `json:"id"`
+	}
+	switch {
+	case status == http.StatusServiceUnavailable:
+		// An election is running.
+	case status == http.StatusOK && json.Unmarshal(body, &leader) == nil && leader.ID != "":
+	default:
+		// Nothing to learn (e.g. the credentials may not read members).
+		return
+	}
+	now := time.Now()
+	m.mu.Lock()
+	// An answer older than leaderMemory says nothing about the requests
+	// waiting now: a change since may be long past.
+	known := m.leaderKnown && now.Sub(m.leaderAt) <= leaderMemory
+	if leader.ID == "" || (known && leader.ID != m.leader) {
+		m.leaderChanged = now
+	}
+	m.leader, m.leaderKnown, m.leaderAt = leader.ID, true, now
+	m.mu.Unlock()
+}
+
 // ask sends one probe GET of path below m's base path, within budget, and
-// returns the status. Probes carry no credentials (/version and /health
-// need none).
-func (h *health) ask(m *memberHealth, path string, budget time.Duration) (int, error) {
+// returns the status and up to 4 KiB of the body. Probes carry credentials
+// only when user points at a user name (the leader's identity may need
+// them; /version and /health never do).
+func (h *health) ask(m *memberHealth, path string, budget time.Duration, user *string) (int, []byte, error) {
 	m.probes.Add(1)
 	ctx, cancel := context.WithTimeout(context.Background(), budget)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, m.url.JoinPath(path).String(), nil)
 	if err != nil {
-		return 0, err
+		return 0, nil, err
+	}
+	if user != nil && *user != "" {
+		req.SetBasicAuth(*user, h.c.password)
 	}
 	resp, err := h.c.transport.RoundTrip(req)
 	if err != nil {
 		if ctx.Err() != nil {
-			return 0, fmt.Errorf("no answer to GET /%s within %v", path, budget)
+			return 0, nil, fmt.Errorf("no answer to GET /%s within %v", path, budget)
 		}
-		return 0, err
+		return 0, nil, err
 	}
-	io.Copy(io.Discard, io.LimitReader(resp.Body, 4096))
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
 	resp.Body.Close()
-	return resp.StatusCode, nil
+	return resp.StatusCode, body, nil
 }
