@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -163,6 +164,10 @@ func (r *runner) close() {
 func (r *runner) newApp() *cli.App {
 	app := cli.NewApp()
 	app.Name = "goetcdctl"
+	if len(r.env.Args) > 0 {
+		// Help and usage name the program as it was called.
+		app.HelpName = filepath.Base(r.env.Args[0])
+	}
 	app.Version = Version
 	app.Usage = "A simple command line client for etcd."
 	app.Writer = r.env.Stdout
