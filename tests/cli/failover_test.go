@@ -1,0 +1,127 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/meycoin/goetcd/client"
+	"github.com/meycoin/goetcd/tests/clienttest"
+	"github.com/meycoin/goetcd/tests/etcdtest"
+)
+
+// TestWatchesSurviveMemberKill runs `watch --forever --recursive` and
+// `exec-watch --recursive` on a 3-member cluster while every member in turn
+// is SIGKILLed and restarted, so whichever member the watches use dies
+// under them, and checks that each printed every event exactly once, in
+// order, and ended cleanly on Ctrl-C.
+func TestWatchesSurviveMemberKill(t *testing.T) {
+	const keys = 240
+	srv := etcdtest.ServerFor(t, "3.5")
+	cl := etcdtest.StartCluster(t, srv, 3)
+	hc, _ := clienttest.New(t, cl.Endpoints(), client.Config{})
+	kapi := client.NewKeysAPI(hc)
+	tl := newGoetcdctl(t, cl.Endpoints())
+
+	// Both watches start from the index before the first write, so no
+	// event can slip by before they are in place.
+	resp, err := kapi.Set(t.Context(), "/wk-start", "x", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	after := fmt.Sprint(resp.Node.ModifiedIndex)
+	out := filepath.Join(t.TempDir(), "events")
+	waitWatch, watchOut := tl.start(t, invocation{args: []string{"watch", "--forever", "--recursive", "--after-index", after, "/wk"}})
+	waitExec, _ := tl.start(t, invocation{args: []string{"exec-watch", "--recursive", "--after-index", after, "/wk", "--",
+		"sh", "-c", `echo "$ETCD_WATCH_ACTION $ETCD_WATCH_KEY=$ETCD_WATCH_VALUE" >> ` + out}})
+
+	var want, wantExec []string
+	for i := range keys {
+		if i%80 == 20 { // members 0, 1 and 2 in turn
+			m := i / 80
+			cl.Kill(m)
+			t.Logf("killed member %d after %d writes", m, i)
+		}
+		if i%80 == 50 {
+			m := i / 80
+			cl.Restart(m)
+			if err := cl.WaitHealthy(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("member %d back after %d writes", m, i)
+		}
+		key, value := fmt.Sprintf("/wk/k%04d", i), fmt.Sprintf("v%04d", i)
+		create(t, kapi, key, value)
+		want = append(want, "[create] "+key, value)
+		wantExec = append(wantExec, "create "+key+"="+value)
+	}
+
+	waitFor(t, "watch --forever to print the last event", func() bool {
+		return strings.Contains(watchOut.String(), fmt.Sprintf("v%04d", keys-1))
+	})
+	waitFor(t, "exec-watch to run for the last event", func() bool {
+		b, _ := os.ReadFile(out)
+		return strings.Contains(string(b), fmt.Sprintf("v%04d", keys-1))
+	})
+	w, e := waitWatch(true), waitExec(true)
+	if w.code != 0 || e.code != 0 {
+		t.Errorf("exit codes after Ctrl-C: watch %d (%s), exec-watch %d (%s); want 0", w.code, w.stderr, e.code, e.stderr)
+	}
+	if got := strings.Split(strings.TrimSpace(w.stdout), "\n"); strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("watch --forever printed %d lines, want %d (every event once, in order):\n%s", len(got), len(want), firstDifference(got, want))
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Split(strings.TrimSpace(string(b)), "\n"); strings.Join(got, "\n") != strings.Join(wantExec, "\n") {
+		t.Errorf("exec-watch ran for %d events, want %d (every event once, in order):\n%s", len(got), len(wantExec), firstDifference(got, wantExec))
+	}
+	t.Logf("watch stderr: %q; exec-watch stderr: %q", w.stderr, e.stderr)
+}
+
+// create makes key once: a create is never resent by the client, so when
+// its outcome is unknown the key is read to learn whether it was made.
+func create(t *testing.T, kapi client.KeysAPI, key, value string) {
+	deadline := time.Now().Add(waitTimeout)
+	for {
+		ctx, cancel := context.WithTimeout(t.Context(), client.DefaultRequestTimeout)
+		_, err := kapi.Create(ctx, key, value)
+		cancel()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("create %s: %v", key, err)
+		}
+		// An election after a kill: back off a little before asking again.
+		time.Sleep(50 * time.Millisecond)
+		ctx, cancel = context.WithTimeout(t.Context(), client.DefaultRequestTimeout)
+		resp, gerr := kapi.Get(ctx, key, &client.GetOptions{Quorum: true})
+		cancel()
+		if gerr == nil && resp.Node.Value == value {
+			return
+		}
+	}
+}
+
+// firstDifference shows where two line lists part.
+func firstDifference(got, want []string) string {
+	for i := 0; i < len(got) || i < len(want); i++ {
+		var g, w string
+		if i < len(got) {
+			g = got[i]
+		}
+		if i < len(want) {
+			w = want[i]
+		}
+		if g != w {
+			return fmt.Sprintf("line %d: got %q, want %q", i, g, w)
+		}
+	}
+	return "(same lines)"
+}
