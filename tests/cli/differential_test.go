@@ -14,14 +14,17 @@ import (
 	"github.com/meycoin/goetcd/tests/etcdtest"
 )
 
-// side is one tool with its own cluster: the script runs once per side, on
-// a cluster of its own, so that both start from the same state.
+// side is one tool with its own clusters: the script runs once per side, on
+// clusters of its own, so that both start from the same state. Most steps
+// use a 1-member cluster, where a read always sees the write before it; the
+// membership steps use a 3-member one (a member can only be added and
+// removed again where quorum survives the unstarted member).
 type side struct {
-	tool tool
-	cl   *etcdtest.Cluster
-	hc   client.Client
-	kapi client.KeysAPI
-	mapi client.MembersAPI
+	tool, tool3 tool
+	cl, cl3     *etcdtest.Cluster
+	hc          client.Client
+	kapi        client.KeysAPI
+	mapi        client.MembersAPI // of the 3-member cluster
 	// newPeer and newPeer2 are the peer URLs member add and update use.
 	newPeer, newPeer2 string
 }
@@ -29,7 +32,7 @@ type side struct {
 // idx returns the modifiedIndex of key on this side's cluster, as a flag
 // value.
 func (s *side) idx(t *testing.T, key string) string {
-	resp, err := s.kapi.Get(t.Context(), key, nil)
+	resp, err := s.kapi.Get(t.Context(), key, &client.GetOptions{Quorum: true})
 	if err != nil {
 		t.Fatalf("%s: reading %s: %v", s.tool.name(), key, err)
 	}
@@ -52,6 +55,24 @@ func (s *side) watchers(t *testing.T) uint64 {
 		n += r.Value.Watchers
 	}
 	return n
+}
+
+// settleMembers waits until every member of the 3-member cluster lists the
+// same membership, so that the next step sees the last change wherever it
+// asks.
+func (s *side) settleMembers(t *testing.T) {
+	waitFor(t, "the members to agree on the membership", func() bool {
+		var lists []string
+		for _, ep := range s.cl3.Endpoints() {
+			hc, _ := clienttest.New(t, []string{ep}, client.Config{})
+			ms, err := client.NewMembersAPI(hc).List(t.Context())
+			if err != nil {
+				return false
+			}
+			lists = append(lists, fmt.Sprint(ms))
+		}
+		return lists[0] == lists[1] && lists[1] == lists[2]
+	})
 }
 
 // unstarted returns the id of the member that was added but never started.
@@ -77,11 +98,15 @@ type step struct {
 	// ids differ between the two clusters).
 	args func(t *testing.T, s *side) []string
 	// until, when set, runs the invocation until its standard output
-	// holds this text, then interrupts it (watch --forever, exec-watch).
-	until string
+	// holds each of these texts, then interrupts it (watch --forever,
+	// exec-watch).
+	until []string
 	// trigger, when set, is written to /dt/w/x once the invocation's watch
 	// is registered with etcd (every member's store statistics count it).
 	trigger string
+	// three runs the step on the 3-member cluster; the membership is then
+	// left to settle on every member.
+	three bool
 	// sortLines compares the lines in any order (unsorted listings, members
 	// in id order).
 	sortLines bool
@@ -221,35 +246,35 @@ func script() []step {
 		{name: "watch forever", args: func(t *testing.T, s *side) []string {
 			n, _ := strconv.Atoi(s.before(t, "/dt/w/x"))
 			return []string{"watch", "--forever", "-r", "--after-index", strconv.Itoa(n - 1), "/dt/w"}
-		}, until: "v2"},
+		}, until: []string{"v2"}},
 		{name: "exec-watch after", args: func(t *testing.T, s *side) []string {
 			n, _ := strconv.Atoi(s.before(t, "/dt/w/x"))
 			return []string{"exec-watch", "--after-index", strconv.Itoa(n - 1), "printenv", "ETCD_WATCH_VALUE", "/dt/w/x"}
-		}, until: "v2"},
+		}, until: []string{"v1\n", "v2\n"}, sortLines: true}, // etcdctl runs the commands at once, in any order
 		{name: "watch trigger", inv: inv("watch", "/dt/w/x"), trigger: "v3"},
 		{name: "watch recursive trigger", inv: inv("-o", "extended", "watch", "--recursive", "/dt/w"), trigger: "v4"},
-		{name: "exec-watch trigger", inv: inv("exec-watch", "printenv", "ETCD_WATCH_ACTION", "ETCD_WATCH_KEY", "ETCD_WATCH_VALUE", "ETCD_WATCH_MODIFIED_INDEX", "/dt/w/x"), trigger: "v5", until: "v5"},
-		{name: "exec-watch recursive dir", inv: inv("exec-watch", "--recursive", "printenv", "ETCD_WATCH_KEY", "/dt/w"), trigger: "v6", until: "/dt/w/x"},
+		{name: "exec-watch trigger", inv: inv("exec-watch", "printenv", "ETCD_WATCH_ACTION", "ETCD_WATCH_KEY", "ETCD_WATCH_MODIFIED_INDEX", "ETCD_WATCH_VALUE", "/dt/w/x"), trigger: "v5", until: []string{"v5\n"}},
+		{name: "exec-watch recursive dir", inv: inv("exec-watch", "--recursive", "printenv", "ETCD_WATCH_KEY", "/dt/w"), trigger: "v6", until: []string{"/dt/w/x"}},
 		{name: "exec-watch no command", inv: inv("exec-watch", "/dt/w/x")},
 
-		{name: "member list", inv: inv("member", "list"), sortLines: true},
-		{name: "member list args", inv: inv("member", "list", "extra")},
-		{name: "member add", args: func(t *testing.T, s *side) []string {
+		{name: "member list", three: true, inv: inv("member", "list"), sortLines: true},
+		{name: "member list args", three: true, inv: inv("member", "list", "extra")},
+		{name: "member add", three: true, args: func(t *testing.T, s *side) []string {
 			return []string{"member", "add", "m9", s.newPeer}
 		}},
-		{name: "member list unstarted", inv: inv("member", "list"), sortLines: true},
-		{name: "member update", args: func(t *testing.T, s *side) []string {
+		{name: "member list unstarted", three: true, inv: inv("member", "list"), sortLines: true},
+		{name: "member update", three: true, args: func(t *testing.T, s *side) []string {
 			return []string{"member", "update", s.unstarted(t), s.newPeer2}
 		}},
-		{name: "member remove", args: func(t *testing.T, s *side) []string {
+		{name: "member remove", three: true, args: func(t *testing.T, s *side) []string {
 			return []string{"member", "remove", s.unstarted(t)}
 		}},
-		{name: "member remove unknown", inv: inv("member", "remove", "deadbeef")},
-		{name: "member remove by name", inv: inv("member", "remove", "m0")},
+		{name: "member remove unknown", three: true, inv: inv("member", "remove", "deadbeef")},
+		{name: "member remove by name", three: true, inv: inv("member", "remove", "m0")},
 		{name: "member add usage", inv: inv("member", "add", "onlyname")},
 		{name: "member update usage", inv: inv("member", "update")},
-		{name: "member update unknown", inv: inv("member", "update", "deadbeef", "http://127.0.0.1:1"), differ: "stderr", why: "httperr"},
-		{name: "cluster-health", inv: inv("cluster-health"), sortLines: true, differ: "stdout", why: "health"},
+		{name: "member update unknown", three: true, inv: inv("member", "update", "deadbeef", "http://127.0.0.1:1"), differ: "stderr", why: "httperr"},
+		{name: "cluster-health", three: true, inv: inv("cluster-health"), sortLines: true, differ: "stdout", why: "health"},
 
 		{name: "user list empty", inv: inv("user", "list")},
 		{name: "user add root", inv: invocation{args: []string{"user", "add", "root"}, stdin: "rootpw\n"}, differ: "stdout,stderr", why: "prompt"},
@@ -290,10 +315,10 @@ func script() []step {
 		{name: "user passwd missing", inv: invocation{args: []string{"user", "passwd", "nobody"}, stdin: "pw\n"}, differ: "stdout,stderr", why: "passwd"},
 
 		{name: "endpoints flag", args: func(t *testing.T, s *side) []string {
-			return []string{"--endpoints", s.cl.Endpoints()[1], "get", "/dt/ttl"}
+			return []string{"--endpoints", s.cl.Endpoints()[0], "get", "/dt/ttl"}
 		}},
 		{name: "peers flag", args: func(t *testing.T, s *side) []string {
-			return []string{"-C", s.cl.Endpoints()[2], "--no-sync", "get", "/dt/ttl"}
+			return []string{"-C", s.cl.Endpoints()[0], "--no-sync", "get", "/dt/ttl"}
 		}},
 		{name: "dead endpoint", inv: inv("--endpoints", "http://127.0.0.1:1", "get", "/dt/ttl"), differ: "stderr", why: "conn"},
 		{name: "dead endpoint no sync", inv: inv("--no-sync", "--endpoints", "http://127.0.0.1:1", "get", "/dt/ttl"), differ: "stderr", why: "conn"},
@@ -309,8 +334,11 @@ type normaliser struct{ pairs []string }
 
 func newNormaliser(s *side) *normaliser {
 	n := &normaliser{}
-	for i, m := range s.cl.Members() {
+	for i, m := range s.cl3.Members() {
 		n.pairs = append(n.pairs, m.ClientURL, fmt.Sprintf("<client%d>", i), m.PeerURL, fmt.Sprintf("<peer%d>", i))
+	}
+	for _, m := range s.cl.Members() {
+		n.pairs = append(n.pairs, m.ClientURL, "<client>", m.PeerURL, "<peer>")
 	}
 	n.pairs = append(n.pairs, s.newPeer, "<newpeer>", s.newPeer2, "<newpeer2>")
 	return n
@@ -355,19 +383,23 @@ func (n *normaliser) apply(s string, sortLines bool) string {
 	return s
 }
 
-// newSide starts a 3-member cluster for tl.
+// newSide starts the clusters of one tool.
 func newSide(t *testing.T, srv etcdtest.Server, mk func(eps []string) tool) *side {
+	cl := etcdtest.StartCluster(t, srv, 1)
 	// Without the strict check, a member can be added as soon as the
 	// cluster is up (with it, the leader must have seen every member for
 	// 5 s first, which a fast script does not wait for).
-	cl := etcdtest.StartCluster(t, srv, 3, etcdtest.WithArgs("--strict-reconfig-check=false"))
+	cl3 := etcdtest.StartCluster(t, srv, 3, etcdtest.WithArgs("--strict-reconfig-check=false"))
 	hc, _ := clienttest.New(t, cl.Endpoints(), client.Config{})
+	hc3, _ := clienttest.New(t, cl3.Endpoints(), client.Config{})
 	return &side{
 		tool:     mk(cl.Endpoints()),
+		tool3:    mk(cl3.Endpoints()),
 		cl:       cl,
+		cl3:      cl3,
 		hc:       hc,
 		kapi:     client.NewKeysAPI(hc),
-		mapi:     client.NewMembersAPI(hc),
+		mapi:     client.NewMembersAPI(hc3),
 		newPeer:  fmt.Sprintf("http://127.0.0.1:%d", etcdtest.FreePort(t)),
 		newPeer2: fmt.Sprintf("http://127.0.0.1:%d", etcdtest.FreePort(t)),
 	}
@@ -392,19 +424,26 @@ func runScript(t *testing.T, s *side, steps []step) []result {
 		if st.trigger != "" {
 			waitFor(t, "no watcher left on "+s.tool.name()+"'s cluster", func() bool { return s.watchers(t) == 0 })
 		}
-		wait, stdout := s.tool.start(t, in)
+		tl := s.tool
+		if st.three {
+			tl = s.tool3
+		}
+		wait, stdout := tl.start(t, in)
 		if st.trigger != "" {
 			waitFor(t, fmt.Sprintf("%s %q to register its watch", s.tool.name(), in.args), func() bool { return s.watchers(t) > 0 })
 			if _, err := s.kapi.Set(t.Context(), "/dt/w/x", st.trigger, nil); err != nil {
 				t.Fatal(err)
 			}
 		}
-		if st.until != "" {
-			waitFor(t, fmt.Sprintf("%s %q to print %q", s.tool.name(), in.args, st.until), func() bool {
-				return strings.Contains(stdout.String(), st.until)
+		for _, text := range st.until {
+			waitFor(t, fmt.Sprintf("%s %q to print %q", s.tool.name(), in.args, text), func() bool {
+				return strings.Contains(stdout.String(), text)
 			})
 		}
-		res := wait(st.until != "")
+		res := wait(len(st.until) > 0)
+		if st.three {
+			s.settleMembers(t)
+		}
 		res.stdout = norm.apply(res.stdout, st.sortLines)
 		res.stderr = norm.apply(res.stderr, st.sortLines)
 		out[i] = res
