@@ -125,3 +125,50 @@ func firstDifference(got, want []string) string {
 	}
 	return "(same lines)"
 }
+
+// TestWatchResync starts watch and exec-watch from an index that etcd's
+// 1000-event history no longer holds: both say so on standard error, show
+// the current state as "resync" events, and go on with the next change.
+func TestWatchResync(t *testing.T) {
+	srv := etcdtest.ServerFor(t, "3.5")
+	cl := etcdtest.StartCluster(t, srv, 1)
+	hc, _ := clienttest.New(t, cl.Endpoints(), client.Config{})
+	kapi := client.NewKeysAPI(hc)
+	resp, err := kapi.Set(t.Context(), "/rs/a", "1", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := fmt.Sprint(resp.Node.ModifiedIndex - 1)
+	for i := range 1100 {
+		if _, err := kapi.Set(t.Context(), "/other", fmt.Sprint(i), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tl := newGoetcdctl(t, cl.Endpoints())
+	out := filepath.Join(t.TempDir(), "events")
+	waitWatch, watchOut := tl.start(t, invocation{args: []string{"watch", "--forever", "--recursive", "--after-index", old, "/rs"}})
+	waitExec, _ := tl.start(t, invocation{args: []string{"exec-watch", "--recursive", "--after-index", old, "/rs", "--",
+		"sh", "-c", `echo "$ETCD_WATCH_ACTION $ETCD_WATCH_KEY=$ETCD_WATCH_VALUE" >> ` + out}})
+	waitFor(t, "the watch to show the resynced state", func() bool { return strings.Contains(watchOut.String(), "[resync] /rs/a\n1\n") })
+	waitFor(t, "exec-watch to run for the resynced state", func() bool {
+		b, _ := os.ReadFile(out)
+		return strings.Contains(string(b), "resync /rs/a=1\n")
+	})
+	if _, err := kapi.Set(t.Context(), "/rs/a", "2", nil); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the watch to go on after the resync", func() bool { return strings.Contains(watchOut.String(), "[set] /rs/a\n2\n") })
+	waitFor(t, "exec-watch to go on after the resync", func() bool {
+		b, _ := os.ReadFile(out)
+		return strings.Contains(string(b), "set /rs/a=2\n")
+	})
+	w, e := waitWatch(true), waitExec(true)
+	for name, r := range map[string]result{"watch": w, "exec-watch": e} {
+		if r.code != 0 || !strings.Contains(r.stderr, "resynced") || !strings.Contains(r.stderr, "events may have been missed") {
+			t.Errorf("%s: exit %d, stderr %q: want 0 and a note of the resync", name, r.code, r.stderr)
+		}
+	}
+	if want := "[resync] /rs/a\n1\n[set] /rs/a\n2\n"; w.stdout != want {
+		t.Errorf("watch printed %q, want %q", w.stdout, want)
+	}
+}
