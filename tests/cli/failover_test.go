@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -45,6 +46,15 @@ func TestWatchesSurviveMemberKill(t *testing.T) {
 			m := i / 80
 			cl.Kill(m)
 			t.Logf("killed member %d after %d writes", m, i)
+			if m == 0 {
+				// Once the other two agree on a leader, exactly one member
+				// is down: cluster-health says which, and exits 5.
+				waitFor(t, "the two live members to agree on a leader", func() bool {
+					r := run(t, tl, invocation{args: []string{"cluster-health"}})
+					return strings.Contains(r.stdout, "1 of 3 members are not healthy")
+				})
+				checkHealth(t, tl, 5, "member [0-9a-f]+ is unreachable: \\[" + regexp.QuoteMeta(cl.Endpoints()[0]) + "\\] are all unreachable", "cluster is degraded: 1 of 3 members are not healthy")
+			}
 		}
 		if i%80 == 50 {
 			m := i / 80
@@ -59,6 +69,8 @@ func TestWatchesSurviveMemberKill(t *testing.T) {
 		want = append(want, "[create] "+key, value)
 		wantExec = append(wantExec, "create "+key+"="+value)
 	}
+
+	checkHealth(t, tl, 0, `member [0-9a-f]+ is healthy: got healthy result from \S+ \(version 3\.5\.35, leader [0-9a-f]+, raft index [0-9]+\)`, "cluster is healthy")
 
 	waitFor(t, "watch --forever to print the last event", func() bool {
 		return strings.Contains(watchOut.String(), fmt.Sprintf("v%04d", keys-1))
@@ -82,6 +94,21 @@ func TestWatchesSurviveMemberKill(t *testing.T) {
 		t.Errorf("exec-watch ran for %d events, want %d (every event once, in order):\n%s", len(got), len(wantExec), firstDifference(got, wantExec))
 	}
 	t.Logf("watch stderr: %q; exec-watch stderr: %q", w.stderr, e.stderr)
+}
+
+// checkHealth runs cluster-health and checks its exit code and that its
+// output matches each pattern.
+func checkHealth(t *testing.T, tl tool, code int, patterns ...string) {
+	t.Helper()
+	r := run(t, tl, invocation{args: []string{"cluster-health"}})
+	if r.code != code {
+		t.Errorf("cluster-health: exit %d, want %d\n%s%s", r.code, code, r.stdout, r.stderr)
+	}
+	for _, p := range patterns {
+		if !regexp.MustCompile(p).MatchString(r.stdout) {
+			t.Errorf("cluster-health output lacks %q:\n%s", p, r.stdout)
+		}
+	}
 }
 
 // create makes key once: a create is never resent by the client, so when

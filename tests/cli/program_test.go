@@ -117,6 +117,22 @@ func TestProgram(t *testing.T) {
 		t.Fatal("watch did not end on Ctrl-C")
 	}
 
+	// TLS from the flags and from the ETCDCTL_* variables; without the CA
+	// the server's certificate is refused.
+	ca := etcdtest.NewTestCA(t)
+	tlsCluster := etcdtest.StartCluster(t, etcdtest.ServerFor(t, "3.5"), 1, etcdtest.WithTLS(ca.Files()))
+	cert, key := ca.IssueClientCert(t, "app")
+	tlsEnv := []string{"ETCDCTL_ENDPOINTS=" + tlsCluster.Endpoints()[0]}
+	if r := runProgram(t, bin, tlsEnv, "--ca-file", ca.CertFile, "--cert-file", cert, "--key-file", key, "set", "/tls/a", "1"); r.code != 0 || r.stdout != "1\n" {
+		t.Errorf("set over TLS with the flags: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+	}
+	if r := runProgram(t, bin, append(tlsEnv, "ETCDCTL_CA_FILE="+ca.CertFile, "ETCDCTL_CERT_FILE="+cert, "ETCDCTL_KEY_FILE="+key), "get", "/tls/a"); r.code != 0 || r.stdout != "1\n" {
+		t.Errorf("get over TLS with ETCDCTL_*_FILE: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+	}
+	if r := runProgram(t, bin, tlsEnv, "--cert-file", cert, "--key-file", key, "get", "/tls/a"); r.code == 0 || !strings.Contains(r.stderr, "certificate") || !strings.Contains(r.stderr, tlsCluster.Endpoints()[0]) {
+		t.Errorf("get over TLS without the CA: exit %d, stderr %q; want a failure naming the certificate and the endpoint", r.code, r.stderr)
+	}
+
 	for shell, want := range map[string]string{"bash": "complete -o bashdefault", "zsh": "#compdef goetcdctl", "fish": "complete -c goetcdctl"} {
 		r := runProgram(t, bin, nil, "completion", shell)
 		if r.code != 0 || !strings.Contains(r.stdout, want) {
