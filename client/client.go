@@ -17,13 +17,9 @@ package client
 import (
 	"context"
 	"crypto/tls"
-	"errors"
-	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
-	"net/url"
-	"strings"
 	"sync"
 	"time"
 
@@ -265,6 +261,8 @@ func New(cfg Config) (Client, error) {
 	if c.transport == nil {
 		c.transport = DefaultTransport
 	}
+	c.health = newHealth(c)
+	c.health.leaderLost = c.leaderMayHaveChanged
 	c.watchTransport = cfg.WatchTransport
 	if c.watchTransport == nil {
 		c.watchTransport = uncapped(c.transport)
@@ -273,108 +271,20 @@ func New(cfg Config) (Client, error) {
 		c.checkRedirect = DefaultCheckRedirect
 	}
 	if cfg.MaxResponseBytes < 0 {
-		return nil, fmt.Errorf("client: Config.MaxResponseBytes is negative (%d)", cfg.MaxResponseBytes)
+		return nil, invalidArg("Config.MaxResponseBytes", "negative (%d bytes); 0 means no limit", cfg.MaxResponseBytes)
 	}
 	if cfg.HeaderTimeoutPerRequest < 0 {
-		return nil, fmt.Errorf("client: Config.HeaderTimeoutPerRequest is negative (%v)", cfg.HeaderTimeoutPerRequest)
+		return nil, invalidArg("Config.HeaderTimeoutPerRequest", "negative (%v); 0 means no timeout", cfg.HeaderTimeoutPerRequest)
 	}
 	switch cfg.SelectionMode {
 	case EndpointSelectionRandom, EndpointSelectionPrioritizeLeader:
 	default:
-		return nil, fmt.Errorf("client: Config.SelectionMode %d is not a known EndpointSelectionMode", cfg.SelectionMode)
+		return nil, invalidArg("Config.SelectionMode", "%d is not a known EndpointSelectionMode", cfg.SelectionMode)
 	}
-	c.init()
 	if err := c.SetEndpoints(cfg.Endpoints); err != nil {
 		return nil, err
 	}
 	return c, nil
-}
-
-// parseEndpoints checks and normalises a list of endpoint URLs: http or
-// https, a host, no query, fragment or user info (credentials belong in
-// Config.Username and Password, where they are never logged). Duplicates are
-// dropped, keeping the first.
-func parseEndpoints(eps []string) ([]*url.URL, error) {
-	if len(eps) == 0 {
-		return nil, ErrNoEndpoints
-	}
-	out := make([]*url.URL, 0, len(eps))
-	seen := make(map[string]bool, len(eps))
-	for _, ep := range eps {
-		u, err := parseEndpoint(ep)
-		if err != nil {
-			return nil, err
-		}
-		if s := u.String(); !seen[s] {
-			seen[s] = true
-			out = append(out, u)
-		}
-	}
-	return out, nil
-}
-
-func parseEndpoint(ep string) (*url.URL, error) {
-	// Errors show the endpoint with any user info masked.
-	shown := redactUserinfo(ep)
-	u, err := url.Parse(ep)
-	if err != nil {
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err
-		}
-		if shown != ep {
-			// The parser's detail may quote part of the user info.
-			return nil, fmt.Errorf("client: endpoint %q is not a URL", shown)
-		}
-		return nil, fmt.Errorf("client: endpoint %q is not a URL: %v", ep, err)
-	}
-	switch u.Scheme {
-	case "http", "https":
-	case "":
-		bare := strings.TrimPrefix(shown, "//")
-		return nil, fmt.Errorf("client: endpoint %q has no scheme; write it as http://%s or https://%s", shown, bare, bare)
-	default:
-		return nil, fmt.Errorf("client: endpoint %q has the scheme %q; only http and https are supported", shown, u.Scheme)
-	}
-	if u.Host == "" || u.Hostname() == "" {
-		return nil, fmt.Errorf("client: endpoint %q has no host", shown)
-	}
-	if u.User != nil {
-		return nil, fmt.Errorf("client: endpoint %q carries user info; give credentials in Config.Username and Config.Password", shown)
-	}
-	if strings.Contains(u.EscapedPath(), "@") {
-		// "http://user:pa/ss@host" parses as host "user", port "pa" and
-		// the path "/ss@host": user info with a '/' in the password.
-		return nil, fmt.Errorf("client: endpoint %q has an '@' in its path, which looks like user info; give credentials in Config.Username and Config.Password", shown)
-	}
-	if u.RawQuery != "" || u.Fragment != "" || u.ForceQuery {
-		return nil, fmt.Errorf("client: endpoint %q has a query or fragment; give scheme, host, port and at most a base path", shown)
-	}
-	if port := u.Port(); port == "" && strings.HasSuffix(u.Host, ":") {
-		return nil, fmt.Errorf("client: endpoint %q has an empty port", shown)
-	}
-	u.Path = strings.TrimRight(u.Path, "/")
-	u.RawPath = ""
-	return u, nil
-}
-
-// redactUserinfo hides a password in an endpoint string, whether it parses
-// as a URL or not, so that errors never carry it: everything between the
-// start of the authority (after "scheme://" or a leading "//", else the
-// start of the string) and the last "@" is masked. A password with
-// characters a URL does not allow there ('/', '?', '#') still ends before
-// that "@".
-func redactUserinfo(ep string) string {
-	start := 0
-	if strings.HasPrefix(ep, "//") {
-		start = 2
-	} else if i := strings.Index(ep, "://"); i >= 0 && !strings.ContainsAny(ep[:i], "/?#@") {
-		start = i + 3
-	}
-	if at := strings.LastIndex(ep[start:], "@"); at >= 0 {
-		return ep[:start] + "xxxxx@" + ep[start+at+1:]
-	}
-	return ep
 }
 
 // uncapped returns t, or when t is an *http.Transport with a MaxConnsPerHost

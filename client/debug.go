@@ -1,18 +1,18 @@
+// EnablecURLDebug: each request printed as a curl command with credentials
+// redacted, and the error code peeked from an answer for logs.
+
 package client
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"time"
 )
 
 // curlDebug is on while EnablecURLDebug is in force.
@@ -100,42 +100,6 @@ func redactBody(data []byte) string {
 // shellQuote quotes s for a POSIX shell.
 func shellQuote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
-}
-
-// logEnabled reports whether per-attempt records are wanted.
-func (st *call) logEnabled() bool {
-	return st.c.logger != nil && st.c.logger.Enabled(st.ctx, slog.LevelDebug)
-}
-
-// logAttempt writes one attempt's record: never a value or a credential.
-func (st *call) logAttempt(endpoint string, status int, err error, code int) {
-	if !st.logEnabled() {
-		return
-	}
-	attrs := []slog.Attr{
-		slog.String("op", st.opName()),
-		slog.String("endpoint", endpoint),
-		slog.Int("attempt", st.tries),
-		slog.Duration("latency", time.Since(st.start)),
-	}
-	if err != nil {
-		attrs = append(attrs, slog.String("error", err.Error()))
-	} else {
-		attrs = append(attrs, slog.Int("status", status))
-	}
-	if code != 0 {
-		attrs = append(attrs, slog.Int("etcd_code", code))
-	}
-	st.c.logger.LogAttrs(st.ctx, slog.LevelDebug, "etcd attempt", attrs...)
-}
-
-// logOutcome warns that a one-shot write may or may not have been applied.
-func (st *call) logOutcome() {
-	if st.c.logger == nil {
-		return
-	}
-	st.c.logger.LogAttrs(context.WithoutCancel(st.ctx), slog.LevelWarn, "etcd write outcome unknown",
-		slog.String("op", st.opName()), slog.String("endpoint", st.endpoint()), slog.String("cause", st.outcome.Error()))
 }
 
 // peekErrorCode reads an error answer's etcd code for the log and puts the

@@ -1,3 +1,6 @@
+// Errors: etcd's keys error codes, the typed errors of each family, their
+// predicates and sentinels.
+
 package client
 
 import (
@@ -305,26 +308,6 @@ func hasErrorCode(err error, code int) bool {
 	return errors.As(err, &e) && e.Code == code
 }
 
-// tagResource marks the *HTTPErrors inside err (a 5xx kept by the retry
-// layer, one per endpoint) with the resource the call was about, so that
-// the predicates work on them too.
-func tagResource(err error, resource string) error {
-	var ce *ClusterError
-	if errors.As(err, &ce) {
-		for _, e := range ce.Errors {
-			var he *HTTPError
-			if errors.As(e, &he) {
-				he.Resource = resource
-			}
-		}
-	}
-	var he *HTTPError
-	if errors.As(err, &he) && he.Resource == "" {
-		he.Resource = resource
-	}
-	return err
-}
-
 // ResponseTooLargeError says an answer's body was larger than
 // Config.MaxResponseBytes; it was not read further.
 type ResponseTooLargeError struct {
@@ -338,3 +321,50 @@ type ResponseTooLargeError struct {
 func (e *ResponseTooLargeError) Error() string {
 	return fmt.Sprintf("client: the answer from %s is larger than Config.MaxResponseBytes (%d bytes); not read further", e.Endpoint, e.Limit)
 }
+
+// ErrInvalidArgument is matched by errors.Is for every input the client
+// refuses before sending anything (an *InvalidArgumentError): the caller's
+// input is wrong, as opposed to an answer of the server (Error, *HTTPError)
+// or a cluster that could not be reached (*ClusterError,
+// *OutcomeUnknownError).
+var ErrInvalidArgument = errors.New("client: invalid argument")
+
+// InvalidArgumentError is returned for an input the client refuses before
+// anything is sent: a key with "." or ".." segments or invalid UTF-8, a
+// value or PrevValue that is not valid UTF-8, options that contradict each
+// other (PrevValue with Dir, Refresh with a value or without a positive
+// TTL), an endpoint or peer URL that does not fit, a bad user or role name
+// or password, a nil context. errors.Is(err, ErrInvalidArgument) holds for
+// it. The README lists every refusal.
+type InvalidArgumentError struct {
+	// Field names the input: a parameter ("key", "dir", "value",
+	// "username", "password", "role", "endpoint", "ctx", ...) or an option
+	// field ("SetOptions.TTL", "Config.Endpoints", ...).
+	Field string
+	// Reason says what is wrong with it. It never holds a password, and
+	// quotes an endpoint or peer URL with its user info masked.
+	Reason string
+	// Err is a sentinel the error matches as well, if any (ErrNoEndpoints
+	// for an empty endpoint list).
+	Err error
+}
+
+// Error names the field and the reason.
+func (e *InvalidArgumentError) Error() string {
+	return "client: invalid " + e.Field + ": " + e.Reason
+}
+
+// Is reports whether target is ErrInvalidArgument.
+func (e *InvalidArgumentError) Is(target error) bool { return target == ErrInvalidArgument }
+
+// Unwrap gives Err.
+func (e *InvalidArgumentError) Unwrap() error { return e.Err }
+
+// invalidArg makes the error of a refused input. Every refusal goes through
+// it, with a literal format (the tests find each call and make it refuse).
+func invalidArg(field, format string, args ...any) *InvalidArgumentError {
+	return &InvalidArgumentError{Field: field, Reason: fmt.Sprintf(format, args...)}
+}
+
+// errNilContext is returned by calls given a nil context.
+var errNilContext = invalidArg("ctx", "nil context.Context (use context.Background())")

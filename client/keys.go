@@ -1,25 +1,17 @@
+// KeysAPI: options, Response and Node, and the keys calls (Get, Set, Create,
+// Update, CreateInOrder, Delete) from input checks to the decoded answer.
+
 package client
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
-	"path"
-	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
-	"unsafe"
 
 	"github.com/meycoin/goetcd/generated"
 )
-
-// defaultV2KeysPrefix is where the v2 keys API lives on a member.
-const defaultV2KeysPrefix = "/v2/keys"
 
 // PrevExistType is used to define an existence condition when setting or
 // deleting Nodes.
@@ -95,7 +87,7 @@ type SetOptions struct {
 	// ignore the current value of the Node. This cannot be used
 	// to compare the Node's current value to an empty string.
 	//
-	// PrevValue may not be combined with Dir=true (an error says so).
+	// PrevValue may not be combined with Dir=true (an *InvalidArgumentError says so).
 	PrevValue string
 
 	// PrevIndex indicates what the current ModifiedIndex of the
@@ -111,17 +103,21 @@ type SetOptions struct {
 	PrevExist PrevExistType
 
 	// TTL defines a period of time after-which the Node should
-	// expire and no longer exist. Zero means no TTL: the key is
-	// permanent (a write without a TTL also removes an earlier one).
-	// The server counts whole seconds, so TTL must be a whole number of
-	// seconds; a negative, sub-second or fractional TTL is refused with an
-	// error rather than rounded (etcd takes ttl=0 to mean "expire now").
+	// expire and no longer exist. Values <= 0 are ignored: no TTL is
+	// sent and the key is permanent (a write without a TTL also removes
+	// an earlier one). Given that the zero-value is ignored, TTL cannot
+	// be used to set a TTL of 0. The server counts whole seconds: a TTL
+	// that is not a whole number of seconds is rounded up to the next
+	// one (500ms and 1s give 1s, 1.5s gives 2s), so the key never
+	// expires sooner than asked and a positive TTL is never sent as
+	// ttl=0, which etcd takes as "expire now". The same holds for a
+	// refresh, a directory and CreateInOrderOptions.TTL.
 	TTL time.Duration
 
 	// Refresh set to true means a TTL value can be updated
 	// without firing a watch or changing the node value. A
 	// value must not be provided when refreshing a key, and TTL must be
-	// set.
+	// positive (a refresh only sets a TTL).
 	Refresh bool
 
 	// Dir specifies whether or not this Node should be created as a directory.
@@ -164,9 +160,9 @@ type DeleteOptions struct {
 // CreateInOrderOptions are the options of KeysAPI.CreateInOrder.
 type CreateInOrderOptions struct {
 	// TTL defines a period of time after-which the Node should
-	// expire and no longer exist. Zero means no TTL. As with
-	// SetOptions.TTL, it must be a whole number of seconds; a negative,
-	// sub-second or fractional TTL is refused.
+	// expire and no longer exist. Values <= 0 are ignored (no TTL is
+	// sent). As with SetOptions.TTL, a TTL that is not a whole number
+	// of seconds is rounded up to the next one (1.5s gives 2s).
 	TTL time.Duration
 }
 
@@ -279,59 +275,6 @@ type httpKeysAPI struct {
 	prefix string
 }
 
-// canonicalKey checks a key and returns it as the server stores it, without
-// the leading slash ("" is the root). Doubled and trailing slashes are
-// dropped (the server would answer a redirect to the same key otherwise);
-// "." and ".." segments and invalid UTF-8 are refused, since the server would
-// resolve them to another key, or store something other than what was asked.
-func canonicalKey(key string) (string, error) {
-	if !utf8.ValidString(key) {
-		return "", fmt.Errorf("client: key %q is not valid UTF-8", key)
-	}
-	k := strings.Trim(key, "/")
-	if !strings.Contains(k, "//") && !strings.Contains(k, ".") {
-		return k, nil
-	}
-	parts := strings.Split(k, "/")
-	out := parts[:0]
-	for _, p := range parts {
-		switch p {
-		case "":
-			continue
-		case ".", "..":
-			return "", fmt.Errorf("client: key %q has a %q segment; dot segments are not allowed in keys (the server would resolve them to another key)", key, p)
-		}
-		out = append(out, p)
-	}
-	return path.Join(out...), nil
-}
-
-// ttlSeconds checks a TTL option and gives it in whole seconds; 0 means
-// none.
-func ttlSeconds(field string, ttl time.Duration) (*uint64, error) {
-	switch {
-	case ttl == 0:
-		return nil, nil
-	case ttl < 0:
-		return nil, fmt.Errorf("client: %s is negative (%v); use 0 for no TTL", field, ttl)
-	case ttl < time.Second:
-		return nil, fmt.Errorf("client: %s %v is under one second; the server counts whole seconds and would take 0 as \"expire now\"", field, ttl)
-	case ttl%time.Second != 0:
-		return nil, fmt.Errorf("client: %s %v is not a whole number of seconds; the server counts whole seconds", field, ttl)
-	}
-	s := uint64(ttl / time.Second)
-	return &s, nil
-}
-
-var trueValue = true
-
-func boolPtr(b bool) *bool {
-	if b {
-		return &trueValue
-	}
-	return nil
-}
-
 // Get reads a key or a directory.
 func (k *httpKeysAPI) Get(ctx context.Context, key string, opts *GetOptions) (*Response, error) {
 	ck, err := canonicalKey(key)
@@ -371,99 +314,6 @@ func (k *httpKeysAPI) Set(ctx context.Context, key, value string, opts *SetOptio
 	return k.send(ctx, req, class, setOpName(&o), ck)
 }
 
-// checkUTF8 refuses text that etcd would store but never give back: its
-// JSON answers carry U+FFFD in place of each byte that is not valid UTF-8,
-// so such a value could not be read back, compared (PrevValue) or, for a
-// password, typed again. what names the text; the text itself stays out of
-// the error (it may be a secret).
-func checkUTF8(what, s string) error {
-	if utf8.ValidString(s) {
-		return nil
-	}
-	i := 0
-	for i < len(s) {
-		r, n := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && n == 1 {
-			break
-		}
-		i += n
-	}
-	return fmt.Errorf("client: %s is not valid UTF-8 (byte %#x at offset %d): etcd would answer it with U+FFFD in its place, so it could never be read back or compared as sent; encode binary data (e.g. base64) first", what, s[i], i)
-}
-
-// setForm checks SetOptions and builds the form body, with the retry class
-// the write belongs to.
-func setForm(value string, o *SetOptions) (generated.SetKeyForm, opClass, error) {
-	var f generated.SetKeyForm
-	switch o.PrevExist {
-	case PrevIgnore, PrevExist, PrevNoExist:
-	default:
-		return f, 0, fmt.Errorf("client: SetOptions.PrevExist is %q; use PrevIgnore, PrevExist or PrevNoExist", string(o.PrevExist))
-	}
-	if o.Dir && o.PrevValue != "" {
-		return f, 0, errors.New("client: SetOptions.PrevValue cannot be used with Dir: a directory has no value to compare")
-	}
-	if o.Refresh && value != "" {
-		return f, 0, errors.New("client: SetOptions.Refresh is set with a value; a refresh only resets the TTL, so the value must be empty")
-	}
-	if o.Refresh && o.TTL == 0 {
-		return f, 0, errors.New("client: SetOptions.Refresh needs SetOptions.TTL")
-	}
-	if o.Refresh && o.Dir {
-		return f, 0, errors.New("client: SetOptions.Refresh cannot be used with Dir")
-	}
-	if !o.Dir && !o.Refresh {
-		if err := checkUTF8("the value", value); err != nil {
-			return f, 0, err
-		}
-	}
-	if err := checkUTF8("SetOptions.PrevValue", o.PrevValue); err != nil {
-		return f, 0, err
-	}
-	ttl, err := ttlSeconds("SetOptions.TTL", o.TTL)
-	if err != nil {
-		return f, 0, err
-	}
-	f.Ttl = ttl
-	if o.Dir {
-		f.Dir = &trueValue
-	} else if !o.Refresh {
-		f.Value = &value
-	}
-	if o.PrevValue != "" {
-		f.PrevValue = &o.PrevValue
-	}
-	if o.PrevIndex != 0 {
-		f.PrevIndex = &o.PrevIndex
-	}
-	if o.PrevExist != PrevIgnore {
-		b := o.PrevExist == PrevExist
-		f.PrevExist = &b
-	}
-	f.Refresh = boolPtr(o.Refresh)
-	f.NoValueOnSuccess = boolPtr(o.NoValueOnSuccess)
-
-	class := classIdempotent
-	if o.PrevExist == PrevNoExist || o.PrevValue != "" || o.PrevIndex != 0 || (o.Dir && o.PrevExist != PrevExist) {
-		class = classOneShot
-	}
-	return f, class, nil
-}
-
-func setOpName(o *SetOptions) string {
-	switch {
-	case o.PrevExist == PrevNoExist:
-		return "create"
-	case o.PrevValue != "" || o.PrevIndex != 0:
-		return "compare-and-swap"
-	case o.Refresh:
-		return "refresh"
-	case o.PrevExist == PrevExist:
-		return "update"
-	}
-	return "set"
-}
-
 // Create makes a key that must not exist yet.
 func (k *httpKeysAPI) Create(ctx context.Context, key, val string) (*Response, error) {
 	return k.Set(ctx, key, val, &SetOptions{PrevExist: PrevNoExist})
@@ -478,17 +328,18 @@ func (k *httpKeysAPI) Update(ctx context.Context, key, val string) (*Response, e
 func (k *httpKeysAPI) CreateInOrder(ctx context.Context, dir, val string, opts *CreateInOrderOptions) (*Response, error) {
 	cd, err := canonicalKey(dir)
 	if err != nil {
+		if ia, ok := err.(*InvalidArgumentError); ok {
+			ia.Field = "dir" // what the parameter is called here
+		}
 		return nil, err
 	}
-	if err := checkUTF8("the value", val); err != nil {
+	if err := checkUTF8("value", val); err != nil {
 		return nil, err
 	}
 	var form generated.CreateInOrderForm
 	form.Value = &val
 	if opts != nil {
-		if form.Ttl, err = ttlSeconds("CreateInOrderOptions.TTL", opts.TTL); err != nil {
-			return nil, err
-		}
+		form.Ttl = ttlSeconds(opts.TTL)
 	}
 	var req *http.Request
 	if cd == "" {
@@ -539,280 +390,52 @@ func (k *httpKeysAPI) Delete(ctx context.Context, key string, opts *DeleteOption
 // body, GetBody) at a fraction of the cost. TestKeysRequestsMatchGenerated
 // holds them to the generated builders followed by fixPath.
 
-// formContentType is the Content-Type of form bodies; requests share the
-// slice, which nothing changes.
-var formContentType = []string{"application/x-www-form-urlencoded"}
-
-// keysRequest makes a request for the key ck (canonical, "" for the root)
-// with a query (already encoded) and, if hasForm, a form body.
-func (k *httpKeysAPI) keysRequest(ctx context.Context, method, ck, query string, form []byte, hasForm bool) (*http.Request, error) {
-	if ctx == nil {
-		return nil, errNilContext
-	}
-	ku := new(keyURL)
-	ku.u = url.URL{Scheme: placeholderScheme, Host: placeholderHost, RawQuery: query}
-	ku.setPath(k.prefix, ck)
-	if !hasForm {
-		// A copy of a ready request: what NewRequestWithContext makes,
-		// without parsing placeholderServer again.
-		req := bodylessRequest.WithContext(ctx)
-		req.Method = method
-		req.URL = &ku.u
-		req.Header = make(http.Header)
-		return req, nil
-	}
-	req, err := http.NewRequestWithContext(ctx, method, placeholderServer, bytes.NewReader(form))
-	if err != nil {
-		return nil, err
-	}
-	req.URL = &ku.u
-	req.Header["Content-Type"] = formContentType
-	return req, nil
-}
-
-// errNilContext is returned by calls given a nil context.
-var errNilContext = errors.New("client: nil context.Context (use context.Background())")
-
-// bodylessRequest is the request every keys request without a body is a
-// copy of (method, URL and header set afterwards).
-var bodylessRequest = func() *http.Request {
-	req, err := http.NewRequest(http.MethodGet, placeholderServer, nil)
-	if err != nil {
-		panic(err)
-	}
-	return req
-}()
-
-// keyURL is a keys request's URL with room for its path, so that both take
-// one allocation: keyURLRoom covers the keys of most programs.
-type keyURL struct {
-	u    url.URL
-	room [keyURLRoom]byte
-}
-
-const keyURLRoom = 80
-
-// setPath sets the URL's path to prefix+"/"+ck (prefix for the root, "").
-// A path that fits is written into room, which is never written again, and
-// the path string points into it; a longer one is allocated apart.
-func (ku *keyURL) setPath(prefix, ck string) {
-	switch {
-	case ck == "":
-		ku.u.Path = prefix
-	case len(prefix)+1+len(ck) > len(ku.room):
-		ku.u.Path = prefix + "/" + ck
-	default:
-		b := append(append(append(ku.room[:0], prefix...), '/'), ck...)
-		ku.u.Path = unsafe.String(&ku.room[0], len(b))
-	}
-}
-
-// Queries of Get for each combination of recursive, sorted and quorum.
-var getQueries = [8]string{"", "recursive=true", "sorted=true", "recursive=true&sorted=true",
-	"quorum=true", "recursive=true&quorum=true", "sorted=true&quorum=true", "recursive=true&sorted=true&quorum=true"}
-
-// getRequest is generated.NewGetKeyRequest (NewGetKeysRootRequest for "").
-func (k *httpKeysAPI) getRequest(ctx context.Context, ck string, p *generated.GetKeyParams) (*http.Request, error) {
-	var q string
-	if p.Wait == nil && p.WaitIndex == nil && p.Stream == nil && isTrueOrNil(p.Recursive) && isTrueOrNil(p.Sorted) && isTrueOrNil(p.Quorum) {
-		i := 0
-		if p.Recursive != nil {
-			i |= 1
-		}
-		if p.Sorted != nil {
-			i |= 2
-		}
-		if p.Quorum != nil {
-			i |= 4
-		}
-		q = getQueries[i]
-	} else {
-		var b []byte
-		b = appendBoolParam(b, "recursive", p.Recursive)
-		b = appendBoolParam(b, "sorted", p.Sorted)
-		b = appendBoolParam(b, "quorum", p.Quorum)
-		b = appendBoolParam(b, "wait", p.Wait)
-		b = appendUintParam(b, "waitIndex", p.WaitIndex)
-		b = appendBoolParam(b, "stream", p.Stream)
-		q = string(b)
-	}
-	return k.keysRequest(ctx, http.MethodGet, ck, q, nil, false)
-}
-
-// deleteRequest is generated.NewDeleteKeyRequest (NewDeleteKeysRootRequest
-// for "").
-func (k *httpKeysAPI) deleteRequest(ctx context.Context, ck string, p *generated.DeleteKeyParams) (*http.Request, error) {
-	var q string
-	if p.Recursive != nil || p.Dir != nil || p.PrevValue != nil || p.PrevIndex != nil {
-		var b []byte
-		b = appendBoolParam(b, "recursive", p.Recursive)
-		b = appendBoolParam(b, "dir", p.Dir)
-		b = appendStringParam(b, "prevValue", p.PrevValue)
-		b = appendUintParam(b, "prevIndex", p.PrevIndex)
-		q = string(b)
-	}
-	return k.keysRequest(ctx, http.MethodDelete, ck, q, nil, false)
-}
-
-// setRequest is generated.NewSetKeyRequestWithFormdataBody (the KeysRoot
-// one for "") without query parameters: the form is encoded as
-// runtime.MarshalForm and url.Values.Encode do, names in sorted order.
-func (k *httpKeysAPI) setRequest(ctx context.Context, ck string, f *generated.SetKeyForm) (*http.Request, error) {
-	var b []byte
-	b = appendBoolParam(b, "dir", f.Dir)
-	b = appendBoolParam(b, "noValueOnSuccess", f.NoValueOnSuccess)
-	b = appendBoolParam(b, "prevExist", f.PrevExist)
-	b = appendUintParam(b, "prevIndex", f.PrevIndex)
-	b = appendStringParam(b, "prevValue", f.PrevValue)
-	b = appendBoolParam(b, "refresh", f.Refresh)
-	b = appendUintParam(b, "ttl", f.Ttl)
-	b = appendStringParam(b, "value", f.Value)
-	return k.keysRequest(ctx, http.MethodPut, ck, "", b, true)
-}
-
-func isTrueOrNil(b *bool) bool { return b == nil || *b }
-
-// appendParam starts the parameter name of a query or form.
-func appendParam(b []byte, name string) []byte {
-	if len(b) > 0 {
-		b = append(b, '&')
-	}
-	b = append(b, name...)
-	return append(b, '=')
-}
-
-func appendBoolParam(b []byte, name string, v *bool) []byte {
-	if v == nil {
-		return b
-	}
-	return strconv.AppendBool(appendParam(b, name), *v)
-}
-
-func appendUintParam(b []byte, name string, v *uint64) []byte {
-	if v == nil {
-		return b
-	}
-	return strconv.AppendUint(appendParam(b, name), *v, 10)
-}
-
-func appendStringParam(b []byte, name string, v *string) []byte {
-	if v == nil {
-		return b
-	}
-	return append(appendParam(b, name), url.QueryEscape(*v)...)
-}
-
 // send sends a keys request (made by keysRequest, or by the generated
-// layer and then fixPath) and decodes the answer.
+// layer and then fixPath) and decodes the answer. A read or idempotent
+// write whose answer stopped half-way because member health found its
+// member dead is sent again (health now steers it elsewhere).
 func (k *httpKeysAPI) send(ctx context.Context, req *http.Request, class opClass, op, key string) (*Response, error) {
-	resp, st, err := k.c.sendKey(ctx, req, class, op, key, true)
-	if err != nil {
-		return nil, err
+	path, raw := req.URL.Path, req.URL.RawPath
+	for tries := 1; ; tries++ {
+		r, cut, err := k.sendOnce(ctx, req, class, op, key)
+		if !cut || tries > retryRounds || (class != classRead && class != classIdempotent) || ctx.Err() != nil {
+			return r, err
+		}
+		req.URL.Path, req.URL.RawPath = path, raw
+		if req.GetBody != nil {
+			if req.Body, err = req.GetBody(); err != nil {
+				return nil, err
+			}
+		}
 	}
-	defer st.release()
+}
+
+// sendOnce is one round of send; cut reports that member health ended the
+// answer half-way.
+func (k *httpKeysAPI) sendOnce(ctx context.Context, req *http.Request, class opClass, op, key string) (r *Response, cut bool, err error) {
+	resp, st, err := k.c.send(ctx, req, operation{class: class, name: op, key: key, hasKey: true})
+	if err != nil {
+		return nil, false, err
+	}
+	defer func() {
+		cut = err != nil && st.att.w.cut.Load() == cutDown
+		st.release()
+	}()
 	if (resp.StatusCode == http.StatusOK || resp.StatusCode == http.StatusCreated) && req.Method != http.MethodHead {
 		// Decoded as it arrives: a large tree is never held twice.
-		return decodeKeysStream(ctx, resp, st, req.Method, k.c.maxBody)
+		r, err = decodeKeysStream(ctx, resp, st.endpoint(), op, key, req.Method, st.path, k.c.maxBody)
+		return r, false, err
 	}
-	op = st.opName()
-	res, err := k.c.readResult(ctx, req.Method, op, resp, st)
+	res, err := st.readResult(ctx, req.Method, resp)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	r, err := decodeKeysResult(res)
+	r, err = decodeKeysResult(res)
 	if res.retried && req.Method == http.MethodDelete && IsKeyNotFound(err) {
 		// A delete was resent after an attempt that may have deleted the
 		// key already: "not found" may be the first attempt's doing.
-		return nil, &OutcomeUnknownError{Op: op, Endpoint: res.endpoint,
+		return nil, false, &OutcomeUnknownError{Op: st.opName(), Endpoint: res.endpoint,
 			Err: fmt.Errorf("the key was not found when the delete was resent after %v: %w", res.earlier, err)}
 	}
-	return r, err
-}
-
-// fixPath sends slashes inside a key as slashes, the way etcd's own tools do
-// (the generated layer escapes them as %2F, which etcd accepts but some
-// proxies reject), and moves the request below a custom prefix.
-func (k *httpKeysAPI) fixPath(req *http.Request) {
-	req.URL.RawPath = ""
-	if k.prefix != defaultV2KeysPrefix {
-		req.URL.Path = k.prefix + strings.TrimPrefix(req.URL.Path, defaultV2KeysPrefix)
-	}
-}
-
-// decodeKeysResult turns a keys answer into a Response or an error.
-func decodeKeysResult(res *result) (*Response, error) {
-	switch res.resp.StatusCode {
-	case http.StatusOK, http.StatusCreated:
-		if len(res.body) == 0 {
-			if res.method == http.MethodHead {
-				return keysHeaders(res, &Response{})
-			}
-			return nil, newResponseError(res.endpoint, res.resp, res.body, ErrEmptyBody, "")
-		}
-		r, err := decodeKeysBody(res.body)
-		if err != nil || r.Action == "" {
-			detail := "no action"
-			if err != nil {
-				detail = err.Error()
-			}
-			return nil, newResponseError(res.endpoint, res.resp, res.body, ErrInvalidJSON, detail)
-		}
-		return keysHeaders(res, r)
-	}
-	if e, ok := decodeKeysError(res.body); ok {
-		return nil, e
-	}
-	if res.method == http.MethodHead && len(res.body) == 0 {
-		// HEAD answers carry no body: keep what the status says.
-		return nil, Error{Code: headStatusCode(res.resp.StatusCode), Message: http.StatusText(res.resp.StatusCode), Index: headerUint(res.resp.Header, "X-Etcd-Index")}
-	}
-	return nil, newResponseError(res.endpoint, res.resp, res.body, ErrInvalidJSON, "")
-}
-
-func headStatusCode(status int) int {
-	switch status {
-	case http.StatusNotFound:
-		return ErrorCodeKeyNotFound
-	case http.StatusUnauthorized:
-		return ErrorCodeUnauthorized
-	}
-	return 0
-}
-
-// keysHeaders fills the index headers into r.
-func keysHeaders(res *result, r *Response) (*Response, error) {
-	h := res.resp.Header
-	for _, f := range []struct {
-		name string
-		dst  *uint64
-	}{{"X-Etcd-Index", &r.Index}, {"X-Raft-Index", &r.RaftIndex}, {"X-Raft-Term", &r.RaftTerm}} {
-		if v := h.Get(f.name); v != "" {
-			n, err := strconv.ParseUint(v, 10, 64)
-			if err != nil {
-				return nil, newResponseError(res.endpoint, res.resp, res.body, ErrInvalidJSON, fmt.Sprintf("header %s: %q is not an index", f.name, v))
-			}
-			*f.dst = n
-		}
-	}
-	r.ClusterID = h.Get("X-Etcd-Cluster-Id")
-	return r, nil
-}
-
-func headerUint(h http.Header, name string) uint64 {
-	n, _ := strconv.ParseUint(h.Get(name), 10, 64)
-	return n
-}
-
-// decodeKeysError decodes etcd's keys error body.
-func decodeKeysError(body []byte) (Error, bool) {
-	var e struct {
-		Code    *int   `json:"errorCode"`
-		Message string `json:"message"`
-		Cause   string `json:"cause"`
-		Index   uint64 `json:"index"`
-	}
-	if len(body) == 0 || json.Unmarshal(body, &e) != nil || e.Code == nil {
-		return Error{}, false
-	}
-	return Error{Code: *e.Code, Message: e.Message, Cause: e.Cause, Index: e.Index}, true
+	return r, false, err
 }

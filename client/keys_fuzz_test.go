@@ -159,7 +159,7 @@ func FuzzKeysError(f *testing.F) {
 		}
 		for _, status := range []int{500, 503} {
 			res := fakeResult(status, http.MethodPut, nil, body)
-			err := decodeAnyError(fuzzEndpoint, res.resp, body)
+			err := decodeAnyError(fuzzEndpoint, "", res.resp, body)
 			if err == nil {
 				t.Fatalf("decodeAnyError(%q) = nil", body)
 			}
@@ -191,7 +191,7 @@ func FuzzHTTPError(f *testing.F) {
 	f.Add(404, []byte(`{"message":null}`))
 	f.Fuzz(func(t *testing.T, status int, body []byte) {
 		res := fakeResult(status, http.MethodGet, nil, body)
-		err := decodeHTTPError(fuzzEndpoint, http.MethodGet, "/v2/members", res.resp, body)
+		err := decodeHTTPError(fuzzEndpoint, http.MethodGet, "/v2/members", "member", res.resp, body)
 		if err == nil {
 			t.Fatal("decodeHTTPError gave nil")
 		}

@@ -300,7 +300,7 @@ func TestKeysRequestsMatchGenerated(t *testing.T) {
 							d.PrevIndex = &idx
 						}
 						if ck == "" {
-							want, err = generated.NewDeleteKeysRootRequest(placeholderServer, (*generated.DeleteKeysRootParams)(&d))
+							want, err = rootOf(generated.NewDeleteKeyRequest(placeholderServer, "x", &d))
 						} else {
 							want, err = generated.NewDeleteKeyRequest(placeholderServer, ck, &d)
 						}
@@ -319,9 +319,9 @@ func TestKeysRequestsMatchGenerated(t *testing.T) {
 								f.Ttl = &ttl
 							}
 							if ck == "" {
-								want, err = generated.NewSetKeysRootRequestWithFormdataBody(placeholderServer, nil, f)
+								want, err = rootOf(generated.NewSetKeyRequestWithFormdataBody(placeholderServer, "x", f))
 							} else {
-								want, err = generated.NewSetKeyRequestWithFormdataBody(placeholderServer, ck, nil, f)
+								want, err = generated.NewSetKeyRequestWithFormdataBody(placeholderServer, ck, f)
 							}
 							if err != nil {
 								t.Fatal(err)
@@ -337,6 +337,16 @@ func TestKeysRequestsMatchGenerated(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// rootOf turns the generated request for the key "x" into the same request
+// on the root directory: the spec offers no PUT or DELETE of the root, which
+// etcd always refuses, so there is no generated builder for them.
+func rootOf(r *http.Request, err error) (*http.Request, error) {
+	if err == nil {
+		r.URL.Path = strings.TrimSuffix(r.URL.Path, "/x")
+	}
+	return r, err
+}
 
 func sameRequest(t *testing.T, k *httpKeysAPI, want, got *http.Request, err error) {
 	t.Helper()

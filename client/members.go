@@ -1,3 +1,6 @@
+// MembersAPI: the cluster's membership (list, add, update, remove, leader)
+// and the checks of member ids and peer URLs made before sending.
+
 package client
 
 import (
@@ -77,12 +80,9 @@ func listMembers(ctx context.Context, c *httpClusterClient) ([]Member, error) {
 	if err != nil {
 		return nil, err
 	}
-	res, err := c.do(ctx, req, classRead, "list members")
+	res, err := c.expect(ctx, req, operation{class: classRead, name: "list members", resource: "member"}, http.StatusOK)
 	if err != nil {
-		return nil, tagResource(err, "member")
-	}
-	if res.resp.StatusCode != http.StatusOK {
-		return nil, explainUnauthorized(c, res.httpError("member"))
+		return nil, err
 	}
 	var body struct {
 		Members []Member `json:"members"`
@@ -128,7 +128,7 @@ func normalizeMember(m *Member) {
 // member starts). Such an add can be retried once List shows it was not
 // applied.
 func (m *httpMembersAPI) Add(ctx context.Context, peerURL string) (*Member, error) {
-	urls, err := checkPeerURLs([]string{peerURL})
+	urls, err := checkPeerURLs("peerURL", []string{peerURL})
 	if err != nil {
 		return nil, err
 	}
@@ -136,12 +136,9 @@ func (m *httpMembersAPI) Add(ctx context.Context, peerURL string) (*Member, erro
 	if err != nil {
 		return nil, err
 	}
-	res, err := m.c.do(ctx, req, classOneShot, "add member "+urls[0])
+	res, err := m.c.expect(ctx, req, operation{class: classOneShot, name: "add member " + urls[0], resource: "member"}, http.StatusCreated)
 	if err != nil {
-		return nil, tagResource(err, "member")
-	}
-	if res.resp.StatusCode != http.StatusCreated {
-		return nil, explainUnauthorized(m.c, res.httpError("member"))
+		return nil, err
 	}
 	var mem Member
 	if err := res.decodeJSON(&mem); err != nil {
@@ -160,16 +157,13 @@ func (m *httpMembersAPI) Remove(ctx context.Context, mID string) error {
 	if err := checkMemberID(mID); err != nil {
 		return err
 	}
-	req, err := generated.NewRemoveMemberRequest(placeholderServer, mID)
+	req, err := generated.NewDeleteMemberRequest(placeholderServer, mID)
 	if err != nil {
 		return err
 	}
-	res, err := m.c.do(ctx, req, classOneShot, "remove member "+mID)
+	_, err = m.c.expect(ctx, req, operation{class: classOneShot, name: "remove member " + mID, resource: "member"}, http.StatusNoContent)
 	if err != nil {
-		return tagResource(err, "member")
-	}
-	if res.resp.StatusCode != http.StatusNoContent {
-		return explainUnauthorized(m.c, res.httpError("member"))
+		return err
 	}
 	return nil
 }
@@ -183,7 +177,7 @@ func (m *httpMembersAPI) Update(ctx context.Context, mID string, peerURLs []stri
 	if err := checkMemberID(mID); err != nil {
 		return err
 	}
-	urls, err := checkPeerURLs(peerURLs)
+	urls, err := checkPeerURLs("peerURLs", peerURLs)
 	if err != nil {
 		return err
 	}
@@ -191,12 +185,9 @@ func (m *httpMembersAPI) Update(ctx context.Context, mID string, peerURLs []stri
 	if err != nil {
 		return err
 	}
-	res, err := m.c.do(ctx, req, classOneShot, "update member "+mID)
+	_, err = m.c.expect(ctx, req, operation{class: classOneShot, name: "update member " + mID, resource: "member"}, http.StatusNoContent)
 	if err != nil {
-		return tagResource(err, "member")
-	}
-	if res.resp.StatusCode != http.StatusNoContent {
-		return explainUnauthorized(m.c, res.httpError("member"))
+		return err
 	}
 	return nil
 }
@@ -226,16 +217,12 @@ func getLeader(ctx context.Context, c *httpClusterClient) (*Member, error) {
 	if err != nil {
 		return nil, err
 	}
-	res, err := c.do(ctx, req, classRead, "get leader")
+	res, err := c.expect(ctx, req, operation{class: classRead, name: "get leader", resource: "member"}, http.StatusOK)
 	if err != nil {
-		err = tagResource(err, "member")
 		if hasStatus(err, http.StatusServiceUnavailable, "member") {
 			return nil, fmt.Errorf("%w: %w", ErrNoLeader, err)
 		}
 		return nil, err
-	}
-	if res.resp.StatusCode != http.StatusOK {
-		return nil, explainUnauthorized(c, res.httpError("member"))
 	}
 	var mem Member
 	if err := res.decodeJSON(&mem); err != nil {
@@ -251,10 +238,11 @@ func getLeader(ctx context.Context, c *httpClusterClient) (*Member, error) {
 // path (not even "/", which the server refuses too). It is stricter than
 // the server in two ways that no working peer URL meets: unix URLs need
 // host:port as well, and user info, a query or a fragment are refused. The
-// URLs are trimmed and sorted, as the server stores them.
-func checkPeerURLs(in []string) ([]string, error) {
+// URLs are trimmed and sorted, as the server stores them. field names the
+// parameter in errors.
+func checkPeerURLs(field string, in []string) ([]string, error) {
 	if len(in) == 0 {
-		return nil, errors.New("client: no peer URLs given")
+		return nil, invalidArg(field, "no peer URLs given")
 	}
 	out := make([]string, 0, len(in))
 	for _, s := range in {
@@ -265,21 +253,21 @@ func checkPeerURLs(in []string) ([]string, error) {
 			if errors.As(err, &ue) {
 				err = ue.Err
 			}
-			return nil, fmt.Errorf("client: peer URL %q is not a URL: %v", redactUserinfo(s), err)
+			return nil, invalidArg(field, "%q does not parse as a URL: %v", redactUserinfo(s), err)
 		}
 		switch u.Scheme {
 		case "http", "https", "unix", "unixs":
 		default:
-			return nil, fmt.Errorf("client: peer URL %q: the scheme must be http, https, unix or unixs", redactUserinfo(s))
+			return nil, invalidArg(field, "%q: the scheme must be http, https, unix or unixs", redactUserinfo(s))
 		}
 		if _, _, err := net.SplitHostPort(u.Host); err != nil {
-			return nil, fmt.Errorf("client: peer URL %q: the address must have the form host:port", redactUserinfo(s))
+			return nil, invalidArg(field, "%q: the address must have the form host:port", redactUserinfo(s))
 		}
 		if u.Path != "" || u.RawPath != "" || u.Opaque != "" {
-			return nil, fmt.Errorf("client: peer URL %q must not contain a path", redactUserinfo(s))
+			return nil, invalidArg(field, "%q must not contain a path", redactUserinfo(s))
 		}
 		if u.User != nil || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" {
-			return nil, fmt.Errorf("client: peer URL %q must be scheme://host:port only (no user info, query or fragment)", redactUserinfo(s))
+			return nil, invalidArg(field, "%q must be scheme://host:port only (no user info, query or fragment)", redactUserinfo(s))
 		}
 		out = append(out, s)
 	}
@@ -291,28 +279,14 @@ func checkPeerURLs(in []string) ([]string, error) {
 // ids as hexadecimal, either case), so that nothing odd is put in the path.
 func checkMemberID(id string) error {
 	if id == "" {
-		return errors.New("client: empty member id")
+		return invalidArg("memberID", "empty")
 	}
 	for _, r := range id {
 		if !strings.ContainsRune("0123456789abcdefABCDEF", r) {
-			return fmt.Errorf("client: member id %q is not hexadecimal", id)
+			return invalidArg("memberID", "%q is not hexadecimal", id)
 		}
 	}
 	return nil
-}
-
-// explainUnauthorized adds to a 401 what the client sent, so the caller
-// knows whether credentials were missing or refused. The password is never
-// part of the text.
-func explainUnauthorized(c *httpClusterClient, err error) error {
-	var he *HTTPError
-	if !errors.As(err, &he) || he.StatusCode != http.StatusUnauthorized {
-		return err
-	}
-	if c.username == "" {
-		return fmt.Errorf("client: no credentials were sent (Config.Username is empty): %w", err)
-	}
-	return fmt.Errorf("client: the credentials of user %q were refused or lack the needed role: %w", c.username, err)
 }
 
 // IsMemberNotFound reports whether err says the member id is unknown (404).

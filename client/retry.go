@@ -1,3 +1,6 @@
+// The request pipeline: one call's attempts across the endpoints through go-
+// retryablehttp, with the retry policy table as its hooks.
+
 package client
 
 import (
@@ -7,17 +10,53 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"math/rand/v2"
 	"net"
 	"net/http"
-	"net/http/httptrace"
 	"net/url"
+	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-retryablehttp"
 )
+
+// logEnabled reports whether per-attempt records are wanted.
+func (st *call) logEnabled() bool {
+	return st.c.logger != nil && st.c.logger.Enabled(st.ctx, slog.LevelDebug)
+}
+
+// logAttempt writes one attempt's record: never a value or a credential.
+func (st *call) logAttempt(endpoint string, status int, err error, code int) {
+	if !st.logEnabled() {
+		return
+	}
+	attrs := []slog.Attr{
+		slog.String("op", st.opName()),
+		slog.String("endpoint", endpoint),
+		slog.Int("attempt", st.tries),
+		slog.Duration("latency", time.Since(st.start)),
+	}
+	if err != nil {
+		attrs = append(attrs, slog.String("error", err.Error()))
+	} else {
+		attrs = append(attrs, slog.Int("status", status))
+	}
+	if code != 0 {
+		attrs = append(attrs, slog.Int("etcd_code", code))
+	}
+	st.c.logger.LogAttrs(st.ctx, slog.LevelDebug, "etcd attempt", attrs...)
+}
+
+// logOutcome warns that a one-shot write may or may not have been applied.
+func (st *call) logOutcome() {
+	if st.c.logger == nil {
+		return
+	}
+	st.c.logger.LogAttrs(context.WithoutCancel(st.ctx), slog.LevelWarn, "etcd write outcome unknown",
+		slog.String("op", st.opName()), slog.String("endpoint", st.endpoint()), slog.String("cause", st.outcome.Error()))
+}
 
 // opClass says what may be done when an attempt of an operation fails. The
 // policy, by class and failure:
@@ -64,14 +103,28 @@ const (
 	retryRounds = 2
 )
 
+// operation describes one API call to the pipeline: its class in the retry
+// table, how errors and logs name it, and what its HTTP errors are about.
+type operation struct {
+	class opClass
+	// name is the operation in errors and logs ("get", "list members").
+	name string
+	// key is a keys operation's key (canonical, without the leading
+	// slash), if hasKey: errors and logs say name+" /"+key.
+	key    string
+	hasKey bool
+	// resource is what the call's HTTP errors are about (HTTPError.Resource).
+	resource string
+	// member, when set, is the only member asked, and its answer, a 5xx
+	// included, is the answer: the status of one member.
+	member *url.URL
+}
+
 // call is the state of one API call across its attempts.
 type call struct {
-	c      *httpClusterClient
-	ctx    context.Context
-	class  opClass
-	op     string
-	key    string // the key of a keys operation, if hasKey
-	hasKey bool
+	c   *httpClusterClient
+	ctx context.Context
+	op  operation
 
 	eps   []*url.URL
 	names []string // the endpoints' names
@@ -89,9 +142,12 @@ type call struct {
 	// start is when the current attempt began (for the debug log).
 	start time.Time
 
-	// sent is set by the transport once the current attempt's request was
-	// written in full: from then on a one-shot write may have been applied.
-	sent atomic.Bool
+	// att is the current attempt; its sent is set by the transport once the
+	// request was written in full: from then on a one-shot write may have
+	// been applied.
+	att attempt
+	// raft marks a write or quorum read: its answer waits on a proposal.
+	raft bool
 
 	// rc runs the attempts: go-retryablehttp's loop, with this call's
 	// checkRetry, backoff, prepareRetry and giveUp as its hooks and an
@@ -129,68 +185,66 @@ func newCall() *call {
 // go-retryablehttp calls it on its client after every failed call, and
 // the idle connections to the healthy members must stay in the pool.
 func (st *call) RoundTrip(req *http.Request) (*http.Response, error) {
-	return (&attemptTransport{c: st.c}).roundTrip(req, st)
+	a := &st.att
+	a.member = st.endpoint()
+	a.watch, a.oneShot = st.op.class == classWatch, st.op.class == classOneShot
+	a.raft = st.raft
+	return (&attemptTransport{c: st.c}).roundTrip(req, a)
 }
 
 // do sends req (built by the generated layer against placeholderServer) to
-// the cluster and returns the answer with its body read. op names the
-// operation in errors. Transport failures and 5xx answers are handled by the
-// retry policy of class; every other answer is returned as is.
-func (c *httpClusterClient) do(ctx context.Context, req *http.Request, class opClass, op string) (*result, error) {
-	resp, st, err := c.send(ctx, req, class, op)
+// the cluster and returns the answer with its body read. Transport failures
+// and 5xx answers are handled by the retry policy of op's class; every
+// other answer is returned as is.
+func (c *httpClusterClient) do(ctx context.Context, req *http.Request, op operation) (*result, error) {
+	resp, st, err := c.send(ctx, req, op)
 	if err != nil {
 		return nil, err
 	}
-	return c.readResult(ctx, req.Method, op, resp, st)
+	defer st.release()
+	return st.readResult(ctx, req.Method, resp)
 }
 
 // readResult reads the body of the answer send returned.
-func (c *httpClusterClient) readResult(ctx context.Context, method, op string, resp *http.Response, st *call) (*result, error) {
-	body, err := readBody(ctx, resp, c.maxBody)
+func (st *call) readResult(ctx context.Context, method string, resp *http.Response) (*result, error) {
+	body, err := readBody(ctx, resp, st.c.maxBody)
 	ep := st.endpoint()
 	if err != nil {
-		return nil, readError(ctx, ep, op, err)
+		return nil, readError(ctx, ep, st.opName(), err)
 	}
-	res := &result{resp: resp, body: body, endpoint: ep, method: method, path: st.path}
+	res := &result{resp: resp, body: body, endpoint: ep, method: method, path: st.path, resource: st.op.resource}
 	if st.maybeApplied != nil {
 		res.retried, res.earlier = true, st.maybeApplied
 	}
 	return res, nil
 }
 
-// readError is the error of a call whose answer could not be read in full.
-func readError(ctx context.Context, ep, op string, err error) error {
-	if ctx.Err() != nil {
-		return ctx.Err()
-	}
-	var tl *ResponseTooLargeError
-	if errors.As(err, &tl) {
-		tl.Endpoint = ep
-		return tl
-	}
-	return &EndpointError{Endpoint: ep, Err: fmt.Errorf("reading the answer to %s: %w", op, err)}
-}
-
-// send is do without reading the body: the caller owns resp.Body. Watches
-// use it to read a stream.
-func (c *httpClusterClient) send(ctx context.Context, req *http.Request, class opClass, op string) (*http.Response, *call, error) {
-	return c.sendKey(ctx, req, class, op, "", false)
-}
-
-// sendKey is send for an operation on a key: it is named op+" /"+key in
-// errors and logs (made only when needed).
-func (c *httpClusterClient) sendKey(ctx context.Context, req *http.Request, class opClass, op, key string, hasKey bool) (*http.Response, *call, error) {
+// send is do without reading the body: the caller owns resp.Body and
+// releases st when done with it. Keys calls use it to decode as the answer
+// arrives, watches to wait on it.
+func (c *httpClusterClient) send(ctx context.Context, req *http.Request, op operation) (*http.Response, *call, error) {
 	if ctx == nil {
 		return nil, nil, errNilContext
 	}
 	eps, names, pin := c.snapshotNames()
+	if op.member != nil {
+		eps, names, pin = []*url.URL{op.member}, []string{op.member.String()}, 0
+	}
 	if len(eps) == 0 {
 		return nil, nil, ErrNoEndpoints
 	}
 	st := callPool.Get().(*call)
-	*st = call{c: c, ctx: ctx, class: class, op: op, key: key, hasKey: hasKey, eps: eps, names: names, cur: pin, path: req.URL.Path, raw: req.URL.RawPath, rc: st.rc}
-	// Each endpoint may be tried retryRounds times.
+	*st = call{c: c, ctx: ctx, op: op, eps: eps, names: names, cur: pin, path: req.URL.Path, raw: req.URL.RawPath, rc: st.rc}
+	if op.member == nil {
+		// Start at the pinned member, or past it while it is down.
+		st.cur = c.health.pick(names, pin)
+	}
+	st.raft = (req.Method != http.MethodGet && req.Method != http.MethodHead) || strings.Contains(req.URL.RawQuery, "quorum=true")
+	// Each endpoint may be tried retryRounds times; a single member once.
 	st.rc.RetryMax = retryRounds*len(eps) - 1
+	if op.member != nil {
+		st.rc.RetryMax = 0
+	}
 	if req.Context() != ctx {
 		req = req.WithContext(ctx)
 	}
@@ -222,9 +276,16 @@ func (c *httpClusterClient) sendKey(ctx context.Context, req *http.Request, clas
 		return nil, nil, ctx.Err()
 	}
 	if err != nil {
+		if op.member != nil {
+			// One member was asked: its own error is the answer.
+			var ce *ClusterError
+			if errors.As(err, &ce) && len(ce.Errors) == 1 {
+				err = ce.Errors[0]
+			}
+		}
 		return nil, nil, err
 	}
-	if st.cur != pin {
+	if st.cur != pin && op.member == nil {
 		c.repin(eps, st.cur)
 	}
 	return resp, st, nil
@@ -239,7 +300,7 @@ var callPool = sync.Pool{New: func() any { return newCall() }}
 // one-shot write's state is left to the collector: the transport may still
 // report on it (WroteRequest) after the call returned.
 func (st *call) release() {
-	if st.class == classOneShot {
+	if st.op.class == classOneShot {
 		return
 	}
 	*st = call{rc: st.rc}
@@ -248,10 +309,10 @@ func (st *call) release() {
 
 // opName names the operation in errors and logs, e.g. "get /foo".
 func (st *call) opName() string {
-	if !st.hasKey {
-		return st.op
+	if !st.op.hasKey {
+		return st.op.name
 	}
-	return st.op + " /" + st.key
+	return st.op.name + " /" + st.op.key
 }
 
 // target points req at the current endpoint, below its base path.
@@ -283,19 +344,25 @@ func (st *call) checkRetry(ctx context.Context, resp *http.Response, err error) 
 	}
 	ep := st.endpoint()
 	if err != nil {
+		if _, cut := err.(*cutError); !cut {
+			st.c.health.observe(ep, err)
+		} else if err.(*cutError).reason == cutLost && st.c.health.leaderLost != nil {
+			st.c.health.leaderLost()
+		}
 		st.logAttempt(ep, 0, err, 0)
 		st.errs = append(st.errs, &EndpointError{Endpoint: ep, Err: err})
 		if st.maybeApplied == nil && !neverConnected(err) {
 			st.maybeApplied = st.errs[len(st.errs)-1]
 		}
-		if st.class == classOneShot && st.sent.Load() && !neverConnected(err) {
+		if st.op.class == classOneShot && st.att.sent.Load() && !neverConnected(err) {
 			st.outcome = &OutcomeUnknownError{Op: st.opName(), Endpoint: ep, Err: err}
 			st.logOutcome()
 			return false, st.outcome
 		}
 		return true, nil
 	}
-	if resp.StatusCode < 500 {
+	st.c.health.observe(ep, nil)
+	if resp.StatusCode < 500 || st.op.member != nil {
 		if st.logEnabled() {
 			code := 0
 			if resp.StatusCode >= 400 {
@@ -310,7 +377,7 @@ func (st *call) checkRetry(ctx context.Context, resp *http.Response, err error) 
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
 	resp.Body.Close()
 	resp.Body = io.NopCloser(bytes.NewReader(body))
-	cause := decodeAnyError(ep, resp, body)
+	cause := decodeAnyError(ep, st.op.resource, resp, body)
 	if st.logEnabled() {
 		code := 0
 		if e, ok := cause.(Error); ok {
@@ -322,7 +389,7 @@ func (st *call) checkRetry(ctx context.Context, resp *http.Response, err error) 
 	if st.maybeApplied == nil {
 		st.maybeApplied = st.errs[len(st.errs)-1]
 	}
-	if st.class == classOneShot {
+	if st.op.class == classOneShot {
 		st.outcome = &OutcomeUnknownError{Op: st.opName(), Endpoint: ep, Err: cause}
 		st.logOutcome()
 		return false, st.outcome
@@ -346,8 +413,8 @@ func (st *call) backoff(min, max time.Duration, attempt int, _ *http.Response) t
 
 // prepareRetry moves the request to the next endpoint.
 func (st *call) prepareRetry(req *http.Request) error {
-	st.cur = (st.cur + 1) % len(st.eps)
-	st.sent.Store(false)
+	st.cur = st.c.health.pick(st.names, (st.cur+1)%len(st.eps))
+	st.att.sent.Store(false)
 	st.start = time.Now()
 	st.target(req)
 	return nil
@@ -388,156 +455,24 @@ func neverConnected(err error) bool {
 	return errors.As(err, &rh)
 }
 
-// decodeAnyError turns a 5xx answer into the server's own error: an etcd
-// keys Error, an *HTTPError, or a *ResponseError when it is neither.
-func decodeAnyError(endpoint string, resp *http.Response, body []byte) error {
-	if e, ok := decodeKeysError(body); ok {
-		return e
-	}
-	return decodeHTTPError(endpoint, resp.Request.Method, resp.Request.URL.Path, resp, body)
+// sent is what sendKey returned.
+type sent struct {
+	resp *http.Response
+	st   *call
+	err  error
 }
 
-// attemptTransport sends one attempt: it bounds the header phase by
-// Config.HeaderTimeoutPerRequest, follows redirects by Config.CheckRedirect,
-// and notes when a request has been written in full.
-type attemptTransport struct {
-	c *httpClusterClient
-}
-
-// headerTimeoutError says a member did not answer in time.
-type headerTimeoutError struct {
-	endpoint string
-	timeout  time.Duration
-}
-
-func (e *headerTimeoutError) Error() string {
-	return fmt.Sprintf("no response headers from %s within %v (HeaderTimeoutPerRequest)", e.endpoint, e.timeout)
-}
-
-// Timeout marks the error as a timeout for net.Error users.
-func (e *headerTimeoutError) Timeout() bool { return true }
-
-func (t *attemptTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	return t.roundTrip(req, nil)
-}
-
-// roundTrip is RoundTrip for an attempt of st (nil for a request outside
-// a call).
-func (t *attemptTransport) roundTrip(req *http.Request, st *call) (*http.Response, error) {
-	c := t.c
-	tr := c.transport
-	if st != nil && st.class == classWatch {
-		tr = c.watchTransport
-	}
-	// A watch is bounded like any request until its headers arrive (etcd
-	// sends them at once); the wait for the event afterwards is not.
-	timeout := c.headerTimeout
-	ctx := req.Context()
-	if st != nil && st.class == classOneShot {
-		ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
-			WroteRequest: func(info httptrace.WroteRequestInfo) {
-				if info.Err == nil {
-					st.sent.Store(true)
-				}
-			},
-		})
-	}
-	if timeout <= 0 {
-		if ctx != req.Context() {
-			req = req.WithContext(ctx)
-		}
-		return t.follow(tr, req)
-	}
-	ctx, cancel := context.WithCancel(ctx)
-	var timedOut atomic.Bool
-	timer := time.AfterFunc(timeout, func() {
-		timedOut.Store(true)
-		cancel()
-	})
-	resp, err := t.follow(tr, req.WithContext(ctx))
-	stopped := timer.Stop()
-	if err == nil && !stopped {
-		resp.Body.Close()
-		err = context.Canceled
-	}
-	if err != nil {
-		cancel()
-		if timedOut.Load() && req.Context().Err() == nil {
-			return nil, &headerTimeoutError{endpoint: req.URL.Host, timeout: timeout}
-		}
-		return nil, err
-	}
-	resp.Body = &cancelOnClose{ReadCloser: resp.Body, cancel: cancel}
-	return resp, nil
-}
-
-// follow sends req through tr and follows redirects by hand: the same method and body,
-// Config.CheckRedirect consulted before each, https→http refused, and the
-// Authorization header dropped once the chain leaves the original host.
-func (t *attemptTransport) follow(tr http.RoundTripper, req *http.Request) (*http.Response, error) {
-	c := t.c
-	origHost := req.URL.Host
-	for via := 1; ; via++ {
-		debugRequest(req)
-		resp, err := tr.RoundTrip(req)
-		if err != nil {
-			return nil, err
-		}
-		if !isRedirect(resp.StatusCode) {
-			return resp, nil
-		}
-		loc := resp.Header.Get("Location")
-		if loc == "" {
-			// A 3xx without a Location is an answer, not a redirect.
-			return resp, nil
-		}
-		io.Copy(io.Discard, io.LimitReader(resp.Body, 4096))
-		resp.Body.Close()
-		if err := c.checkRedirect(via); err != nil {
-			return nil, err
-		}
-		next, err := req.URL.Parse(loc)
-		if err != nil {
-			return nil, fmt.Errorf("redirect from %s to an invalid Location %q: %w", req.URL.Host, loc, err)
-		}
-		if next.Scheme != "http" && next.Scheme != "https" {
-			return nil, fmt.Errorf("redirect from %s to %q refused: only http and https are followed", req.URL.Host, next.Redacted())
-		}
-		if req.URL.Scheme == "https" && next.Scheme == "http" {
-			return nil, fmt.Errorf("redirect from %s to %s refused: it would downgrade https to http", req.URL.Host, next.Redacted())
-		}
-		nreq := req.Clone(req.Context())
-		nreq.URL = next
-		nreq.Host = ""
-		if req.GetBody != nil {
-			if nreq.Body, err = req.GetBody(); err != nil {
-				return nil, err
-			}
-		}
-		if next.Host != origHost {
-			nreq.Header.Del("Authorization")
-		}
-		req = nreq
-	}
-}
-
-func isRedirect(status int) bool {
-	switch status {
-	case http.StatusMovedPermanently, http.StatusFound, http.StatusSeeOther,
-		http.StatusTemporaryRedirect, http.StatusPermanentRedirect:
-		return true
-	}
-	return false
-}
-
-// cancelOnClose releases an attempt's context once its body is done with.
-type cancelOnClose struct {
-	io.ReadCloser
-	cancel context.CancelFunc
-}
-
-func (b *cancelOnClose) Close() error {
-	err := b.ReadCloser.Close()
-	b.cancel()
-	return err
+// sendAside sends a watch request from a goroutine of its own, which ends
+// once the answer's headers are in. Sending goes deep (go-retryablehttp,
+// net/http's client and transport); the goroutine that then waits on the
+// long poll, for minutes perhaps, keeps a small stack, which counts with
+// thousands of watches.
+func (c *httpClusterClient) sendAside(ctx context.Context, req *http.Request, key string) (*http.Response, *call, error) {
+	ch := make(chan sent, 1)
+	go func() {
+		resp, st, err := c.send(ctx, req, operation{class: classWatch, name: "watch", key: key, hasKey: true})
+		ch <- sent{resp, st, err}
+	}()
+	r := <-ch
+	return r.resp, r.st, r.err
 }

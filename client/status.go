@@ -1,8 +1,10 @@
+// StatusAPI: version, health, statistics and machines, of the cluster or of
+// one bound member.
+
 package client
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math"
 	"net/http"
@@ -247,10 +249,9 @@ type httpStatusAPI struct {
 // the failover of reads.
 func (s *httpStatusAPI) get(ctx context.Context, req *http.Request, op string) (*result, error) {
 	if s.ep != nil {
-		return askMember(ctx, s.c, s.ep, req, op)
+		return s.c.do(ctx, req, operation{class: classRead, name: op, resource: "stats", member: s.ep})
 	}
-	res, err := s.c.do(ctx, req, classRead, op)
-	return res, tagResource(err, "stats")
+	return s.c.do(ctx, req, operation{class: classRead, name: op, resource: "stats"})
 }
 
 // ring is the members to ask in turn: the bound one, or every endpoint
@@ -278,7 +279,7 @@ func (s *httpStatusAPI) Version(ctx context.Context) (*MemberVersions, error) {
 		return nil, err
 	}
 	if res.resp.StatusCode != http.StatusOK {
-		return nil, res.httpError("stats")
+		return nil, res.httpError()
 	}
 	v := &MemberVersions{Endpoint: res.endpoint}
 	if err := res.decodeJSON(&v.Versions); err != nil {
@@ -312,7 +313,7 @@ func (s *httpStatusAPI) askInTurn(ctx context.Context, op string, build func() (
 		if err != nil {
 			return nil, err
 		}
-		res, err := askMember(ctx, s.c, ep, req, op)
+		res, err := s.c.do(ctx, req, operation{class: classRead, name: op, resource: "stats", member: ep})
 		if err == nil {
 			if err = take(res); err == nil {
 				return res, nil
@@ -330,7 +331,7 @@ func decodeHealth(res *result) (*Health, error) {
 	switch res.resp.StatusCode {
 	case http.StatusOK, http.StatusServiceUnavailable:
 	default:
-		return nil, res.httpError("stats")
+		return nil, res.httpError()
 	}
 	// The body is JSON though it is labelled text/plain.
 	var body struct {
@@ -361,7 +362,7 @@ func (s *httpStatusAPI) SelfStats(ctx context.Context) (*SelfStats, error) {
 		return nil, err
 	}
 	if res.resp.StatusCode != http.StatusOK {
-		return nil, res.httpError("stats")
+		return nil, res.httpError()
 	}
 	var w generated.SelfStats
 	if err := res.decodeJSON(&w); err != nil {
@@ -406,7 +407,7 @@ func (s *httpStatusAPI) LeaderStats(ctx context.Context) (*LeaderStats, error) {
 		return generated.NewGetLeaderStatsRequest(placeholderServer)
 	}, func(res *result) error {
 		if res.resp.StatusCode != http.StatusOK {
-			return res.httpError("stats")
+			return res.httpError()
 		}
 		return nil
 	})
@@ -463,7 +464,7 @@ func (s *httpStatusAPI) StoreStats(ctx context.Context) (*StoreStats, error) {
 		return nil, err
 	}
 	if res.resp.StatusCode != http.StatusOK {
-		return nil, res.httpError("stats")
+		return nil, res.httpError()
 	}
 	out := &StoreStats{}
 	if err := res.decodeJSON(out); err != nil {
@@ -484,7 +485,7 @@ func (s *httpStatusAPI) Machines(ctx context.Context) ([]string, error) {
 		return nil, err
 	}
 	if res.resp.StatusCode != http.StatusOK {
-		return nil, res.httpError("stats")
+		return nil, res.httpError()
 	}
 	out := []string{}
 	for m := range strings.SplitSeq(string(res.body), ",") {
@@ -493,42 +494,4 @@ func (s *httpStatusAPI) Machines(ctx context.Context) ([]string, error) {
 		}
 	}
 	return out, nil
-}
-
-// askMember sends req to member ep once, with c's credentials, header
-// timeout and redirect policy but without the failover of c's other calls:
-// a status answer is about the member that gives it, so another member's
-// answer would be wrong, and a 5xx (an unhealthy /health) is an answer to
-// return rather than a reason to move on. Transport failures come back as
-// an *EndpointError naming ep; a cancelled ctx as ctx's error. The attempt
-// is logged like every other (see Config.Logger).
-func askMember(ctx context.Context, c *httpClusterClient, ep *url.URL, req *http.Request, op string) (*result, error) {
-	st := &call{c: c, ctx: ctx, class: classRead, op: op, eps: []*url.URL{ep}, tries: 1, path: req.URL.Path, raw: req.URL.RawPath}
-	req = req.WithContext(ctx)
-	st.target(req)
-	if c.username != "" {
-		req.SetBasicAuth(c.username, c.password)
-	}
-	st.start = time.Now()
-	resp, err := c.attempts.Do(req)
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err
-		}
-		st.logAttempt(ep.String(), 0, err, 0)
-		return nil, &EndpointError{Endpoint: ep.String(), Err: err}
-	}
-	st.logAttempt(ep.String(), resp.StatusCode, nil, 0)
-	body, err := readBody(ctx, resp, c.maxBody)
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		return nil, &EndpointError{Endpoint: ep.String(), Err: fmt.Errorf("reading the answer to %s: %w", op, err)}
-	}
-	return &result{resp: resp, body: body, endpoint: ep.String(), method: req.Method, path: st.path}, nil
 }

@@ -1,3 +1,7 @@
+// Watcher and WatchChan: long polls (and streams) of a key or tree, re-issued
+// from the last delivered index when a member fails, with Resync after a
+// cleared history.
+
 package client
 
 import (
@@ -9,7 +13,6 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
-	"sync"
 	"time"
 
 	"github.com/meycoin/goetcd/generated"
@@ -241,13 +244,22 @@ func (w *httpWatcher) request(ctx context.Context) (*Response, error) {
 			w.nextIndex = idx + 1
 		}
 	}
+	// While it waits for its event, the watch is registered with member
+	// health, which ends it when the member stops answering its probes.
+	hw := &waiter{start: time.Now(), watch: true, cancel: cancel, ctx: rctx}
+	member := w.k.c.health.wait(endpoint, hw)
 	if resp.StatusCode != http.StatusOK || !streaming {
 		body, rerr := readBody(rctx, resp, w.k.c.maxBody)
+		member.done(hw)
 		idle.stop()
 		cancel()
 		if rerr != nil {
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
+			}
+			if hw.cut.Load() != cutNone {
+				w.k.c.skipPin(endpoint)
+				return nil, &errRepoll{reason: "the member stopped answering its health probes"}
 			}
 			var tl *ResponseTooLargeError
 			if errors.As(rerr, &tl) {
@@ -272,30 +284,8 @@ func (w *httpWatcher) request(ctx context.Context) (*Response, error) {
 		limited = &eventLimiter{r: body, max: max, left: max}
 		body = limited
 	}
-	w.stream = &watchStream{resp: resp, dec: json.NewDecoder(body), cancel: cancel, idle: idle, endpoint: endpoint, limit: limited}
+	w.stream = &watchStream{resp: resp, dec: json.NewDecoder(body), cancel: cancel, idle: idle, endpoint: endpoint, limit: limited, member: member, hw: hw}
 	return w.stream.next(ctx, w)
-}
-
-// sent is what sendKey returned.
-type sent struct {
-	resp *http.Response
-	st   *call
-	err  error
-}
-
-// sendAside sends a watch request from a goroutine of its own, which ends
-// once the answer's headers are in. Sending goes deep (go-retryablehttp,
-// net/http's client and transport); the goroutine that then waits on the
-// long poll, for minutes perhaps, keeps a small stack, which counts with
-// thousands of watches.
-func (c *httpClusterClient) sendAside(ctx context.Context, req *http.Request, key string) (*http.Response, *call, error) {
-	ch := make(chan sent, 1)
-	go func() {
-		resp, st, err := c.sendKey(ctx, req, classWatch, "watch", key, true)
-		ch <- sent{resp, st, err}
-	}()
-	r := <-ch
-	return r.resp, r.st, r.err
 }
 
 func (w *httpWatcher) closeStream() {
@@ -304,155 +294,6 @@ func (w *httpWatcher) closeStream() {
 		w.stream = nil
 	}
 }
-
-// watchStream is an open stream=true answer.
-type watchStream struct {
-	resp     *http.Response
-	dec      *json.Decoder
-	cancel   context.CancelFunc
-	idle     *idleTimer
-	endpoint string
-	events   int
-	limit    *eventLimiter // nil without Config.MaxResponseBytes
-}
-
-// eventLimiter bounds how much of a stream one event may take.
-type eventLimiter struct {
-	r         io.Reader
-	max, left int64
-}
-
-func (l *eventLimiter) Read(p []byte) (int, error) {
-	if l.left <= 0 {
-		return 0, &ResponseTooLargeError{Limit: l.max}
-	}
-	if int64(len(p)) > l.left {
-		p = p[:l.left]
-	}
-	n, err := l.r.Read(p)
-	l.left -= int64(n)
-	return n, err
-}
-
-// next reads the stream's next event. A Next whose context ends while it
-// waits closes the stream (the next call opens a new one from the same
-// index).
-func (s *watchStream) next(ctx context.Context, w *httpWatcher) (*Response, error) {
-	stop := context.AfterFunc(ctx, s.cancel)
-	defer stop()
-	s.idle.reset()
-	if s.limit != nil {
-		// The decoder may have buffered part of the next event already;
-		// each event gets the whole allowance again.
-		s.limit.left = s.limit.max
-	}
-	var r Response
-	err := s.dec.Decode(&r)
-	s.idle.pause()
-	if err != nil {
-		w.closeStream()
-		switch {
-		case ctx.Err() != nil:
-			return nil, ctx.Err()
-		case s.idle.fired():
-			w.k.c.skipPin(s.endpoint)
-			return nil, &errRepoll{reason: "no event within the idle timeout"}
-		case errors.Is(err, context.Canceled):
-			// The context of the Next that opened the stream has ended
-			// since; open a new one for this call.
-			return nil, &errRepoll{reason: "the stream's context ended"}
-		}
-		var se *json.SyntaxError
-		if errors.As(err, &se) {
-			return nil, newResponseError(s.endpoint, s.resp, nil, ErrInvalidJSON, "stream: "+err.Error())
-		}
-		var tl *ResponseTooLargeError
-		if errors.As(err, &tl) {
-			tl.Endpoint = s.endpoint
-			return nil, tl
-		}
-		// The stream ended or broke. One that brought at most one event is a
-		// sign that something in between does not stream.
-		if s.events <= 1 {
-			w.shortStreams++
-		} else {
-			w.shortStreams = 0
-		}
-		if errors.Is(err, io.EOF) {
-			return nil, &errRepoll{reason: "the stream ended", pause: true}
-		}
-		return nil, &errRepoll{reason: "the stream broke: " + err.Error()}
-	}
-	s.events++
-	if s.events > 1 {
-		w.shortStreams = 0
-	}
-	if r.Action == "" {
-		w.closeStream()
-		return nil, newResponseError(s.endpoint, s.resp, nil, ErrInvalidJSON, "stream event without an action")
-	}
-	resp, err := keysHeaders(&result{resp: s.resp, endpoint: s.endpoint}, &r)
-	if err == nil && r.Node != nil && r.Node.ModifiedIndex <= resp.Index {
-		// The event is older than the watch (X-Etcd-Index): etcd found it in
-		// its history and answers such a stream with that event alone,
-		// without registering the watch, so nothing else would ever come.
-		// The next Next opens a new stream after it.
-		w.closeStream()
-	}
-	return resp, err
-}
-
-func (s *watchStream) close() {
-	s.idle.stop()
-	s.cancel()
-	s.resp.Body.Close()
-}
-
-// idleTimer cancels a watch request that has been quiet for too long.
-type idleTimer struct {
-	d      time.Duration
-	mu     sync.Mutex
-	t      *time.Timer
-	cancel context.CancelFunc
-	hit    bool
-}
-
-func newIdleTimer(d time.Duration, cancel context.CancelFunc) *idleTimer {
-	it := &idleTimer{d: d, cancel: cancel}
-	if d > 0 {
-		it.t = time.AfterFunc(d, it.fire)
-	}
-	return it
-}
-
-func (it *idleTimer) fire() {
-	it.mu.Lock()
-	it.hit = true
-	it.mu.Unlock()
-	it.cancel()
-}
-
-func (it *idleTimer) fired() bool {
-	it.mu.Lock()
-	defer it.mu.Unlock()
-	return it.hit
-}
-
-// reset restarts the countdown while a read waits.
-func (it *idleTimer) reset() {
-	if it.t != nil {
-		it.t.Reset(it.d)
-	}
-}
-
-// pause stops the countdown between reads (the caller is not waiting).
-func (it *idleTimer) pause() {
-	if it.t != nil {
-		it.t.Stop()
-	}
-}
-
-func (it *idleTimer) stop() { it.pause() }
 
 // WatchChannel delivers a watch's events on a channel. Range over C; once it
 // is closed, Err says why.

@@ -53,7 +53,7 @@ func TestWatchesSurviveMemberKill(t *testing.T) {
 					r := run(t, tl, invocation{args: []string{"cluster-health"}})
 					return strings.Contains(r.stdout, "1 of 3 members are not healthy")
 				})
-				checkHealth(t, tl, 5, "member [0-9a-f]+ is unreachable: \\[" + regexp.QuoteMeta(cl.Endpoints()[0]) + "\\] are all unreachable", "cluster is degraded: 1 of 3 members are not healthy")
+				checkHealth(t, tl, 5, "member [0-9a-f]+ is unreachable: \\["+regexp.QuoteMeta(cl.Endpoints()[0])+"\\] are all unreachable", "cluster is degraded: 1 of 3 members are not healthy")
 			}
 		}
 		if i%80 == 50 {
