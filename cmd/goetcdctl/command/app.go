@@ -152,6 +152,7 @@ type runner struct {
 	env    Env
 	stdin  *lineReader
 	cfg    client.Config // of the command's client, once made
+	bulk   bool          // export or import: see bulkTimeout
 	closer []func()
 }
 
@@ -212,6 +213,17 @@ func (r *runner) newApp() *cli.App {
 		r.completionCommand(),
 	}
 	return app
+}
+
+// bulkTimeout is the context of one request of export or import: bounded
+// by --total-timeout only when it is given, since reading or writing a large
+// tree takes longer than the default (each request's headers are still
+// bounded by the per-request timeout).
+func (r *runner) bulkTimeout(c *cli.Context) (context.Context, context.CancelFunc) {
+	if c.GlobalIsSet("total-timeout") {
+		return r.totalTimeout(c)
+	}
+	return context.WithCancel(r.ctx)
 }
 
 // totalTimeout is the context of one command that is not a watch.
