@@ -132,6 +132,23 @@ func TestRunWithoutCluster(t *testing.T) {
 	}
 }
 
+func TestImportRefusesWhatIsNotAnExport(t *testing.T) {
+	for in, want := range map[string]string{
+		"":   "the input is empty",
+		"{":  "ends in the middle",
+		"{]": "invalid JSON at byte 2",
+		`{"goetcdctlExport":1,"nodes":[{"key":"/a","ttl":"x"}]}`: "nodes.ttl is a JSON string",
+		`{"goetcdctlExport":2,"nodes":[]}`:                       "not a goetcdctl export of format 1",
+		`{"goetcdctlExport":1,"nodes":[{"key":"a"}]}`:            "without an absolute key",
+	} {
+		r := &runner{env: Env{Stdin: strings.NewReader(in)}}
+		_, err := r.readExport("")
+		if err == nil || !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "int64") || strings.Contains(err.Error(), "Go ") {
+			t.Errorf("%q: got %v, want an error with %q and no Go type", in, err, want)
+		}
+	}
+}
+
 func TestPasswordFromPipe(t *testing.T) {
 	var e bytes.Buffer
 	r := &runner{env: Env{Stdin: strings.NewReader("s3cret\nnext\n"), Stderr: &e}}

@@ -6,6 +6,7 @@ package command
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -280,7 +281,7 @@ func (r *runner) readExport(file string) (*exportDoc, error) {
 	var doc exportDoc
 	dec := json.NewDecoder(bufio.NewReaderSize(in, 1<<16))
 	if err := dec.Decode(&doc); err != nil {
-		return nil, fail(ExitBadArgs, "Error:  %s is not a goetcdctl export: %v", where, err)
+		return nil, fail(ExitBadArgs, "Error:  %s is not a goetcdctl export: %s", where, describeJSONError(err))
 	}
 	if doc.Format != exportFormat {
 		return nil, fail(ExitBadArgs, "Error:  %s is not a goetcdctl export of format %d (goetcdctlExport is %d)", where, exportFormat, doc.Format)
@@ -291,6 +292,28 @@ func (r *runner) readExport(file string) (*exportDoc, error) {
 		}
 	}
 	return &doc, nil
+}
+
+// describeJSONError says where a document went wrong without naming Go
+// types.
+func describeJSONError(err error) string {
+	var syntax *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syntax):
+		return fmt.Sprintf("invalid JSON at byte %d: %s", syntax.Offset, strings.TrimPrefix(syntax.Error(), "json: "))
+	case errors.As(err, &typ):
+		field := typ.Field
+		if field == "" {
+			field = "the document"
+		}
+		return fmt.Sprintf("%s is a JSON %s at byte %d, which is not what an export holds there", field, typ.Value, typ.Offset)
+	case errors.Is(err, io.EOF):
+		return "the input is empty"
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return "the input ends in the middle of the document"
+	}
+	return strings.TrimPrefix(err.Error(), "json: ")
 }
 
 // rebase moves every node from the export's prefix to under to.
