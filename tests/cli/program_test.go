@@ -180,7 +180,12 @@ func TestInstallablePin(t *testing.T) {
 	git := func(args ...string) (string, error) {
 		cmd := exec.Command("git", args...)
 		cmd.Dir = root
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
 		out, err := cmd.Output()
+		if err != nil && stderr.Len() > 0 {
+			err = fmt.Errorf("%w: %s", err, strings.TrimSpace(stderr.String()))
+		}
 		return strings.TrimSpace(string(out)), err
 	}
 	if _, err := exec.LookPath("git"); err != nil {
@@ -191,7 +196,7 @@ func TestInstallablePin(t *testing.T) {
 	}
 	full, err := git("rev-parse", "--verify", "--quiet", short+"^{commit}")
 	if err != nil {
-		t.Fatalf("the library commit %s that cmd/goetcdctl/go.mod requires is not in this repository's history", short)
+		t.Fatalf("the library commit %s that cmd/goetcdctl/go.mod requires is not in this repository's history (git: %v)", short, err)
 	}
 	// The pseudo-version's time is the commit time in UTC.
 	cmd := exec.Command("git", "show", "-s", "--format=%cd", "--date=format-local:%Y%m%d%H%M%S", full)
