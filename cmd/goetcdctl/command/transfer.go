@@ -127,14 +127,17 @@ func (r *runner) exportCommand() cli.Command {
 		Name:      "export",
 		Usage:     "write a directory's tree (values, directories, TTLs, in-order keys) as JSON",
 		ArgsUsage: "[key]",
-		Description: `Export reads the tree under <key> (default "/") in one quorum read and
-   writes it as one JSON document to standard output or --file, for import.
+		Description: `Export reads the tree under <key> (default "/") in one read (a
+   consistent snapshot of the member that answers; --quorum makes it a
+   quorum read) and writes it as one JSON document to standard output or
+   --file, for import.
    --total-timeout bounds each request only when given, and --timeout
    defaults to 30s here.
    TTLs are written as the seconds that remain. Hidden keys (a name starting
    with "_") are not listed by etcd and so are not exported.`,
 		Flags: []cli.Flag{
 			cli.StringFlag{Name: "file, f", Usage: "write to this file instead of standard output"},
+			cli.BoolFlag{Name: "quorum, q", Usage: "require quorum for the read"},
 		},
 		Action: r.bulkAction(func(c *cli.Context, hc client.Client) error {
 			prefix := "/"
@@ -143,7 +146,7 @@ func (r *runner) exportCommand() cli.Command {
 			}
 			start := time.Now()
 			ctx, cancel := r.bulkTimeout(c)
-			resp, err := client.NewKeysAPI(hc).Get(ctx, prefix, &client.GetOptions{Recursive: true, Sort: true, Quorum: true})
+			resp, err := client.NewKeysAPI(hc).Get(ctx, prefix, &client.GetOptions{Recursive: true, Sort: true, Quorum: c.Bool("quorum")})
 			cancel()
 			if err != nil {
 				return r.keysError(c, err)
