@@ -6,8 +6,16 @@ GO        ?= go
 # Packages of the library module (the root) and of the test module (tests/).
 ROOT_PKGS := ./client/... ./api/... ./generated/... ./v3keys/... ./examples/...
 TEST_TIMEOUT ?= 20m
+# cmd/goetcdctl is a module of its own whose go.mod requires the library by
+# a published version (no replace, so `go install ...@latest` works). Here it
+# is built against the working tree through a throwaway go.work: CLI_GO runs
+# the go command in cmd/goetcdctl with that workspace.
+CLI_GO = w=$$(mktemp -d) && trap 'rm -rf $$w' EXIT && \
+	GOWORK=$$w/go.work $(GO) work init ./cmd/goetcdctl && \
+	GOWORK=$$w/go.work $(GO) work edit -replace=github.com/meycoin/goetcd=$(CURDIR) && \
+	cd cmd/goetcdctl && GOWORK=$$w/go.work $(GO)
 
-.PHONY: all demo test generate check-generated mod-check unit integration vet fmt-check etcd bench fuzz clean
+.PHONY: all demo test generate check-generated mod-check unit integration vet fmt-check etcd bench fuzz clean goetcdctl
 
 all: test
 
@@ -53,13 +61,18 @@ mod-check:
 etcd:
 	@cd tests && $(GO) run ./cmd/buildetcd >/dev/null
 
-## vet / fmt-check: static checks of both modules.
+## vet / fmt-check: static checks of the three modules.
 vet:
 	$(GO) vet $(ROOT_PKGS)
+	@$(CLI_GO) vet ./...
 	cd tests && $(GO) vet ./...
 
 fmt-check:
-	@out=$$(gofmt -l client api v3keys examples tests); if [ -n "$$out" ]; then echo "gofmt needed: $$out" >&2; exit 1; fi
+	@out=$$(gofmt -l client api v3keys examples tests cmd); if [ -n "$$out" ]; then echo "gofmt needed: $$out" >&2; exit 1; fi
+
+## goetcdctl: build the command line into bin/goetcdctl.
+goetcdctl:
+	@$(CLI_GO) build -o $(CURDIR)/bin/goetcdctl .
 
 ## demo: start a throwaway single-node v2 etcd, run examples/quickstart against it, stop it.
 demo:
@@ -71,8 +84,9 @@ test: spec-check check-generated mod-check fmt-check vet etcd
 	@cd tests && $(GO) build -o .cache/testsummary ./cmd/testsummary
 	@set -o pipefail; { \
 		$(GO) test -race -json -count=1 -timeout $(TEST_TIMEOUT) $(ROOT_PKGS); s1=$$?; \
+		($(CLI_GO) test -race -json -count=1 -timeout $(TEST_TIMEOUT) ./...); s3=$$?; \
 		(cd tests && $(GO) test -json -count=1 -timeout $(TEST_TIMEOUT) ./...); s2=$$?; \
-		exit $$((s1 | s2)); \
+		exit $$((s1 | s2 | s3)); \
 	} 2>&1 | tests/.cache/testsummary
 
 ## bench: goetcd side by side with etcd's official v2 client and a raw net/http
@@ -102,7 +116,7 @@ fuzz:
 	done
 
 clean:
-	rm -rf tests/.cache
+	rm -rf tests/.cache bin
 
 ## spec-check: openapi.yaml for other languages: Redocly lint (zero errors and
 ## warnings), recorded examples on every operation, two generators with zero

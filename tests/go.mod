@@ -7,7 +7,7 @@ replace github.com/meycoin/goetcd => ../
 // Tests of the client import the root module through the replace above; the
 // harness packages (etcdtest, contract) deliberately do not, so they build
 // even while the library does not.
-require github.com/meycoin/goetcd v0.0.0-00010101000000-000000000000
+require github.com/meycoin/goetcd v0.0.0-20261204180012-230cbcfa8417
 
 require (
 	github.com/getkin/kin-openapi v0.153.0
@@ -16,6 +16,16 @@ require (
 	go.uber.org/goleak v1.3.0
 	golang.org/x/net v0.61.0
 	pgregory.net/rapid v1.3.0
+)
+
+require (
+	github.com/cpuguy83/go-md2man/v2 v2.0.7 // indirect
+	github.com/mitchellh/colorstring v0.0.0-20190213212951-d06e56a500db // indirect
+	github.com/rivo/uniseg v0.4.7 // indirect
+	github.com/russross/blackfriday/v2 v2.1.0 // indirect
+	github.com/schollz/progressbar/v3 v3.19.1 // indirect
+	github.com/urfave/cli v1.22.17 // indirect
+	golang.org/x/term v0.48.0 // indirect
 )
 
 require (
@@ -48,6 +58,7 @@ require (
 	github.com/jonboulle/clockwork v0.2.2 // indirect
 	github.com/json-iterator/go v1.1.11 // indirect
 	github.com/matttproud/golang_protobuf_extensions v1.0.1 // indirect
+	github.com/meycoin/goetcd/cmd/goetcdctl v0.0.0-00010101000000-000000000000
 	github.com/modern-go/concurrent v0.0.0-20180306012644-bacd9c7ef1dd // indirect
 	github.com/modern-go/reflect2 v1.0.1 // indirect
 	github.com/oapi-codegen/runtime v1.9.0 // indirect
@@ -82,7 +93,7 @@ require (
 	go.uber.org/zap v1.17.0 // indirect
 	go.yaml.in/yaml/v4 v4.0.0 // indirect
 	golang.org/x/crypto v0.58.0 // indirect
-	golang.org/x/sys v0.49.0 // indirect
+	golang.org/x/sys v0.50.0 // indirect
 	golang.org/x/text v0.43.0 // indirect
 	golang.org/x/time v0.0.0-20210220033141-f8bda1e9f3ba // indirect
 	google.golang.org/genproto v0.0.0-20230822172742-b8732ec3820d // indirect
@@ -94,3 +105,5 @@ require (
 	gopkg.in/yaml.v2 v2.4.0 // indirect
 	sigs.k8s.io/yaml v1.2.0 // indirect
 )
+
+replace github.com/meycoin/goetcd/cmd/goetcdctl => ../cmd/goetcdctl

@@ -3,7 +3,7 @@ module github.com/meycoin/goetcd/cmd/goetcdctl
 go 1.26.0
 
 require (
-	github.com/meycoin/goetcd v0.0.0-20261204171232-6940db09d2da
+	github.com/meycoin/goetcd v0.0.0-20261204180012-230cbcfa8417
 	github.com/schollz/progressbar/v3 v3.19.1
 	github.com/urfave/cli v1.22.17
 	golang.org/x/term v0.48.0

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -151,6 +152,7 @@ type runner struct {
 	env    Env
 	stdin  *lineReader
 	cfg    client.Config // of the command's client, once made
+	bulk   bool          // export or import: see bulkTimeout
 	closer []func()
 }
 
@@ -163,6 +165,10 @@ func (r *runner) close() {
 func (r *runner) newApp() *cli.App {
 	app := cli.NewApp()
 	app.Name = "goetcdctl"
+	if len(r.env.Args) > 0 {
+		// Help and usage name the program as it was called.
+		app.HelpName = filepath.Base(r.env.Args[0])
+	}
 	app.Version = Version
 	app.Usage = "A simple command line client for etcd."
 	app.Writer = r.env.Stdout
@@ -207,6 +213,17 @@ func (r *runner) newApp() *cli.App {
 		r.completionCommand(),
 	}
 	return app
+}
+
+// bulkTimeout is the context of one request of export or import: bounded
+// by --total-timeout only when it is given, since reading or writing a large
+// tree takes longer than the default (each request's headers are still
+// bounded by the per-request timeout).
+func (r *runner) bulkTimeout(c *cli.Context) (context.Context, context.CancelFunc) {
+	if c.GlobalIsSet("total-timeout") {
+		return r.totalTimeout(c)
+	}
+	return context.WithCancel(r.ctx)
 }
 
 // totalTimeout is the context of one command that is not a watch.

@@ -37,7 +37,11 @@ func noArgs(c *cli.Context) error {
 	return nil
 }
 
-var rolesFlag = cli.StringSliceFlag{Name: "roles", Value: new(cli.StringSlice), Usage: "List of roles to grant or revoke"}
+// rolesFlag is made afresh for each command: a StringSlice collects every
+// value it is given.
+func rolesFlag() cli.Flag {
+	return cli.StringSliceFlag{Name: "roles", Value: new(cli.StringSlice), Usage: "List of roles to grant or revoke"}
+}
 
 func (r *runner) userCommand() cli.Command {
 	return cli.Command{
@@ -48,8 +52,8 @@ func (r *runner) userCommand() cli.Command {
 			{Name: "get", Usage: "get details for a user", ArgsUsage: "<user>", Action: r.userGet},
 			{Name: "list", Usage: "list all current users", ArgsUsage: "<user>", Action: r.userList},
 			{Name: "remove", Usage: "remove a user for the etcd cluster", ArgsUsage: "<user>", Action: r.userRemove},
-			{Name: "grant", Usage: "grant roles to an etcd user", ArgsUsage: "<user>", Flags: []cli.Flag{rolesFlag}, Action: r.userGrantRevoke(true)},
-			{Name: "revoke", Usage: "revoke roles for an etcd user", ArgsUsage: "<user>", Flags: []cli.Flag{rolesFlag}, Action: r.userGrantRevoke(false)},
+			{Name: "grant", Usage: "grant roles to an etcd user", ArgsUsage: "<user>", Flags: []cli.Flag{rolesFlag()}, Action: r.userGrantRevoke(true)},
+			{Name: "revoke", Usage: "revoke roles for an etcd user", ArgsUsage: "<user>", Flags: []cli.Flag{rolesFlag()}, Action: r.userGrantRevoke(false)},
 			{Name: "passwd", Usage: "change password for a user", ArgsUsage: "<user>", Action: r.userPasswd},
 		},
 	}

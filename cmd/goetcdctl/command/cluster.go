@@ -26,6 +26,11 @@ import (
 // legacy one.
 const defaultEndpoints = "http://127.0.0.1:2379,http://127.0.0.1:4001"
 
+// bulkHeaderTimeout is the per-request header timeout of export and import
+// unless --timeout is given: etcd answers a read of a large tree only once
+// it has walked all of it.
+const bulkHeaderTimeout = 30 * time.Second
+
 // defaultDialTimeout bounds connection set-up, unless --total-timeout is
 // shorter.
 const defaultDialTimeout = 30 * time.Second
@@ -164,6 +169,9 @@ func (r *runner) newClient(c *cli.Context, noSync bool) (client.Client, error) {
 		return nil, fail(ExitBadArgs, "%v", err)
 	}
 	cfg := client.Config{Endpoints: eps, Transport: tr, HeaderTimeoutPerRequest: c.GlobalDuration("timeout")}
+	if r.bulk && !c.GlobalIsSet("timeout") {
+		cfg.HeaderTimeoutPerRequest = bulkHeaderTimeout
+	}
 	if u := r.globalOrEnv(c, "username", "ETCDCTL_USERNAME"); u != "" {
 		name, pass, ok := strings.Cut(u, ":")
 		if !ok {

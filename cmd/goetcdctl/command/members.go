@@ -117,7 +117,8 @@ func (r *runner) memberRemove(c *cli.Context) error {
 				found = true
 			}
 			if mb.Name == id {
-				fmt.Fprintf(r.env.Stderr, "Found a member named %s; if this is correct, please use its ID, eg:\n\tgoetcdctl member remove %s\n\n", mb.Name, mb.ID)
+				fmt.Fprintf(r.env.Stderr, "Found a member named %s; if this is correct, please use its ID, eg:\n\tgoetcdctl member remove %s\n", mb.Name, mb.ID)
+				fmt.Fprintf(r.env.Stderr, "For more details, read the documentation at https://github.com/etcd-io/etcd/blob/master/Documentation/runtime-configuration.md#remove-a-member\n\n")
 			}
 		}
 		if !found {

@@ -6,6 +6,7 @@ package command
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -126,21 +127,26 @@ func (r *runner) exportCommand() cli.Command {
 		Name:      "export",
 		Usage:     "write a directory's tree (values, directories, TTLs, in-order keys) as JSON",
 		ArgsUsage: "[key]",
-		Description: `Export reads the tree under <key> (default "/") in one quorum read and
-   writes it as one JSON document to standard output or --file, for import.
+		Description: `Export reads the tree under <key> (default "/") in one read (a
+   consistent snapshot of the member that answers; --quorum makes it a
+   quorum read) and writes it as one JSON document to standard output or
+   --file, for import.
+   --total-timeout bounds each request only when given, and --timeout
+   defaults to 30s here.
    TTLs are written as the seconds that remain. Hidden keys (a name starting
    with "_") are not listed by etcd and so are not exported.`,
 		Flags: []cli.Flag{
 			cli.StringFlag{Name: "file, f", Usage: "write to this file instead of standard output"},
+			cli.BoolFlag{Name: "quorum, q", Usage: "require quorum for the read"},
 		},
-		Action: r.withClient(func(c *cli.Context, hc client.Client) error {
+		Action: r.bulkAction(func(c *cli.Context, hc client.Client) error {
 			prefix := "/"
 			if len(c.Args()) > 0 {
 				prefix = c.Args()[0]
 			}
 			start := time.Now()
-			ctx, cancel := r.totalTimeout(c)
-			resp, err := client.NewKeysAPI(hc).Get(ctx, prefix, &client.GetOptions{Recursive: true, Sort: true, Quorum: true})
+			ctx, cancel := r.bulkTimeout(c)
+			resp, err := client.NewKeysAPI(hc).Get(ctx, prefix, &client.GetOptions{Recursive: true, Sort: true, Quorum: c.Bool("quorum")})
 			cancel()
 			if err != nil {
 				return r.keysError(c, err)
@@ -169,6 +175,15 @@ func (r *runner) exportCommand() cli.Command {
 				keys, inOrder, dirs, doc.Prefix, doc.Index, where, time.Since(start).Round(time.Millisecond))
 			return nil
 		}),
+	}
+}
+
+// bulkAction is withClient for export and import, whose requests have
+// longer default limits (see bulkTimeout).
+func (r *runner) bulkAction(run func(c *cli.Context, hc client.Client) error) cli.ActionFunc {
+	return func(c *cli.Context) error {
+		r.bulk = true
+		return r.withClient(run)(c)
 	}
 }
 
@@ -213,13 +228,15 @@ func (r *runner) importCommand() cli.Command {
    and expiring directories first, then keys (plain sets, several at a time),
    and in-order keys of each directory one after another in their exported
    order (they get new names, as in-order keys always do). Existing keys
-   are overwritten. TTLs start again from the exported remaining seconds.`,
+   are overwritten. TTLs start again from the exported remaining seconds.
+   --total-timeout bounds each request only when given, and --timeout
+   defaults to 30s here.`,
 		Flags: []cli.Flag{
 			cli.StringFlag{Name: "file, f", Usage: "read from this file instead of standard input"},
 			cli.StringFlag{Name: "to", Usage: "import under this directory instead of the exported one"},
 			cli.IntFlag{Name: "concurrency", Value: 32, Usage: "writes in flight at once"},
 		},
-		Action: r.withClient(func(c *cli.Context, hc client.Client) error {
+		Action: r.bulkAction(func(c *cli.Context, hc client.Client) error {
 			doc, err := r.readExport(c.String("file"))
 			if err != nil {
 				return err
@@ -267,7 +284,7 @@ func (r *runner) readExport(file string) (*exportDoc, error) {
 	var doc exportDoc
 	dec := json.NewDecoder(bufio.NewReaderSize(in, 1<<16))
 	if err := dec.Decode(&doc); err != nil {
-		return nil, fail(ExitBadArgs, "Error:  %s is not a goetcdctl export: %v", where, err)
+		return nil, fail(ExitBadArgs, "Error:  %s is not a goetcdctl export: %s", where, describeJSONError(err))
 	}
 	if doc.Format != exportFormat {
 		return nil, fail(ExitBadArgs, "Error:  %s is not a goetcdctl export of format %d (goetcdctlExport is %d)", where, exportFormat, doc.Format)
@@ -278,6 +295,28 @@ func (r *runner) readExport(file string) (*exportDoc, error) {
 		}
 	}
 	return &doc, nil
+}
+
+// describeJSONError says where a document went wrong without naming Go
+// types.
+func describeJSONError(err error) string {
+	var syntax *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syntax):
+		return fmt.Sprintf("invalid JSON at byte %d: %s", syntax.Offset, strings.TrimPrefix(syntax.Error(), "json: "))
+	case errors.As(err, &typ):
+		field := typ.Field
+		if field == "" {
+			field = "the document"
+		}
+		return fmt.Sprintf("%s is a JSON %s at byte %d, which is not what an export holds there", field, typ.Value, typ.Offset)
+	case errors.Is(err, io.EOF):
+		return "the input is empty"
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return "the input ends in the middle of the document"
+	}
+	return strings.TrimPrefix(err.Error(), "json: ")
 }
 
 // rebase moves every node from the export's prefix to under to.
@@ -325,7 +364,7 @@ func (r *runner) importNodes(c *cli.Context, kapi client.KeysAPI, nodes []*expor
 			inOrder[p] = append(inOrder[p], n)
 		default:
 			jobs = append(jobs, func() {
-				ctx, cancel := r.totalTimeout(c)
+				ctx, cancel := r.bulkTimeout(c)
 				defer cancel()
 				if _, err := kapi.Set(ctx, n.Key, n.Value, &client.SetOptions{TTL: time.Duration(n.TTL) * time.Second}); err != nil {
 					report(fmt.Errorf("set %s: %w", n.Key, err))
@@ -338,7 +377,7 @@ func (r *runner) importNodes(c *cli.Context, kapi client.KeysAPI, nodes []*expor
 		sort.Slice(queue, func(i, j int) bool { return queue[i].Key < queue[j].Key })
 		jobs = append(jobs, func() {
 			for _, n := range queue {
-				ctx, cancel := r.totalTimeout(c)
+				ctx, cancel := r.bulkTimeout(c)
 				_, err := kapi.CreateInOrder(ctx, dir, n.Value, &client.CreateInOrderOptions{TTL: time.Duration(n.TTL) * time.Second})
 				cancel()
 				written(1)
@@ -375,7 +414,7 @@ func (r *runner) importNodes(c *cli.Context, kapi client.KeysAPI, nodes []*expor
 // importDir creates a directory that holds nothing or expires. One that
 // exists already is left as it is.
 func (r *runner) importDir(c *cli.Context, kapi client.KeysAPI, n *exportNode) error {
-	ctx, cancel := r.totalTimeout(c)
+	ctx, cancel := r.bulkTimeout(c)
 	defer cancel()
 	_, err := kapi.Set(ctx, n.Key, "", &client.SetOptions{Dir: true, TTL: time.Duration(n.TTL) * time.Second})
 	if errIsCode(err, client.ErrorCodeNotFile) {

@@ -121,6 +121,9 @@ func (r *runner) execWatchCommand() cli.Command {
 		Name:      "exec-watch",
 		Usage:     "watch a key for changes and exec an executable",
 		ArgsUsage: "<key> <command> [args...]",
+		// Flags come before the key: the arguments of the command, its own
+		// flags included, are left as they are, and "--" stays in place.
+		SkipArgReorder: true,
 		Flags: []cli.Flag{
 			cli.IntFlag{Name: "after-index", Value: 0, Usage: "watch after the given index"},
 			cli.BoolFlag{Name: "recursive, r", Usage: "watch all values for key and child keys"},
@@ -155,9 +158,8 @@ func (r *runner) execWatchCommand() cli.Command {
 }
 
 // execWatchArgs splits exec-watch's arguments into the key and the command:
-// "<key> -- <command> [args...]" or "<command> [args...] <key>", the two
-// orders etcdctl accepts (urfave/cli moves the key last when no "--" is
-// given).
+// "<key> -- <command> [args...]", or "<command> [args...] <key>", the order
+// that works with etcdctl 3.4 (whose flag parsing drops the "--").
 func execWatchArgs(args cli.Args) (key string, argv []string, err error) {
 	if len(args) < 2 {
 		return "", nil, fail(ExitBadArgs, "Error:  key and command to exec required")
