@@ -111,6 +111,7 @@ func EndpointsHealth(c Client) []EndpointHealth {
 type waiter struct {
 	start  time.Time
 	raft   bool // a write or quorum read: its answer waits on a proposal
+	write  bool // a write, whose answer is small once its proposal applied
 	watch  bool
 	cancel context.CancelFunc
 	// ctx, when set, is the request's context: a wait whose context has
@@ -168,13 +169,6 @@ type memberHealth struct {
 	// the probe's own round trip on a busy machine.
 	committed, committedAt time.Time
 	grace                  time.Duration
-	// leader is the member m last named as its leader ("" while it knew
-	// none), leaderKnown whether m was asked yet, and leaderChanged when m
-	// was last seen without a leader or with another one.
-	leader        string
-	leaderKnown   bool
-	leaderAt      time.Time
-	leaderChanged time.Time
 }
 
 // health is the member health of one Client.
@@ -184,6 +178,15 @@ type health struct {
 	// leaderLost is called when a member went down or a proposal was lost
 	// to a leader change (the Client's leaderMayHaveChanged).
 	leaderLost func()
+
+	// leader is the leader last named by a member ("" when one knew none),
+	// leaderAt when, and leaderChanged when a member was last seen with
+	// another leader than the one before, or with none. Every member
+	// answer about the leader feeds it: probes, Leader and Sync.
+	leaderMu      sync.Mutex
+	leader        string
+	leaderAt      time.Time
+	leaderChanged time.Time
 
 	mu      sync.Mutex
 	members map[string]*memberHealth
@@ -361,6 +364,9 @@ func (h *health) monitor() {
 // check looks at one member: it cuts waits that a probe showed lost and
 // starts a probe when one is due. It reports whether anything waits on m.
 func (h *health) check(m *memberHealth, now time.Time) bool {
+	h.leaderMu.Lock()
+	leaderChanged := h.leaderChanged
+	h.leaderMu.Unlock()
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	state := HealthState(m.state.Load())
@@ -381,11 +387,13 @@ func (h *health) check(m *memberHealth, now time.Time) bool {
 		if w.raft && age >= probeAfterRaft {
 			old, raftOld = true, true
 		}
-		// The member's leader changed (or it had none) after this request
-		// was sent, a proposal made after this one has committed since,
-		// and this one has had the grace to answer (and waited probeAfter
-		// in all): its proposal was lost with the old leader.
-		if w.raft && age >= probeAfter && w.start.Before(m.leaderChanged) && w.start.Before(m.committed) && now.Sub(m.committedAt) >= m.grace {
+		// A proposal made after this one has committed since, this one has
+		// had the grace to answer (and waited probeAfter in all), and it is
+		// a write (whose answer is small) or the leader changed after it
+		// was sent (a quorum read's answer may be a huge tree that takes a
+		// while to encode): its proposal was lost with the old leader.
+		if w.raft && age >= probeAfter && w.start.Before(m.committed) && now.Sub(m.committedAt) >= m.grace &&
+			(w.write || w.start.Before(leaderChanged)) {
 			h.cutLocked(w, cutLost)
 		}
 	}
@@ -465,9 +473,8 @@ func (h *health) probeCommit(m *memberHealth) {
 	m.mu.Unlock()
 }
 
-// probeLeader asks m which member it follows (GET /v2/members/leader) and
-// notes when that changes or m knows no leader: only then can a proposal
-// it forwarded have been lost.
+// probeLeader asks m which member it follows (GET /v2/members/leader), for
+// noteLeader.
 func (h *health) probeLeader(m *memberHealth) {
 	status, body, err := h.ask(m, "v2/members/leader", healthProbeBudget, &h.c.username)
 	if err != nil {
@@ -484,16 +491,21 @@ func (h *health) probeLeader(m *memberHealth) {
 		// Nothing to learn (e.g. the credentials may not read members).
 		return
 	}
+	h.noteLeader(leader.ID)
+}
+
+// noteLeader feeds what a member said of the leader (id, or "" for none).
+func (h *health) noteLeader(id string) {
 	now := time.Now()
-	m.mu.Lock()
+	h.leaderMu.Lock()
+	defer h.leaderMu.Unlock()
 	// An answer older than leaderMemory says nothing about the requests
 	// waiting now: a change since may be long past.
-	known := m.leaderKnown && now.Sub(m.leaderAt) <= leaderMemory
-	if leader.ID == "" || (known && leader.ID != m.leader) {
-		m.leaderChanged = now
+	known := !h.leaderAt.IsZero() && now.Sub(h.leaderAt) <= leaderMemory
+	if id == "" || (known && id != h.leader) {
+		h.leaderChanged = now
 	}
-	m.leader, m.leaderKnown, m.leaderAt = leader.ID, true, now
-	m.mu.Unlock()
+	h.leader, h.leaderAt = id, now
 }
 
 // ask sends one probe GET of path below m's base path, within budget, and

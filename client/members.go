@@ -220,6 +220,7 @@ func getLeader(ctx context.Context, c *httpClusterClient) (*Member, error) {
 	res, err := c.expect(ctx, req, operation{class: classRead, name: "get leader", resource: "member"}, http.StatusOK)
 	if err != nil {
 		if hasStatus(err, http.StatusServiceUnavailable, "member") {
+			c.health.noteLeader("")
 			return nil, fmt.Errorf("%w: %w", ErrNoLeader, err)
 		}
 		return nil, err
@@ -229,6 +230,7 @@ func getLeader(ctx context.Context, c *httpClusterClient) (*Member, error) {
 		return nil, err
 	}
 	normalizeMember(&mem)
+	c.health.noteLeader(mem.ID)
 	return &mem, nil
 }
 
