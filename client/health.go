@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -110,8 +111,9 @@ func EndpointsHealth(c Client) []EndpointHealth {
 // headers, or a watch waiting for its event.
 type waiter struct {
 	start  time.Time
-	raft   bool // a write or quorum read: its answer waits on a proposal
-	write  bool // a write, whose answer is small once its proposal applied
+	raft   bool   // a write or quorum read: its answer waits on a proposal
+	write  bool   // a write, whose answer is small once its proposal applied
+	term   uint64 // the Client's raft term when it was sent (0: none seen yet)
 	watch  bool
 	cancel context.CancelFunc
 	// ctx, when set, is the request's context: a wait whose context has
@@ -183,7 +185,10 @@ type health struct {
 	// leaderAt when, and leaderChanged when a member was last seen with
 	// another leader than the one before, or with none. Every member
 	// answer about the leader feeds it: probes, Leader and Sync.
-	leaderMu      sync.Mutex
+	leaderMu sync.Mutex
+	// term is the highest raft term any answer carried (X-Raft-Term): it
+	// grows with every election.
+	term          atomic.Uint64
 	leader        string
 	leaderAt      time.Time
 	leaderChanged time.Time
@@ -367,6 +372,7 @@ func (h *health) check(m *memberHealth, now time.Time) bool {
 	h.leaderMu.Lock()
 	leaderChanged := h.leaderChanged
 	h.leaderMu.Unlock()
+	term := h.term.Load()
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	state := HealthState(m.state.Load())
@@ -393,7 +399,7 @@ func (h *health) check(m *memberHealth, now time.Time) bool {
 		// was sent (a quorum read's answer may be a huge tree that takes a
 		// while to encode): its proposal was lost with the old leader.
 		if w.raft && age >= probeAfter && w.start.Before(m.committed) && now.Sub(m.committedAt) >= m.grace &&
-			(w.write || w.start.Before(leaderChanged)) {
+			(w.write || w.start.Before(leaderChanged) || w.term != 0 && term > w.term) {
 			h.cutLocked(w, cutLost)
 		}
 	}
@@ -433,8 +439,9 @@ func (h *health) probe(m *memberHealth, commit bool) {
 		// waited for.
 		go h.probeCommit(m)
 		go h.probeLeader(m)
+		go h.probeTerm(m)
 	}
-	_, _, err := h.ask(m, "version", probeTimeout, nil)
+	_, _, _, err := h.ask(m, "version", "", probeTimeout, false, true)
 	if err != nil {
 		h.set(m, HealthDown, err.Error())
 		m.mu.Lock()
@@ -462,7 +469,7 @@ func (h *health) probe(m *memberHealth, commit bool) {
 // proposed now has committed.
 func (h *health) probeCommit(m *memberHealth) {
 	start := time.Now()
-	status, _, err := h.ask(m, "health", healthProbeBudget, nil)
+	status, _, _, err := h.ask(m, "health", "", healthProbeBudget, false, true)
 	if err != nil || status != http.StatusOK {
 		return
 	}
@@ -476,7 +483,7 @@ func (h *health) probeCommit(m *memberHealth) {
 // probeLeader asks m which member it follows (GET /v2/members/leader), for
 // noteLeader.
 func (h *health) probeLeader(m *memberHealth) {
-	status, body, err := h.ask(m, "v2/members/leader", healthProbeBudget, &h.c.username)
+	status, _, body, err := h.ask(m, "v2/members/leader", "", healthProbeBudget, true, true)
 	if err != nil {
 		return
 	}
@@ -494,6 +501,28 @@ func (h *health) probeLeader(m *memberHealth) {
 	h.noteLeader(leader.ID)
 }
 
+// noteTerm feeds the raft term of an answer.
+func (h *health) noteTerm(t uint64) {
+	for {
+		cur := h.term.Load()
+		if t <= cur || h.term.CompareAndSwap(cur, t) {
+			return
+		}
+	}
+}
+
+// probeTerm reads m's raft term from the headers of a watch of the root
+// (sent at once, before any event; the watch is then dropped), for
+// noteTerm.
+func (h *health) probeTerm(m *memberHealth) {
+	status, hdr, _, err := h.ask(m, "v2/keys", "wait=true", healthProbeBudget, true, false)
+	if err == nil && status == http.StatusOK {
+		if t, err := strconv.ParseUint(hdr.Get("X-Raft-Term"), 10, 64); err == nil {
+			h.noteTerm(t)
+		}
+	}
+}
+
 // noteLeader feeds what a member said of the leader (id, or "" for none).
 func (h *health) noteLeader(id string) {
 	now := time.Now()
@@ -508,29 +537,35 @@ func (h *health) noteLeader(id string) {
 	h.leader, h.leaderAt = id, now
 }
 
-// ask sends one probe GET of path below m's base path, within budget, and
-// returns the status and up to 4 KiB of the body. Probes carry credentials
-// only when user points at a user name (the leader's identity may need
-// them; /version and /health never do).
-func (h *health) ask(m *memberHealth, path string, budget time.Duration, user *string) (int, []byte, error) {
+// ask sends one probe GET of path (and query) below m's base path, within
+// budget, and returns the status, the headers and, when body is set, up to
+// 4 KiB of the body (else the answer is dropped once its headers are in).
+// Probes carry the Client's credentials only when creds is set (/version
+// and /health never need them).
+func (h *health) ask(m *memberHealth, path, query string, budget time.Duration, creds, body bool) (int, http.Header, []byte, error) {
 	m.probes.Add(1)
 	ctx, cancel := context.WithTimeout(context.Background(), budget)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, m.url.JoinPath(path).String(), nil)
+	u := m.url.JoinPath(path)
+	u.RawQuery = query
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
-		return 0, nil, err
+		return 0, nil, nil, err
 	}
-	if user != nil && *user != "" {
-		req.SetBasicAuth(*user, h.c.password)
+	if creds && h.c.username != "" {
+		req.SetBasicAuth(h.c.username, h.c.password)
 	}
 	resp, err := h.c.transport.RoundTrip(req)
 	if err != nil {
 		if ctx.Err() != nil {
-			return 0, nil, fmt.Errorf("no answer to GET /%s within %v", path, budget)
+			return 0, nil, nil, fmt.Errorf("no answer to GET /%s within %v", path, budget)
 		}
-		return 0, nil, err
+		return 0, nil, nil, err
 	}
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	var b []byte
+	if body {
+		b, _ = io.ReadAll(io.LimitReader(resp.Body, 4096))
+	}
 	resp.Body.Close()
-	return resp.StatusCode, body, nil
+	return resp.StatusCode, resp.Header, b, nil
 }

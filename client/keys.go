@@ -398,6 +398,10 @@ func (k *httpKeysAPI) send(ctx context.Context, req *http.Request, class opClass
 	path, raw := req.URL.Path, req.URL.RawPath
 	for tries := 1; ; tries++ {
 		r, cut, err := k.sendOnce(ctx, req, class, op, key)
+		if err == nil {
+			// Every answer tells member health the cluster's raft term.
+			k.c.health.noteTerm(r.RaftTerm)
+		}
 		if !cut || tries > retryRounds || (class != classRead && class != classIdempotent) || ctx.Err() != nil {
 			return r, err
 		}

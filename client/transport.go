@@ -81,7 +81,7 @@ func (t *attemptTransport) roundTrip(req *http.Request, a *attempt) (*http.Respo
 			cancel()
 		})
 	}
-	a.w = waiter{start: time.Now(), raft: a.raft, write: a.raft && req.Method != http.MethodGet && req.Method != http.MethodHead, cancel: cancel, ctx: ctx}
+	a.w = waiter{start: time.Now(), raft: a.raft, write: a.raft && req.Method != http.MethodGet && req.Method != http.MethodHead, term: c.health.term.Load(), cancel: cancel, ctx: ctx}
 	m := c.health.wait(a.member, &a.w)
 	resp, err := t.follow(tr, req.WithContext(ctx))
 	if err != nil || a.watch {

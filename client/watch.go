@@ -163,6 +163,7 @@ func (w *httpWatcher) Next(ctx context.Context) (*Response, error) {
 			if resp.Node != nil {
 				w.nextIndex = resp.Node.ModifiedIndex + 1
 			}
+			w.k.c.health.noteTerm(resp.RaftTerm)
 			return resp, nil
 		case ctx.Err() != nil:
 			w.closeStream()
