@@ -99,22 +99,6 @@ func decodeFrom(r io.Reader, limit int64) (*Response, *keysDecoder, error) {
 	return resp, d, err
 }
 
-// hasDuplicateNodes reports whether some object of body repeats a member
-// whose name is "nodes" in any case: the one input on which the decoder is
-// documented to differ from encoding/json.
-func hasDuplicateNodes(body []byte) bool {
-	nodes := map[int]int{}
-	dup := false
-	walkMemberNames(body, func(obj int, name string) bool {
-		if foldEqual([]byte(name), "nodes") {
-			nodes[obj]++
-			dup = nodes[obj] > 1
-		}
-		return !dup
-	})
-	return dup
-}
-
 func checkKeysDecode(t *testing.T, body []byte) {
 	t.Helper()
 	want, wantErr := decodeWithEncodingJSON(body)
@@ -122,7 +106,7 @@ func checkKeysDecode(t *testing.T, body []byte) {
 	if (wantErr == nil) != (gotErr == nil) {
 		t.Fatalf("body %q: encoding/json error %v, keysDecoder error %v", body, wantErr, gotErr)
 	}
-	if wantErr == nil && !reflect.DeepEqual(got, want) && !hasDuplicateNodes(body) {
+	if wantErr == nil && !reflect.DeepEqual(got, want) {
 		t.Fatalf("body %q:\nencoding/json %s\nkeysDecoder   %s", body, dump(want), dump(got))
 	}
 	for _, r := range []io.Reader{
@@ -144,6 +128,35 @@ func checkKeysDecode(t *testing.T, body []byte) {
 	}
 }
 
+// checkEventDecode decodes body as a watch stream, event after event, as
+// encoding/json's Decoder does (read in one-byte pieces): the same events,
+// then the same end: io.EOF after the last whole event, io.ErrUnexpectedEOF
+// only where encoding/json sees the input end inside a value, and a
+// decodeError wherever encoding/json finds a syntax error.
+func checkEventDecode(t *testing.T, body []byte) {
+	t.Helper()
+	jd := json.NewDecoder(bytes.NewReader(body))
+	d := newEventDecoder(iotest.OneByteReader(bytes.NewReader(body)))
+	for i := 0; ; i++ {
+		var want Response
+		wantErr := jd.Decode(&want)
+		got, gotErr := d.nextEvent()
+		var se *json.SyntaxError
+		var de *decodeError
+		switch {
+		case (wantErr == nil) != (gotErr == nil),
+			(wantErr == io.EOF) != (gotErr == io.EOF),
+			gotErr == io.ErrUnexpectedEOF && wantErr != io.ErrUnexpectedEOF,
+			errors.As(wantErr, &se) && !errors.As(gotErr, &de):
+			t.Fatalf("stream %q, event %d: encoding/json error %v, keysDecoder error %v", body, i, wantErr, gotErr)
+		case wantErr != nil:
+			return
+		case !reflect.DeepEqual(*got, want):
+			t.Fatalf("stream %q, event %d:\nencoding/json %s\nkeysDecoder   %s", body, i, dump(&want), dump(got))
+		}
+	}
+}
+
 func dump(r *Response) string {
 	if r == nil {
 		return "nil"
@@ -155,6 +168,30 @@ func dump(r *Response) string {
 func TestKeysDecoderMatchesEncodingJSON(t *testing.T) {
 	for _, s := range keysDecodeSeeds {
 		checkKeysDecode(t, []byte(s))
+		checkEventDecode(t, []byte(s))
+	}
+}
+
+// The seeds one after another, as a stream sends its events.
+func TestEventDecoderMatchesEncodingJSON(t *testing.T) {
+	var stream []byte
+	for _, s := range keysDecodeSeeds {
+		if _, err := decodeWithEncodingJSON([]byte(s)); err == nil {
+			stream = append(stream, s...)
+			checkEventDecode(t, stream)
+		}
+	}
+	for _, s := range []string{
+		`{"action":"set"}{"action":"get"}` + "\n\t " + `null{}`,
+		`{"action":"set"}` + "\n" + `{"action":"get","node":{"key":"/k","va`,
+		`{"action":"set"} x`,
+		`{"action":"set"}nulltrue`,
+		`{"action":"set","node":{"nodes":[{"key":"a"},{"key":"b"}],"nodes":[{"value":"1"}],"nodes":[{"dir":true},{"ttl":3},{}]}}`,
+		`{"action":"set","node":{"nodes":[{"key":"a"}],"nodes":[],"nodes":[{"ttl":3}]}}`,
+		`{"action":"set","node":{"nodes":[{"key":"a"},null],"nodes":[null,{"key":"b"}]}}`,
+	} {
+		checkKeysDecode(t, []byte(s))
+		checkEventDecode(t, []byte(s))
 	}
 }
 
@@ -260,6 +297,7 @@ func FuzzKeysDecoder(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		checkKeysDecode(t, body)
+		checkEventDecode(t, body)
 	})
 }
 

@@ -7,7 +7,6 @@ package client
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -275,7 +274,7 @@ func (w *httpWatcher) request(ctx context.Context) (*Response, error) {
 		limited = &eventLimiter{r: body, max: max, left: max}
 		body = limited
 	}
-	w.stream = &watchStream{resp: resp, dec: json.NewDecoder(body), cancel: cancel, idle: idle, endpoint: endpoint, limit: limited}
+	w.stream = &watchStream{resp: resp, dec: newEventDecoder(body), cancel: cancel, idle: idle, endpoint: endpoint, limit: limited}
 	return w.stream.next(ctx, w)
 }
 
