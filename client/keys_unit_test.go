@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"errors"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -150,3 +151,5 @@ func TestNilContextIsAnError(t *testing.T) {
 		}
 	}
 }
+
+func sortNodes(ns Nodes) { sort.Sort(ns) }

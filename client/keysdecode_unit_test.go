@@ -74,22 +74,6 @@ func decodeWithEncodingJSON(body []byte) (*Response, error) {
 	return &r, nil
 }
 
-// chunkReader hands out its data n bytes at a time.
-type chunkReader struct {
-	data []byte
-	n    int
-}
-
-func (c *chunkReader) Read(p []byte) (int, error) {
-	if len(c.data) == 0 {
-		return 0, io.EOF
-	}
-	n := min(c.n, len(p), len(c.data))
-	copy(p, c.data[:n])
-	c.data = c.data[n:]
-	return n, nil
-}
-
 func decodeFrom(r io.Reader, limit int64) (*Response, *keysDecoder, error) {
 	d := getKeysDecoder()
 	d.reset(r, nil, limit)
@@ -109,7 +93,7 @@ func checkKeysDecode(t *testing.T, body []byte) {
 	}
 	for _, r := range []io.Reader{
 		iotest.OneByteReader(bytes.NewReader(body)),
-		&chunkReader{data: body, n: 7},
+		&pieceReader{r: bytes.NewReader(body), n: 7},
 		iotest.DataErrReader(bytes.NewReader(body)),
 	} {
 		s, d, err := decodeFrom(r, 0)
