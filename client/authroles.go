@@ -94,7 +94,7 @@ func (r *httpAuthRoleAPI) AddRole(ctx context.Context, role string) error {
 	if err := checkName("role", role); err != nil {
 		return err
 	}
-	req, err := generated.NewPutRoleRequest(placeholderServer, role, generated.RoleRequest{Role: role})
+	req, err := generated.NewSetRoleRequest(placeholderServer, role, generated.RoleRequest{Role: role})
 	if err != nil {
 		return err
 	}
@@ -109,7 +109,7 @@ func (r *httpAuthRoleAPI) RemoveRole(ctx context.Context, role string) error {
 	if err := checkName("role", role); err != nil {
 		return err
 	}
-	req, err := generated.NewRemoveRoleRequest(placeholderServer, role)
+	req, err := generated.NewDeleteRoleRequest(placeholderServer, role)
 	if err != nil {
 		return err
 	}
@@ -179,7 +179,7 @@ func (r *httpAuthRoleAPI) modify(ctx context.Context, role, verb string, prefixe
 	} else {
 		body.Revoke = &generated.Permissions{Kv: &kv}
 	}
-	req, err := generated.NewPutRoleRequest(placeholderServer, role, body)
+	req, err := generated.NewSetRoleRequest(placeholderServer, role, body)
 	if err != nil {
 		return nil, err
 	}

@@ -113,7 +113,7 @@ func (u *httpAuthUserAPI) AddUser(ctx context.Context, username, password string
 	case !IsUserNotFound(err):
 		return err
 	}
-	req, err := generated.NewPutUserRequest(placeholderServer, username, generated.UserRequest{User: username, Password: &password})
+	req, err := generated.NewSetUserRequest(placeholderServer, username, generated.UserRequest{User: username, Password: &password})
 	if err != nil {
 		return err
 	}
@@ -133,7 +133,7 @@ func (u *httpAuthUserAPI) RemoveUser(ctx context.Context, username string) error
 	if err := checkName("user", username); err != nil {
 		return err
 	}
-	req, err := generated.NewRemoveUserRequest(placeholderServer, username)
+	req, err := generated.NewDeleteUserRequest(placeholderServer, username)
 	if err != nil {
 		return err
 	}
@@ -255,7 +255,7 @@ func (u *httpAuthUserAPI) RevokeUser(ctx context.Context, username string, roles
 // modify sends a change of user username (checked by the caller) and
 // decodes the user the server answers.
 func (u *httpAuthUserAPI) modify(ctx context.Context, username, verb string, class opClass, body generated.UserRequest) (*User, error) {
-	req, err := generated.NewPutUserRequest(placeholderServer, username, body)
+	req, err := generated.NewSetUserRequest(placeholderServer, username, body)
 	if err != nil {
 		return nil, err
 	}

@@ -262,6 +262,8 @@ func New(cfg Config) (Client, error) {
 	if c.transport == nil {
 		c.transport = DefaultTransport
 	}
+	c.health = newHealth(c)
+	c.health.leaderLost = c.leaderMayHaveChanged
 	c.watchTransport = cfg.WatchTransport
 	if c.watchTransport == nil {
 		c.watchTransport = uncapped(c.transport)

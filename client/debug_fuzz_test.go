@@ -41,7 +41,7 @@ func FuzzCurlRedaction(f *testing.F) {
 					roles := strings.Split(string(extra), ",")
 					body.Grant = &roles
 				}
-				req, err = generated.NewPutUserRequest(placeholderServer, "u", body)
+				req, err = generated.NewSetUserRequest(placeholderServer, "u", body)
 			case 1, 2:
 				// A JSON object with the password among fuzzed members.
 				key := []string{"password", "Password", "PASSWORD", "pAsSwOrD"}[int(mode/5)%4]

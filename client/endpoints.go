@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -126,6 +127,12 @@ type httpClusterClient struct {
 	selectionMode  EndpointSelectionMode
 	logger         *slog.Logger
 	maxBody        int64 // Config.MaxResponseBytes; 0 = no limit
+
+	// health is the members' health, shared by every call and watch.
+	health *health
+	// repinning is set while a look-up of a new leader runs
+	// (EndpointSelectionPrioritizeLeader).
+	repinning atomic.Bool
 
 	mu        sync.RWMutex
 	endpoints []*url.URL

@@ -267,8 +267,8 @@ func (k *httpKeysAPI) getRequest(ctx context.Context, ck string, p *generated.Ge
 	return k.keysRequest(ctx, http.MethodGet, ck, q, nil, false)
 }
 
-// deleteRequest is generated.NewDeleteKeyRequest (NewDeleteKeysRootRequest
-// for "").
+// deleteRequest is generated.NewDeleteKeyRequest (on the root path for "",
+// which etcd always refuses).
 func (k *httpKeysAPI) deleteRequest(ctx context.Context, ck string, p *generated.DeleteKeyParams) (*http.Request, error) {
 	var q string
 	if p.Recursive != nil || p.Dir != nil || p.PrevValue != nil || p.PrevIndex != nil {
@@ -282,8 +282,8 @@ func (k *httpKeysAPI) deleteRequest(ctx context.Context, ck string, p *generated
 	return k.keysRequest(ctx, http.MethodDelete, ck, q, nil, false)
 }
 
-// setRequest is generated.NewSetKeyRequestWithFormdataBody (the KeysRoot
-// one for "") without query parameters: the form is encoded as
+// setRequest is generated.NewSetKeyRequestWithFormdataBody (on the root
+// path for "", which etcd always refuses): the form is encoded as
 // runtime.MarshalForm and url.Values.Encode do, names in sorted order.
 func (k *httpKeysAPI) setRequest(ctx context.Context, ck string, f *generated.SetKeyForm) (*http.Request, error) {
 	var b []byte

@@ -55,7 +55,7 @@ func TestKeysRequestsMatchGenerated(t *testing.T) {
 							d.PrevIndex = &idx
 						}
 						if ck == "" {
-							want, err = generated.NewDeleteKeysRootRequest(placeholderServer, (*generated.DeleteKeysRootParams)(&d))
+							want, err = rootOf(generated.NewDeleteKeyRequest(placeholderServer, "x", &d))
 						} else {
 							want, err = generated.NewDeleteKeyRequest(placeholderServer, ck, &d)
 						}
@@ -74,9 +74,9 @@ func TestKeysRequestsMatchGenerated(t *testing.T) {
 								f.Ttl = &ttl
 							}
 							if ck == "" {
-								want, err = generated.NewSetKeysRootRequestWithFormdataBody(placeholderServer, nil, f)
+								want, err = rootOf(generated.NewSetKeyRequestWithFormdataBody(placeholderServer, "x", f))
 							} else {
-								want, err = generated.NewSetKeyRequestWithFormdataBody(placeholderServer, ck, nil, f)
+								want, err = generated.NewSetKeyRequestWithFormdataBody(placeholderServer, ck, f)
 							}
 							if err != nil {
 								t.Fatal(err)
@@ -92,6 +92,16 @@ func TestKeysRequestsMatchGenerated(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// rootOf turns the generated request for the key "x" into the same request
+// on the root directory: the spec offers no PUT or DELETE of the root, which
+// etcd always refuses, so there is no generated builder for them.
+func rootOf(r *http.Request, err error) (*http.Request, error) {
+	if err == nil {
+		r.URL.Path = strings.TrimSuffix(r.URL.Path, "/x")
+	}
+	return r, err
+}
 
 func sameRequest(t *testing.T, k *httpKeysAPI, want, got *http.Request, err error) {
 	t.Helper()
@@ -148,7 +158,7 @@ var handBuiltRequests = []handBuilt{
 	{"deleteRequest", (*generated.DeleteKeyParams)(nil),
 		func(ck string, p any) (*http.Request, error) {
 			if ck == "" {
-				return generated.NewDeleteKeysRootRequest(placeholderServer, (*generated.DeleteKeysRootParams)(p.(*generated.DeleteKeyParams)))
+				return rootOf(generated.NewDeleteKeyRequest(placeholderServer, "x", p.(*generated.DeleteKeyParams)))
 			}
 			return generated.NewDeleteKeyRequest(placeholderServer, ck, p.(*generated.DeleteKeyParams))
 		},
@@ -158,9 +168,9 @@ var handBuiltRequests = []handBuilt{
 	{"setRequest", (*generated.SetKeyForm)(nil),
 		func(ck string, p any) (*http.Request, error) {
 			if ck == "" {
-				return generated.NewSetKeysRootRequestWithFormdataBody(placeholderServer, nil, *p.(*generated.SetKeyForm))
+				return rootOf(generated.NewSetKeyRequestWithFormdataBody(placeholderServer, "x", *p.(*generated.SetKeyForm)))
 			}
-			return generated.NewSetKeyRequestWithFormdataBody(placeholderServer, ck, nil, *p.(*generated.SetKeyForm))
+			return generated.NewSetKeyRequestWithFormdataBody(placeholderServer, ck, *p.(*generated.SetKeyForm))
 		},
 		func(k *httpKeysAPI, ck string, p any) (*http.Request, error) {
 			return k.setRequest(context.Background(), ck, p.(*generated.SetKeyForm))
@@ -293,21 +303,6 @@ func TestKeysRequestsSendEveryGeneratedField(t *testing.T) {
 				sameRequest(t, k, want, got, err)
 			}
 		})
-	}
-}
-
-// setRequest sends in the form what setKey also takes in its query: a query
-// parameter with no form field would be one the builder cannot send.
-func TestSetKeyQueryParametersAreFormFields(t *testing.T) {
-	form := reflect.TypeFor[generated.SetKeyForm]()
-	for _, params := range []reflect.Type{reflect.TypeFor[generated.SetKeyParams](), reflect.TypeFor[generated.SetKeysRootParams]()} {
-		for i := range params.NumField() {
-			f := params.Field(i)
-			ff, ok := form.FieldByName(f.Name)
-			if !ok || fieldWireName(ff) != fieldWireName(f) {
-				t.Errorf("generated.%s.%s (%s) has no form field of the same name in generated.SetKeyForm: setRequest does not send it", params.Name(), f.Name, fieldWireName(f))
-			}
-		}
 	}
 }
 

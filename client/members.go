@@ -157,7 +157,7 @@ func (m *httpMembersAPI) Remove(ctx context.Context, mID string) error {
 	if err := checkMemberID(mID); err != nil {
 		return err
 	}
-	req, err := generated.NewRemoveMemberRequest(placeholderServer, mID)
+	req, err := generated.NewDeleteMemberRequest(placeholderServer, mID)
 	if err != nil {
 		return err
 	}

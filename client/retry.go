@@ -15,8 +15,8 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-retryablehttp"
@@ -142,9 +142,12 @@ type call struct {
 	// start is when the current attempt began (for the debug log).
 	start time.Time
 
-	// sent is set by the transport once the current attempt's request was
-	// written in full: from then on a one-shot write may have been applied.
-	sent atomic.Bool
+	// att is the current attempt; its sent is set by the transport once the
+	// request was written in full: from then on a one-shot write may have
+	// been applied.
+	att attempt
+	// raft marks a write or quorum read: its answer waits on a proposal.
+	raft bool
 
 	// rc runs the attempts: go-retryablehttp's loop, with this call's
 	// checkRetry, backoff, prepareRetry and giveUp as its hooks and an
@@ -182,7 +185,11 @@ func newCall() *call {
 // go-retryablehttp calls it on its client after every failed call, and
 // the idle connections to the healthy members must stay in the pool.
 func (st *call) RoundTrip(req *http.Request) (*http.Response, error) {
-	return (&attemptTransport{c: st.c}).roundTrip(req, st.op.class == classWatch, st.op.class == classOneShot, &st.sent)
+	a := &st.att
+	a.member = st.endpoint()
+	a.watch, a.oneShot = st.op.class == classWatch, st.op.class == classOneShot
+	a.raft = st.raft
+	return (&attemptTransport{c: st.c}).roundTrip(req, a)
 }
 
 // do sends req (built by the generated layer against placeholderServer) to
@@ -228,6 +235,11 @@ func (c *httpClusterClient) send(ctx context.Context, req *http.Request, op oper
 	}
 	st := callPool.Get().(*call)
 	*st = call{c: c, ctx: ctx, op: op, eps: eps, names: names, cur: pin, path: req.URL.Path, raw: req.URL.RawPath, rc: st.rc}
+	if op.member == nil {
+		// Start at the pinned member, or past it while it is down.
+		st.cur = c.health.pick(names, pin)
+	}
+	st.raft = (req.Method != http.MethodGet && req.Method != http.MethodHead) || strings.Contains(req.URL.RawQuery, "quorum=true")
 	// Each endpoint may be tried retryRounds times; a single member once.
 	st.rc.RetryMax = retryRounds*len(eps) - 1
 	if op.member != nil {
@@ -332,18 +344,24 @@ func (st *call) checkRetry(ctx context.Context, resp *http.Response, err error) 
 	}
 	ep := st.endpoint()
 	if err != nil {
+		if _, cut := err.(*cutError); !cut {
+			st.c.health.observe(ep, err)
+		} else if err.(*cutError).reason == cutLost && st.c.health.leaderLost != nil {
+			st.c.health.leaderLost()
+		}
 		st.logAttempt(ep, 0, err, 0)
 		st.errs = append(st.errs, &EndpointError{Endpoint: ep, Err: err})
 		if st.maybeApplied == nil && !neverConnected(err) {
 			st.maybeApplied = st.errs[len(st.errs)-1]
 		}
-		if st.op.class == classOneShot && st.sent.Load() && !neverConnected(err) {
+		if st.op.class == classOneShot && st.att.sent.Load() && !neverConnected(err) {
 			st.outcome = &OutcomeUnknownError{Op: st.opName(), Endpoint: ep, Err: err}
 			st.logOutcome()
 			return false, st.outcome
 		}
 		return true, nil
 	}
+	st.c.health.observe(ep, nil)
 	if resp.StatusCode < 500 || st.op.member != nil {
 		if st.logEnabled() {
 			code := 0
@@ -395,8 +413,8 @@ func (st *call) backoff(min, max time.Duration, attempt int, _ *http.Response) t
 
 // prepareRetry moves the request to the next endpoint.
 func (st *call) prepareRetry(req *http.Request) error {
-	st.cur = (st.cur + 1) % len(st.eps)
-	st.sent.Store(false)
+	st.cur = st.c.health.pick(st.names, (st.cur+1)%len(st.eps))
+	st.att.sent.Store(false)
 	st.start = time.Now()
 	st.target(req)
 	return nil

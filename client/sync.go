@@ -194,3 +194,52 @@ func (c *httpClusterClient) GetVersion(ctx context.Context) (*version.Versions, 
 	}
 	return &v, nil
 }
+
+// leaderMayHaveChanged is called when a member went down or a proposal was
+// lost to a leader change. In EndpointSelectionPrioritizeLeader mode it
+// looks up the leader in the background until a member that is not down
+// names one, and pins it, so that the client follows a new leader as soon
+// as it is elected rather than at the next Sync.
+func (c *httpClusterClient) leaderMayHaveChanged() {
+	if c.selectionMode != EndpointSelectionPrioritizeLeader || !c.repinning.CompareAndSwap(false, true) {
+		return
+	}
+	go func() {
+		defer c.repinning.Store(false)
+		deadline := time.Now().Add(leaderSearch)
+		for time.Now().Before(deadline) {
+			ctx, cancel := context.WithTimeout(context.Background(), probeTimeout)
+			leader, err := getLeader(ctx, c)
+			cancel()
+			if err == nil && c.pinLeader(leader) {
+				return
+			}
+			time.Sleep(leaderSearchEvery)
+		}
+	}()
+}
+
+// How long and how often leaderMayHaveChanged looks for a new leader.
+const (
+	leaderSearch      = 10 * time.Second
+	leaderSearchEvery = 100 * time.Millisecond
+)
+
+// pinLeader pins the endpoint of leader if the ring holds it and it is not
+// down, and reports whether it did.
+func (c *httpClusterClient) pinLeader(leader *Member) bool {
+	eps, names, _ := c.snapshotNames()
+	for _, cu := range leader.ClientURLs {
+		u, err := parseEndpoint(cu)
+		if err != nil {
+			continue
+		}
+		for i, n := range names {
+			if n == u.String() && !c.health.down(n) {
+				c.repin(eps, i)
+				return true
+			}
+		}
+	}
+	return false
+}

@@ -33,45 +33,65 @@ func (e *headerTimeoutError) Error() string {
 // Timeout marks the error as a timeout for net.Error users.
 func (e *headerTimeoutError) Timeout() bool { return true }
 
-// roundTrip sends one attempt: a watch's through the watch transport; a
-// one-shot write's notes in sent when its request has been written in full
-// (from then on it may have been applied).
-func (t *attemptTransport) roundTrip(req *http.Request, watch, oneShot bool, sent *atomic.Bool) (*http.Response, error) {
+// attempt is what one attempt needs to know of its call.
+type attempt struct {
+	// member is the endpoint's name, for health.
+	member string
+	// watch sends through the watch transport; oneShot notes in sent when
+	// the request has been written in full (from then on it may have been
+	// applied); raft marks a write or quorum read for health.
+	watch, oneShot, raft bool
+	sent                 atomic.Bool
+	// w is the attempt's registration with member health while it waits
+	// for headers.
+	w waiter
+}
+
+// roundTrip sends one attempt. While it waits for the answer's headers it
+// is registered with member health, which ends it (a *cutError) when the
+// member stops answering or its proposal was lost.
+func (t *attemptTransport) roundTrip(req *http.Request, a *attempt) (*http.Response, error) {
 	c := t.c
 	tr := c.transport
-	if watch {
+	if a.watch {
 		tr = c.watchTransport
 	}
 	// A watch is bounded like any request until its headers arrive (etcd
 	// sends them at once); the wait for the event afterwards is not.
 	timeout := c.headerTimeout
 	ctx := req.Context()
-	if oneShot {
+	if a.oneShot {
 		ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
 			WroteRequest: func(info httptrace.WroteRequestInfo) {
 				if info.Err == nil {
-					sent.Store(true)
+					a.sent.Store(true)
 				}
 			},
 		})
 	}
-	if timeout <= 0 {
-		if ctx != req.Context() {
-			req = req.WithContext(ctx)
-		}
-		return t.follow(tr, req)
-	}
 	ctx, cancel := context.WithCancel(ctx)
 	var timedOut atomic.Bool
-	timer := time.AfterFunc(timeout, func() {
-		timedOut.Store(true)
-		cancel()
-	})
+	var timer *time.Timer
+	if timeout > 0 {
+		timer = time.AfterFunc(timeout, func() {
+			timedOut.Store(true)
+			cancel()
+		})
+	}
+	a.w = waiter{start: time.Now(), raft: a.raft, cancel: cancel}
+	m := c.health.wait(a.member, &a.w)
 	resp, err := t.follow(tr, req.WithContext(ctx))
-	stopped := timer.Stop()
-	if err == nil && !stopped {
+	m.done(&a.w)
+	if timer != nil && !timer.Stop() && err == nil {
 		resp.Body.Close()
 		err = context.Canceled
+	}
+	if cut := a.w.cut.Load(); cut != cutNone && req.Context().Err() == nil {
+		if err == nil {
+			resp.Body.Close()
+		}
+		cancel()
+		return nil, &cutError{endpoint: a.member, reason: cut}
 	}
 	if err != nil {
 		cancel()

@@ -243,13 +243,22 @@ func (w *httpWatcher) request(ctx context.Context) (*Response, error) {
 			w.nextIndex = idx + 1
 		}
 	}
+	// While it waits for its event, the watch is registered with member
+	// health, which ends it when the member stops answering its probes.
+	hw := &waiter{start: time.Now(), watch: true, cancel: cancel, ctx: rctx}
+	member := w.k.c.health.wait(endpoint, hw)
 	if resp.StatusCode != http.StatusOK || !streaming {
 		body, rerr := readBody(rctx, resp, w.k.c.maxBody)
+		member.done(hw)
 		idle.stop()
 		cancel()
 		if rerr != nil {
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
+			}
+			if hw.cut.Load() != cutNone {
+				w.k.c.skipPin(endpoint)
+				return nil, &errRepoll{reason: "the member stopped answering its health probes"}
 			}
 			var tl *ResponseTooLargeError
 			if errors.As(rerr, &tl) {
@@ -274,7 +283,7 @@ func (w *httpWatcher) request(ctx context.Context) (*Response, error) {
 		limited = &eventLimiter{r: body, max: max, left: max}
 		body = limited
 	}
-	w.stream = &watchStream{resp: resp, dec: newEventDecoder(body), cancel: cancel, idle: idle, endpoint: endpoint, limit: limited}
+	w.stream = &watchStream{resp: resp, dec: newEventDecoder(body), cancel: cancel, idle: idle, endpoint: endpoint, limit: limited, member: member, hw: hw}
 	return w.stream.next(ctx, w)
 }
 

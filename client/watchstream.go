@@ -21,6 +21,9 @@ type watchStream struct {
 	endpoint string
 	events   int
 	limit    *eventLimiter // nil without Config.MaxResponseBytes
+	// member and hw are the stream's registration with member health.
+	member *memberHealth
+	hw     *waiter
 }
 
 // eventLimiter bounds how much of a stream one event may take.
@@ -63,6 +66,9 @@ func (s *watchStream) next(ctx context.Context, w *httpWatcher) (*Response, erro
 		case s.idle.fired():
 			w.k.c.skipPin(s.endpoint)
 			return nil, &errRepoll{reason: "no event within the idle timeout"}
+		case s.hw.cut.Load() != cutNone:
+			w.k.c.skipPin(s.endpoint)
+			return nil, &errRepoll{reason: "the member stopped answering its health probes"}
 		case errors.Is(err, context.Canceled):
 			// The context of the Next that opened the stream has ended
 			// since; open a new one for this call.
@@ -109,6 +115,7 @@ func (s *watchStream) next(ctx context.Context, w *httpWatcher) (*Response, erro
 }
 
 func (s *watchStream) close() {
+	s.member.done(s.hw)
 	s.idle.stop()
 	s.cancel()
 	s.resp.Body.Close()

@@ -17,24 +17,6 @@ import (
 	"github.com/oapi-codegen/runtime"
 )
 
-// Defines values for HealthHealth.
-const (
-	False HealthHealth = "false"
-	True  HealthHealth = "true"
-)
-
-// Valid indicates whether the value is a known member of the HealthHealth enum.
-func (e HealthHealth) Valid() bool {
-	switch e {
-	case False:
-		return true
-	case True:
-		return true
-	default:
-		return false
-	}
-}
-
 // Defines values for KeyEventAction.
 const (
 	CompareAndDelete KeyEventAction = "compareAndDelete"
@@ -117,18 +99,18 @@ type HTTPError struct {
 	Message string `json:"message"`
 }
 
-// Health Body of `/health` (sent as text/plain).
-type Health struct {
-	// Health "true" or "false", as a string.
-	Health HealthHealth `json:"health"`
-
-	// Reason etcd 3.5 only: empty when healthy, otherwise why (e.g.
-	// `RAFT NO LEADER`, `QGET ERROR:...`, an alarm name).
-	Reason *string `json:"reason,omitempty"`
-}
-
-// HealthHealth "true" or "false", as a string.
-type HealthHealth string
+// HealthText Body of `/health`, sent as `text/plain`: the JSON text of an object
+// with the fields
+//
+//   - `health` (string, required): `"true"` or `"false"` - a string,
+//     not a JSON boolean;
+//   - `reason` (string, etcd 3.5 only): empty when healthy, otherwise
+//     why (e.g. `RAFT NO LEADER`, `QGET ERROR:...`, an alarm name).
+//
+// Healthy answers have no trailing newline, unhealthy ones do. Parse
+// the text as JSON to read the fields; the pattern pins the exact
+// shape.
+type HealthText = string
 
 // KVPermissions Key patterns: an exact key path, or a prefix when the pattern ends
 // in `*` (`/app/*` covers `/app/a` but not `/app`). Lists come back
@@ -188,8 +170,8 @@ type KeyError struct {
 //
 // On the wire the JSON ends with a newline. Bodies over about 2 KB and
 // all watch answers are chunked. A watch that ends without an event
-// has an **empty body**; a `stream=true` watch carries several
-// newline-separated events.
+// has an **empty body**; a `stream=true` watch carries a sequence of
+// these objects, one per line, as they happen (see `getKey`).
 type KeyEvent struct {
 	// Action `get` for reads; `set`, `create`, `update`, `compareAndSwap`,
 	// `delete`, `compareAndDelete` for writes; `expire` when a TTL ran
@@ -349,7 +331,7 @@ type RoleList struct {
 	Roles []Role `json:"roles"`
 }
 
-// RoleRequest Request body of `putRole`: `permissions` to create a role, or
+// RoleRequest Request body of `setRole`: `permissions` to create a role, or
 // `grant`/`revoke` (one or both) to change an existing one; never
 // `permissions` together with `grant`/`revoke`.
 type RoleRequest struct {
@@ -407,20 +389,30 @@ type SelfStats struct {
 // SetKeyForm Form fields of `setKey`. None is required; send only what you mean
 // (absent and `false`/`0`/empty are different for the server).
 type SetKeyForm struct {
-	// Dir Create a directory; a `value` is silently dropped.
+	// Dir Create a directory instead of a file; a `value` sent along is silently dropped.
 	Dir *bool `json:"dir,omitempty"`
 
-	// NoValueOnSuccess On success, leave `node` and `prevNode` out of the answer.
+	// NoValueOnSuccess On success, answer only `{"action":"..."}`: the whole `node` and
+	// `prevNode` are left out (not just the value). Status, headers
+	// and errors are unchanged.
 	NoValueOnSuccess *bool `json:"noValueOnSuccess,omitempty"`
 
-	// PrevExist Tri-state: absent = set, `true` = update only, `false` = create
-	// only (see the `prevExist` query parameter).
+	// PrevExist Tri-state. Absent: create or replace (`set`). `true`: the key
+	// must already exist (`update`, 404/100 otherwise). `false`: the
+	// key must not exist (`create`, 412/105 otherwise); `false` wins
+	// over `prevValue`/`prevIndex`. Never send `false` by default - it
+	// means "create only".
 	PrevExist *bool `json:"prevExist,omitempty"`
 
-	// PrevIndex Compare-and-swap on the current modifiedIndex; `0` counts as absent.
+	// PrevIndex Compare-and-swap: write only if the current `modifiedIndex`
+	// equals this (412/101 otherwise). `0` counts as absent (a plain
+	// set). Non-numeric, negative or empty values are 400/203.
 	PrevIndex *uint64 `json:"prevIndex,omitempty"`
 
-	// PrevValue Compare-and-swap on the current value; empty is 400/201.
+	// PrevValue Compare-and-swap: write only if the current value equals this
+	// (412/101 otherwise, cause `[given != current]`; 403/102 on a
+	// directory; 404/100 on a missing key). Present but empty is
+	// rejected with 400/201.
 	PrevValue *string `json:"prevValue,omitempty"`
 
 	// Refresh Reset the TTL of an existing key without changing its value and
@@ -509,7 +501,7 @@ type UserList struct {
 	Users *[]User `json:"users,omitempty"`
 }
 
-// UserNames Answer of `putUser`; roles are names, not objects.
+// UserNames Answer of `setUser`; roles are names, not objects.
 type UserNames struct {
 	// Roles Role names; `null` when the user has none.
 	Roles *[]string `json:"roles,omitempty"`
@@ -518,7 +510,7 @@ type UserNames struct {
 	User string `json:"user"`
 }
 
-// UserRequest Request body of `putUser`. Send `password` (and optionally `roles`)
+// UserRequest Request body of `setUser`. Send `password` (and optionally `roles`)
 // to create, `password` alone to change it, or `grant`/`revoke` to
 // change roles; `roles` must not be combined with `grant`/`revoke`.
 type UserRequest struct {
@@ -563,23 +555,8 @@ type DeletePrevValue = string
 // DeleteRecursive defines model for DeleteRecursive.
 type DeleteRecursive = bool
 
-// Dir defines model for Dir.
-type Dir = bool
-
 // Key defines model for Key.
 type Key = string
-
-// NoValueOnSuccess defines model for NoValueOnSuccess.
-type NoValueOnSuccess = bool
-
-// PrevExist defines model for PrevExist.
-type PrevExist = bool
-
-// PrevIndex defines model for PrevIndex.
-type PrevIndex = uint64
-
-// PrevValue defines model for PrevValue.
-type PrevValue = string
 
 // Quorum defines model for Quorum.
 type Quorum = bool
@@ -611,26 +588,6 @@ type GetHealthParams struct {
 	// `CORRUPT`) that must not make the member unhealthy. May be
 	// repeated to exclude several alarms.
 	Exclude *[]string `form:"exclude,omitempty" json:"exclude,omitempty"`
-}
-
-// DeleteKeysRootParams defines parameters for DeleteKeysRoot.
-type DeleteKeysRootParams struct {
-	// Recursive Delete a directory together with everything below it (`dir=true` is
-	// then not needed). Also allowed on a file.
-	Recursive *DeleteRecursive `form:"recursive,omitempty" json:"recursive,omitempty"`
-
-	// Dir Allow deleting a directory; it must be empty (403/108 otherwise).
-	// Also allowed on a file.
-	Dir *DeleteDir `form:"dir,omitempty" json:"dir,omitempty"`
-
-	// PrevValue Compare-and-delete: delete only if the current value equals this
-	// (412/101 otherwise; 403/102 on a directory). Present but empty is
-	// 400/201.
-	PrevValue *DeletePrevValue `form:"prevValue,omitempty" json:"prevValue,omitempty"`
-
-	// PrevIndex Compare-and-delete: delete only if the current `modifiedIndex`
-	// equals this (412/101 otherwise). `0` counts as absent.
-	PrevIndex *DeletePrevIndex `form:"prevIndex,omitempty" json:"prevIndex,omitempty"`
 }
 
 // GetKeysRootParams defines parameters for GetKeysRoot.
@@ -666,8 +623,10 @@ type GetKeysRootParams struct {
 	WaitIndex *WaitIndex `form:"waitIndex,omitempty" json:"waitIndex,omitempty"`
 
 	// Stream With `wait=true`: keep the response open and send every matching
-	// event as one JSON object followed by a newline, instead of ending
-	// after the first one. Known server bug (3.4 and 3.5): when the exact
+	// event as one `KeyEvent` JSON object followed by a newline, instead
+	// of ending after the first one. The answer never ends on its own: a
+	// client reads the body as a stream, line by line, and closes the
+	// connection to stop. Known server bug (3.4 and 3.5): when the exact
 	// watched key is deleted or expires, the `delete`/`expire` event is
 	// sent twice with the same index. Ignored without `wait=true`.
 	Stream *Stream `form:"stream,omitempty" json:"stream,omitempty"`
@@ -706,41 +665,13 @@ type HeadKeysRootParams struct {
 	WaitIndex *WaitIndex `form:"waitIndex,omitempty" json:"waitIndex,omitempty"`
 
 	// Stream With `wait=true`: keep the response open and send every matching
-	// event as one JSON object followed by a newline, instead of ending
-	// after the first one. Known server bug (3.4 and 3.5): when the exact
+	// event as one `KeyEvent` JSON object followed by a newline, instead
+	// of ending after the first one. The answer never ends on its own: a
+	// client reads the body as a stream, line by line, and closes the
+	// connection to stop. Known server bug (3.4 and 3.5): when the exact
 	// watched key is deleted or expires, the `delete`/`expire` event is
 	// sent twice with the same index. Ignored without `wait=true`.
 	Stream *Stream `form:"stream,omitempty" json:"stream,omitempty"`
-}
-
-// SetKeysRootParams defines parameters for SetKeysRoot.
-type SetKeysRootParams struct {
-	// PrevExist Tri-state. Absent: create or replace (`set`). `true`: the key must
-	// already exist (`update`, 404/100 otherwise). `false`: the key must
-	// not exist (`create`, 412/105 otherwise); `false` wins over
-	// `prevValue`/`prevIndex`. Never send `false` by default - it means
-	// "create only".
-	PrevExist *PrevExist `form:"prevExist,omitempty" json:"prevExist,omitempty"`
-
-	// PrevValue Compare-and-swap: write only if the current value equals this
-	// (412/101 otherwise, cause `[given != current]`; 403/102 on a
-	// directory; 404/100 on a missing key). Present but empty is rejected
-	// with 400/201.
-	PrevValue *PrevValue `form:"prevValue,omitempty" json:"prevValue,omitempty"`
-
-	// PrevIndex Compare-and-swap: write only if the current `modifiedIndex` equals
-	// this (412/101 otherwise). `0` counts as absent (a plain set).
-	// Non-numeric, negative or empty values are 400/203.
-	PrevIndex *PrevIndex `form:"prevIndex,omitempty" json:"prevIndex,omitempty"`
-
-	// Dir Create a directory instead of a file. A `value` sent along is
-	// silently dropped.
-	Dir *Dir `form:"dir,omitempty" json:"dir,omitempty"`
-
-	// NoValueOnSuccess On success, answer only `{"action":"..."}`: the whole `node` and
-	// `prevNode` are left out (not just the value). Status and headers
-	// are unchanged; errors are unchanged.
-	NoValueOnSuccess *NoValueOnSuccess `form:"noValueOnSuccess,omitempty" json:"noValueOnSuccess,omitempty"`
 }
 
 // DeleteKeyParams defines parameters for DeleteKey.
@@ -796,8 +727,10 @@ type GetKeyParams struct {
 	WaitIndex *WaitIndex `form:"waitIndex,omitempty" json:"waitIndex,omitempty"`
 
 	// Stream With `wait=true`: keep the response open and send every matching
-	// event as one JSON object followed by a newline, instead of ending
-	// after the first one. Known server bug (3.4 and 3.5): when the exact
+	// event as one `KeyEvent` JSON object followed by a newline, instead
+	// of ending after the first one. The answer never ends on its own: a
+	// client reads the body as a stream, line by line, and closes the
+	// connection to stop. Known server bug (3.4 and 3.5): when the exact
 	// watched key is deleted or expires, the `delete`/`expire` event is
 	// sent twice with the same index. Ignored without `wait=true`.
 	Stream *Stream `form:"stream,omitempty" json:"stream,omitempty"`
@@ -836,54 +769,23 @@ type HeadKeyParams struct {
 	WaitIndex *WaitIndex `form:"waitIndex,omitempty" json:"waitIndex,omitempty"`
 
 	// Stream With `wait=true`: keep the response open and send every matching
-	// event as one JSON object followed by a newline, instead of ending
-	// after the first one. Known server bug (3.4 and 3.5): when the exact
+	// event as one `KeyEvent` JSON object followed by a newline, instead
+	// of ending after the first one. The answer never ends on its own: a
+	// client reads the body as a stream, line by line, and closes the
+	// connection to stop. Known server bug (3.4 and 3.5): when the exact
 	// watched key is deleted or expires, the `delete`/`expire` event is
 	// sent twice with the same index. Ignored without `wait=true`.
 	Stream *Stream `form:"stream,omitempty" json:"stream,omitempty"`
 }
 
-// SetKeyParams defines parameters for SetKey.
-type SetKeyParams struct {
-	// PrevExist Tri-state. Absent: create or replace (`set`). `true`: the key must
-	// already exist (`update`, 404/100 otherwise). `false`: the key must
-	// not exist (`create`, 412/105 otherwise); `false` wins over
-	// `prevValue`/`prevIndex`. Never send `false` by default - it means
-	// "create only".
-	PrevExist *PrevExist `form:"prevExist,omitempty" json:"prevExist,omitempty"`
+// SetRoleJSONRequestBody defines body for SetRole for application/json ContentType.
+type SetRoleJSONRequestBody = RoleRequest
 
-	// PrevValue Compare-and-swap: write only if the current value equals this
-	// (412/101 otherwise, cause `[given != current]`; 403/102 on a
-	// directory; 404/100 on a missing key). Present but empty is rejected
-	// with 400/201.
-	PrevValue *PrevValue `form:"prevValue,omitempty" json:"prevValue,omitempty"`
-
-	// PrevIndex Compare-and-swap: write only if the current `modifiedIndex` equals
-	// this (412/101 otherwise). `0` counts as absent (a plain set).
-	// Non-numeric, negative or empty values are 400/203.
-	PrevIndex *PrevIndex `form:"prevIndex,omitempty" json:"prevIndex,omitempty"`
-
-	// Dir Create a directory instead of a file. A `value` sent along is
-	// silently dropped.
-	Dir *Dir `form:"dir,omitempty" json:"dir,omitempty"`
-
-	// NoValueOnSuccess On success, answer only `{"action":"..."}`: the whole `node` and
-	// `prevNode` are left out (not just the value). Status and headers
-	// are unchanged; errors are unchanged.
-	NoValueOnSuccess *NoValueOnSuccess `form:"noValueOnSuccess,omitempty" json:"noValueOnSuccess,omitempty"`
-}
-
-// PutRoleJSONRequestBody defines body for PutRole for application/json ContentType.
-type PutRoleJSONRequestBody = RoleRequest
-
-// PutUserJSONRequestBody defines body for PutUser for application/json ContentType.
-type PutUserJSONRequestBody = UserRequest
+// SetUserJSONRequestBody defines body for SetUser for application/json ContentType.
+type SetUserJSONRequestBody = UserRequest
 
 // CreateInOrderKeysRootFormdataRequestBody defines body for CreateInOrderKeysRoot for application/x-www-form-urlencoded ContentType.
 type CreateInOrderKeysRootFormdataRequestBody = CreateInOrderForm
-
-// SetKeysRootFormdataRequestBody defines body for SetKeysRoot for application/x-www-form-urlencoded ContentType.
-type SetKeysRootFormdataRequestBody = SetKeyForm
 
 // CreateInOrderKeyFormdataRequestBody defines body for CreateInOrderKey for application/x-www-form-urlencoded ContentType.
 type CreateInOrderKeyFormdataRequestBody = CreateInOrderForm
@@ -973,15 +875,18 @@ type ClientInterface interface {
 
 	// GetHealth Check that the member has a leader and can serve a quorum read.
 	//
-	// The answer is labelled `text/plain; charset=utf-8` but the body is
-	// the JSON text of a `Health` object (read it as JSON regardless of the
-	// label). Healthy: 200 `{"health":"true"}` (3.5:
-	// `{"health":"true","reason":""}`), no trailing newline. Unhealthy: 503
-	// with the same shape and `"health":"false"` plus a newline (3.5 adds a
-	// `reason` such as `RAFT NO LEADER` or
-	// `QGET ERROR:etcdserver: request timed out`). The check fails at once
-	// when there is no leader or an alarm is active, and otherwise performs
-	// a quorum read through raft. Never needs credentials.
+	// The answer is `text/plain; charset=utf-8`, and this spec describes
+	// it as what it is: a string (`HealthText`), so that a generated
+	// client hands back the text. That text is a small JSON object: parse
+	// it with any JSON parser and read `health`, which is the **string**
+	// `"true"` or `"false"`, and on etcd 3.5 `reason`. Healthy: 200
+	// `{"health":"true"}` (3.5: `{"health":"true","reason":""}`), no
+	// trailing newline. Unhealthy: 503 `{"health":"false"}` plus a newline
+	// (3.5 adds a `reason` such as `RAFT NO LEADER` or `QGET
+	// ERROR:etcdserver: request timed out`). The status alone tells
+	// healthy (200) from unhealthy (503). The check fails at once when
+	// there is no leader or an alarm is active, and otherwise performs a
+	// quorum read through raft. Never needs credentials.
 	//
 	// Corresponds with GET /health (the `GetHealth` operationId).
 	GetHealth(ctx context.Context, params *GetHealthParams, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -990,7 +895,8 @@ type ClientInterface interface {
 	//
 	// Needs root credentials while auth is enabled (401 otherwise). 409
 	// `auth: already disabled` when it is off. Success is 200 with an
-	// empty body. Afterwards every endpoint is open again.
+	// no body (`Content-Length: 0`). Afterwards every endpoint is open
+	// again.
 	//
 	// Corresponds with DELETE /v2/auth/enable (the `DisableAuth` operationId).
 	DisableAuth(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -1010,7 +916,8 @@ type ClientInterface interface {
 	// `/v2/keys` keep working** until the guest role's permissions are
 	// revoked. Once enabled, this call needs root credentials (401
 	// otherwise) and answers 409 `auth: already enabled`. Success is 200
-	// with an **empty body** (still labelled `application/json`).
+	// with **no body** (`Content-Length: 0`, although labelled
+	// `application/json`: do not parse it).
 	//
 	// Corresponds with PUT /v2/auth/enable (the `EnableAuth` operationId).
 	EnableAuth(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -1024,17 +931,17 @@ type ClientInterface interface {
 	// Corresponds with GET /v2/auth/roles (the `ListRoles` operationId).
 	ListRoles(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// RemoveRole Delete a role.
+	// DeleteRole Delete a role.
 	//
-	// 200 with an empty body. 404 `auth: Role <name> doesn't exist.`
+	// 200 with no body (`Content-Length: 0`). 404 `auth: Role <name> doesn't exist.`
 	// (different wording from GET). 403 for `root`. Users that hold the
 	// role keep the dangling name, which makes `getUser` fail with 404 for
 	// them. Deleting `guest` ends anonymous access; the next `enableAuth`
 	// re-creates it.
 	// Needs root credentials while auth is enabled.
 	//
-	// Corresponds with DELETE /v2/auth/roles/{role} (the `RemoveRole` operationId).
-	RemoveRole(ctx context.Context, role string, reqEditors ...RequestEditorFn) (*http.Response, error)
+	// Corresponds with DELETE /v2/auth/roles/{role} (the `DeleteRole` operationId).
+	DeleteRole(ctx context.Context, role string, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetRole Get a role and its permissions.
 	//
@@ -1044,7 +951,7 @@ type ClientInterface interface {
 	// Corresponds with GET /v2/auth/roles/{role} (the `GetRole` operationId).
 	GetRole(ctx context.Context, role string, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// PutRoleWithBody Create a role, or grant/revoke its permissions.
+	// SetRoleWithBody Create a role, or grant/revoke its permissions.
 	//
 	// The body's `role` must equal the path name (400 otherwise).
 	//
@@ -1066,10 +973,10 @@ type ClientInterface interface {
 	//
 	// Takes any type of body and a specified content type.
 	//
-	// Corresponds with PUT /v2/auth/roles/{role} (the `PutRole` operationId).
-	PutRoleWithBody(ctx context.Context, role string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+	// Corresponds with PUT /v2/auth/roles/{role} (the `SetRole` operationId).
+	SetRoleWithBody(ctx context.Context, role string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// PutRole Create a role, or grant/revoke its permissions.
+	// SetRole Create a role, or grant/revoke its permissions.
 	//
 	// The body's `role` must equal the path name (400 otherwise).
 	//
@@ -1091,8 +998,8 @@ type ClientInterface interface {
 	//
 	// Takes a body of the `application/json` content type.
 	//
-	// Corresponds with PUT /v2/auth/roles/{role} (the `PutRole` operationId).
-	PutRole(ctx context.Context, role string, body PutRoleJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+	// Corresponds with PUT /v2/auth/roles/{role} (the `SetRole` operationId).
+	SetRole(ctx context.Context, role string, body SetRoleJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListUsers List all users with their roles.
 	//
@@ -1105,14 +1012,14 @@ type ClientInterface interface {
 	// Corresponds with GET /v2/auth/users (the `ListUsers` operationId).
 	ListUsers(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// RemoveUser Delete a user.
+	// DeleteUser Delete a user.
 	//
-	// 200 with an empty body. 404 `auth: User <name> does not exist` (no
+	// 200 with no body (`Content-Length: 0`). 404 `auth: User <name> does not exist` (no
 	// final period, unlike GET). 403 `auth: Cannot delete root user while
 	// auth is enabled.`. Needs root credentials while auth is enabled.
 	//
-	// Corresponds with DELETE /v2/auth/users/{user} (the `RemoveUser` operationId).
-	RemoveUser(ctx context.Context, user string, reqEditors ...RequestEditorFn) (*http.Response, error)
+	// Corresponds with DELETE /v2/auth/users/{user} (the `DeleteUser` operationId).
+	DeleteUser(ctx context.Context, user string, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetUser Get a user with its roles as role objects.
 	//
@@ -1125,7 +1032,7 @@ type ClientInterface interface {
 	// Corresponds with GET /v2/auth/users/{user} (the `GetUser` operationId).
 	GetUser(ctx context.Context, user string, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// PutUserWithBody Create a user, change its password, or grant/revoke roles.
+	// SetUserWithBody Create a user, change its password, or grant/revoke roles.
 	//
 	// The body's `user` must equal the path name (400 `User JSON name does
 	// not match the name in the URL`). The server does not check the
@@ -1150,10 +1057,10 @@ type ClientInterface interface {
 	//
 	// Takes any type of body and a specified content type.
 	//
-	// Corresponds with PUT /v2/auth/users/{user} (the `PutUser` operationId).
-	PutUserWithBody(ctx context.Context, user string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+	// Corresponds with PUT /v2/auth/users/{user} (the `SetUser` operationId).
+	SetUserWithBody(ctx context.Context, user string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// PutUser Create a user, change its password, or grant/revoke roles.
+	// SetUser Create a user, change its password, or grant/revoke roles.
 	//
 	// The body's `user` must equal the path name (400 `User JSON name does
 	// not match the name in the URL`). The server does not check the
@@ -1178,28 +1085,22 @@ type ClientInterface interface {
 	//
 	// Takes a body of the `application/json` content type.
 	//
-	// Corresponds with PUT /v2/auth/users/{user} (the `PutUser` operationId).
-	PutUser(ctx context.Context, user string, body PutUserJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
-
-	// DeleteKeysRoot Always refused - the root directory is read only.
-	//
-	// A DELETE of the root never succeeds, whatever the flags
-	// (`recursive=true` included): after parameter validation and the
-	// permission check the store refuses it with **400, errorCode 107
-	// `Root is read only`, cause `/`**. With no quorum: 500/300 after
-	// about 7 s.
-	//
-	// Corresponds with DELETE /v2/keys (the `DeleteKeysRoot` operationId).
-	DeleteKeysRoot(ctx context.Context, params *DeleteKeysRootParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+	// Corresponds with PUT /v2/auth/users/{user} (the `SetUser` operationId).
+	SetUser(ctx context.Context, user string, body SetUserJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetKeysRoot List the root directory, or watch the whole key space.
 	//
-	// Same semantics as `getKey`, applied to the root directory. Without
-	// `recursive=true` only the direct children are returned, and child
-	// directories appear without their `nodes`. On an empty store the body
-	// is `{"action":"get","node":{"dir":true}}`. A recursive watch
+	// Same semantics as `getKey`, applied to the root directory `/`
+	// (`/v2/keys/` is answered identically). Without `recursive=true`
+	// only the direct children are returned, and child directories appear
+	// without their `nodes`. On an empty store the body is
+	// `{"action":"get","node":{"dir":true}}`. A recursive watch
 	// (`wait=true&recursive=true`) on the root reports every change in the
 	// key space except changes to hidden keys (names starting with `_`).
+	// Watches, streams and `X-Etcd-Index` work as described under
+	// `getKey`: continue from `X-Etcd-Index + 1` after this read, and
+	// from `node.modifiedIndex + 1` after each event. The root cannot be
+	// set or deleted (always 400, errorCode 107).
 	//
 	// Corresponds with GET /v2/keys (the `GetKeysRoot` operationId).
 	GetKeysRoot(ctx context.Context, params *GetKeysRootParams, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -1207,7 +1108,8 @@ type ClientInterface interface {
 	// HeadKeysRoot Headers of a root listing, without the body.
 	//
 	// Same as `getKeysRoot`, but the server sends only the status line and
-	// headers. `Content-Length` is the length the GET body would have had
+	// headers (with a `Content-Type: application/json` that labels no
+	// body). `Content-Length` is the length the GET body would have had
 	// when that body is under about 2 KB; for a longer (chunked) body no
 	// `Content-Length` is sent.
 	//
@@ -1235,36 +1137,6 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /v2/keys (the `CreateInOrderKeysRoot` operationId).
 	CreateInOrderKeysRootWithFormdataBody(ctx context.Context, body CreateInOrderKeysRootFormdataRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
-
-	// SetKeysRootWithBody Always refused - the root directory is read only.
-	//
-	// A PUT of the root itself never succeeds. After parameter validation
-	// (400 with errorCode 201/202/203/209/211/212 and `index` 0) and the
-	// permission check (401/110), the write is proposed through raft and the
-	// store refuses it with **400, errorCode 107 `Root is read only`,
-	// cause `/`**, `index` = the current store index. With no quorum the
-	// proposal times out first: 500/300 after about 7 s. The parameters are
-	// accepted only so that the request shape matches `setKey`.
-	//
-	// Takes any type of body and a specified content type.
-	//
-	// Corresponds with PUT /v2/keys (the `SetKeysRoot` operationId).
-	SetKeysRootWithBody(ctx context.Context, params *SetKeysRootParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
-
-	// SetKeysRootWithFormdataBody Always refused - the root directory is read only.
-	//
-	// A PUT of the root itself never succeeds. After parameter validation
-	// (400 with errorCode 201/202/203/209/211/212 and `index` 0) and the
-	// permission check (401/110), the write is proposed through raft and the
-	// store refuses it with **400, errorCode 107 `Root is read only`,
-	// cause `/`**, `index` = the current store index. With no quorum the
-	// proposal times out first: 500/300 after about 7 s. The parameters are
-	// accepted only so that the request shape matches `setKey`.
-	//
-	// Takes a body of the `application/x-www-form-urlencoded` content type.
-	//
-	// Corresponds with PUT /v2/keys (the `SetKeysRoot` operationId).
-	SetKeysRootWithFormdataBody(ctx context.Context, params *SetKeysRootParams, body SetKeysRootFormdataRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// DeleteKey Delete a key or directory, optionally compare-and-delete.
 	//
@@ -1297,15 +1169,40 @@ type ClientInterface interface {
 	//
 	// **Watch (long poll).** With `wait=true` the server commits
 	// `200 OK` and the headers immediately, then blocks until a matching
-	// event and writes it as the body. `X-Etcd-Index` on a watch is the
-	// store index when the watch *started*, not the index of the event:
-	// to continue watching without gaps, set `waitIndex` to the event's
-	// `node.modifiedIndex + 1`. A watch may end with **200 and an empty
-	// body** (the server dropped the watcher or the connection was cut);
-	// simply re-issue it. The server keeps only the last **1000 events**
-	// across all keys; a `waitIndex` older than that gives 400 with
-	// errorCode 401 (`The event in requested index is outdated and
-	// cleared`) - re-read the key and watch from `X-Etcd-Index + 1`.
+	// event and writes it as the body (no client timeout should cut this
+	// wait short). A watch may end with **200 and an empty body** (the
+	// server dropped the watcher or the connection was cut): re-issue it
+	// with the same `waitIndex`.
+	//
+	// **Continuing a watch: `X-Etcd-Index` and `waitIndex`.** Without
+	// `waitIndex` a watch reports only changes after it started. To see
+	// every change without a gap:
+	//
+	// 1. read the key (or directory, `recursive=true`) and note the
+	//    `X-Etcd-Index` header of that read - the store index the read
+	//    saw;
+	// 2. watch with `wait=true&waitIndex=<X-Etcd-Index + 1>`;
+	// 3. after each event, watch again with `waitIndex` = the event's
+	//    `node.modifiedIndex + 1` - **not** the watch answer's
+	//    `X-Etcd-Index`, which is the store index when that watch
+	//    *started*, and may be older or newer than the event.
+	//
+	// The server keeps only the last **1000 events** across all keys; a
+	// `waitIndex` older than that gives 400 with errorCode 401 (`The
+	// event in requested index is outdated and cleared`): read again and
+	// continue from that read's `X-Etcd-Index + 1`.
+	//
+	// **Stream.** With `wait=true&stream=true` the answer never ends on
+	// its own: the body is a sequence of `KeyEvent` JSON objects, each
+	// followed by a newline (newline-delimited JSON), still labelled
+	// `application/json`, one written as each event happens. Do not read
+	// it as one JSON document (a generated call that waits for the whole
+	// body never returns): read the body as a stream, split it at
+	// newlines and parse each line as a `KeyEvent`; close the connection
+	// to stop. The next `waitIndex` after a dropped stream is the last
+	// event's `node.modifiedIndex + 1`, as for a long poll. An exact key
+	// that is deleted or expires is reported twice (server bug, 3.4 and
+	// 3.5).
 	//
 	// Statuses: 200; 400 (errorCode 209 bad boolean, 203 bad `waitIndex`,
 	// 401 history cleared, 104 a path component is a file); 401 (errorCode
@@ -1319,7 +1216,8 @@ type ClientInterface interface {
 	// HeadKey Status and headers of a read, without the body.
 	//
 	// Same parameters, status and headers as `getKey`, but no body is
-	// sent, for success or error. `Content-Length` is the length the GET
+	// sent, for success or error (the server still sends
+	// `Content-Type: application/json`; there is nothing to parse). `Content-Length` is the length the GET
 	// body would have had when that body is under about 2 KB; for a longer
 	// (chunked) body no `Content-Length` is sent. Useful to test existence
 	// (200 or 404) and read `X-Etcd-Index` cheaply.
@@ -1367,11 +1265,14 @@ type ClientInterface interface {
 
 	// SetKeyWithBody Set, create, update or compare-and-swap a key or directory.
 	//
-	// Every parameter may travel in the query string or in the
-	// `application/x-www-form-urlencoded` body; when both carry the same
-	// name **the body wins**. A body of any other Content-Type (JSON,
-	// text, multipart) is silently ignored: the key is then written with
-	// the empty value and 201/200 is returned, not an error.
+	// Every field of the write travels in the
+	// `application/x-www-form-urlencoded` body (`SetKeyForm`), conditions
+	// (`prevExist`, `prevValue`, `prevIndex`) included. The server also
+	// reads the same names from the query string, where the body wins;
+	// this spec describes only the body, so that each field has one
+	// place. A body of any other Content-Type (JSON, text, multipart) is
+	// silently ignored: the key is then written with the empty value and
+	// 201/200 is returned, not an error.
 	//
 	// Which operation runs:
 	//
@@ -1412,15 +1313,18 @@ type ClientInterface interface {
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with PUT /v2/keys/{key} (the `SetKey` operationId).
-	SetKeyWithBody(ctx context.Context, key Key, params *SetKeyParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+	SetKeyWithBody(ctx context.Context, key Key, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// SetKeyWithFormdataBody Set, create, update or compare-and-swap a key or directory.
 	//
-	// Every parameter may travel in the query string or in the
-	// `application/x-www-form-urlencoded` body; when both carry the same
-	// name **the body wins**. A body of any other Content-Type (JSON,
-	// text, multipart) is silently ignored: the key is then written with
-	// the empty value and 201/200 is returned, not an error.
+	// Every field of the write travels in the
+	// `application/x-www-form-urlencoded` body (`SetKeyForm`), conditions
+	// (`prevExist`, `prevValue`, `prevIndex`) included. The server also
+	// reads the same names from the query string, where the body wins;
+	// this spec describes only the body, so that each field has one
+	// place. A body of any other Content-Type (JSON, text, multipart) is
+	// silently ignored: the key is then written with the empty value and
+	// 201/200 is returned, not an error.
 	//
 	// Which operation runs:
 	//
@@ -1461,7 +1365,7 @@ type ClientInterface interface {
 	// Takes a body of the `application/x-www-form-urlencoded` content type.
 	//
 	// Corresponds with PUT /v2/keys/{key} (the `SetKey` operationId).
-	SetKeyWithFormdataBody(ctx context.Context, key Key, params *SetKeyParams, body SetKeyFormdataRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+	SetKeyWithFormdataBody(ctx context.Context, key Key, body SetKeyFormdataRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetMachines List the client URLs of every member as plain text.
 	//
@@ -1542,16 +1446,6 @@ type ClientInterface interface {
 	// Corresponds with POST /v2/members (the `AddMember` operationId).
 	AddMember(ctx context.Context, body AddMemberJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// RemoveMemberNamedLeader Not a way to remove the leader.
-	//
-	// `leader` is not a member id: a DELETE of this path is
-	// `removeMember` with the id `leader`, which answers 404 `No such
-	// member: leader` and changes nothing. To remove the leader, read its
-	// id with `getLeader` and remove that id.
-	//
-	// Corresponds with DELETE /v2/members/leader (the `RemoveMemberNamedLeader` operationId).
-	RemoveMemberNamedLeader(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
-
 	// GetLeader Get the member that is currently the raft leader.
 	//
 	// Every member answers with the same leader. While there is no leader
@@ -1563,17 +1457,18 @@ type ClientInterface interface {
 	// Corresponds with GET /v2/members/leader (the `GetLeader` operationId).
 	GetLeader(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// RemoveMember Remove a member from the cluster.
+	// DeleteMember Remove a member from the cluster.
 	//
 	// Answers 204 with no body. Removing a member that was already removed
 	// answers **410** `Member permanently removed: <id>`; an unknown or
 	// unparsable id answers 404 `No such member: <id>` (the id `leader`
-	// too, described under `/v2/members/leader`). 401 when auth is on and
+	// too: `leader` is not a member id, so DELETE `/v2/members/leader`
+	// removes nothing). 401 when auth is on and
 	// the caller is not root; 500 when the change cannot be committed (no
 	// quorum, after about 7 s).
 	//
-	// Corresponds with DELETE /v2/members/{memberId} (the `RemoveMember` operationId).
-	RemoveMember(ctx context.Context, memberId string, reqEditors ...RequestEditorFn) (*http.Response, error)
+	// Corresponds with DELETE /v2/members/{memberId} (the `DeleteMember` operationId).
+	DeleteMember(ctx context.Context, memberId string, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// UpdateMemberWithBody Replace the peer URLs of a member.
 	//
@@ -1644,15 +1539,18 @@ type ClientInterface interface {
 
 // GetHealth Check that the member has a leader and can serve a quorum read.
 //
-// The answer is labelled `text/plain; charset=utf-8` but the body is
-// the JSON text of a `Health` object (read it as JSON regardless of the
-// label). Healthy: 200 `{"health":"true"}` (3.5:
-// `{"health":"true","reason":""}`), no trailing newline. Unhealthy: 503
-// with the same shape and `"health":"false"` plus a newline (3.5 adds a
-// `reason` such as `RAFT NO LEADER` or
-// `QGET ERROR:etcdserver: request timed out`). The check fails at once
-// when there is no leader or an alarm is active, and otherwise performs
-// a quorum read through raft. Never needs credentials.
+// The answer is `text/plain; charset=utf-8`, and this spec describes
+// it as what it is: a string (`HealthText`), so that a generated
+// client hands back the text. That text is a small JSON object: parse
+// it with any JSON parser and read `health`, which is the **string**
+// `"true"` or `"false"`, and on etcd 3.5 `reason`. Healthy: 200
+// `{"health":"true"}` (3.5: `{"health":"true","reason":""}`), no
+// trailing newline. Unhealthy: 503 `{"health":"false"}` plus a newline
+// (3.5 adds a `reason` such as `RAFT NO LEADER` or `QGET
+// ERROR:etcdserver: request timed out`). The status alone tells
+// healthy (200) from unhealthy (503). The check fails at once when
+// there is no leader or an alarm is active, and otherwise performs a
+// quorum read through raft. Never needs credentials.
 //
 // Corresponds with GET /health (the `GetHealth` operationId).
 func (c *Client) GetHealth(ctx context.Context, params *GetHealthParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -1671,7 +1569,8 @@ func (c *Client) GetHealth(ctx context.Context, params *GetHealthParams, reqEdit
 //
 // Needs root credentials while auth is enabled (401 otherwise). 409
 // `auth: already disabled` when it is off. Success is 200 with an
-// empty body. Afterwards every endpoint is open again.
+// no body (`Content-Length: 0`). Afterwards every endpoint is open
+// again.
 //
 // Corresponds with DELETE /v2/auth/enable (the `DisableAuth` operationId).
 func (c *Client) DisableAuth(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -1711,7 +1610,8 @@ func (c *Client) GetAuthStatus(ctx context.Context, reqEditors ...RequestEditorF
 // `/v2/keys` keep working** until the guest role's permissions are
 // revoked. Once enabled, this call needs root credentials (401
 // otherwise) and answers 409 `auth: already enabled`. Success is 200
-// with an **empty body** (still labelled `application/json`).
+// with **no body** (`Content-Length: 0`, although labelled
+// `application/json`: do not parse it).
 //
 // Corresponds with PUT /v2/auth/enable (the `EnableAuth` operationId).
 func (c *Client) EnableAuth(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -1745,18 +1645,18 @@ func (c *Client) ListRoles(ctx context.Context, reqEditors ...RequestEditorFn) (
 	return c.Client.Do(req)
 }
 
-// RemoveRole Delete a role.
+// DeleteRole Delete a role.
 //
-// 200 with an empty body. 404 `auth: Role <name> doesn't exist.`
+// 200 with no body (`Content-Length: 0`). 404 `auth: Role <name> doesn't exist.`
 // (different wording from GET). 403 for `root`. Users that hold the
 // role keep the dangling name, which makes `getUser` fail with 404 for
 // them. Deleting `guest` ends anonymous access; the next `enableAuth`
 // re-creates it.
 // Needs root credentials while auth is enabled.
 //
-// Corresponds with DELETE /v2/auth/roles/{role} (the `RemoveRole` operationId).
-func (c *Client) RemoveRole(ctx context.Context, role string, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewRemoveRoleRequest(c.Server, role)
+// Corresponds with DELETE /v2/auth/roles/{role} (the `DeleteRole` operationId).
+func (c *Client) DeleteRole(ctx context.Context, role string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeleteRoleRequest(c.Server, role)
 	if err != nil {
 		return nil, err
 	}
@@ -1785,7 +1685,7 @@ func (c *Client) GetRole(ctx context.Context, role string, reqEditors ...Request
 	return c.Client.Do(req)
 }
 
-// PutRoleWithBody Create a role, or grant/revoke its permissions.
+// SetRoleWithBody Create a role, or grant/revoke its permissions.
 //
 // The body's `role` must equal the path name (400 otherwise).
 //
@@ -1807,9 +1707,9 @@ func (c *Client) GetRole(ctx context.Context, role string, reqEditors ...Request
 //
 // Takes any type of body and a specified content type.
 //
-// Corresponds with PUT /v2/auth/roles/{role} (the `PutRole` operationId).
-func (c *Client) PutRoleWithBody(ctx context.Context, role string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewPutRoleRequestWithBody(c.Server, role, contentType, body)
+// Corresponds with PUT /v2/auth/roles/{role} (the `SetRole` operationId).
+func (c *Client) SetRoleWithBody(ctx context.Context, role string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewSetRoleRequestWithBody(c.Server, role, contentType, body)
 	if err != nil {
 		return nil, err
 	}
@@ -1820,7 +1720,7 @@ func (c *Client) PutRoleWithBody(ctx context.Context, role string, contentType s
 	return c.Client.Do(req)
 }
 
-// PutRole Create a role, or grant/revoke its permissions.
+// SetRole Create a role, or grant/revoke its permissions.
 //
 // The body's `role` must equal the path name (400 otherwise).
 //
@@ -1842,9 +1742,9 @@ func (c *Client) PutRoleWithBody(ctx context.Context, role string, contentType s
 //
 // Takes a body of the `application/json` content type.
 //
-// Corresponds with PUT /v2/auth/roles/{role} (the `PutRole` operationId).
-func (c *Client) PutRole(ctx context.Context, role string, body PutRoleJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewPutRoleRequest(c.Server, role, body)
+// Corresponds with PUT /v2/auth/roles/{role} (the `SetRole` operationId).
+func (c *Client) SetRole(ctx context.Context, role string, body SetRoleJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewSetRoleRequest(c.Server, role, body)
 	if err != nil {
 		return nil, err
 	}
@@ -1876,15 +1776,15 @@ func (c *Client) ListUsers(ctx context.Context, reqEditors ...RequestEditorFn) (
 	return c.Client.Do(req)
 }
 
-// RemoveUser Delete a user.
+// DeleteUser Delete a user.
 //
-// 200 with an empty body. 404 `auth: User <name> does not exist` (no
+// 200 with no body (`Content-Length: 0`). 404 `auth: User <name> does not exist` (no
 // final period, unlike GET). 403 `auth: Cannot delete root user while
 // auth is enabled.`. Needs root credentials while auth is enabled.
 //
-// Corresponds with DELETE /v2/auth/users/{user} (the `RemoveUser` operationId).
-func (c *Client) RemoveUser(ctx context.Context, user string, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewRemoveUserRequest(c.Server, user)
+// Corresponds with DELETE /v2/auth/users/{user} (the `DeleteUser` operationId).
+func (c *Client) DeleteUser(ctx context.Context, user string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeleteUserRequest(c.Server, user)
 	if err != nil {
 		return nil, err
 	}
@@ -1916,7 +1816,7 @@ func (c *Client) GetUser(ctx context.Context, user string, reqEditors ...Request
 	return c.Client.Do(req)
 }
 
-// PutUserWithBody Create a user, change its password, or grant/revoke roles.
+// SetUserWithBody Create a user, change its password, or grant/revoke roles.
 //
 // The body's `user` must equal the path name (400 `User JSON name does
 // not match the name in the URL`). The server does not check the
@@ -1941,9 +1841,9 @@ func (c *Client) GetUser(ctx context.Context, user string, reqEditors ...Request
 //
 // Takes any type of body and a specified content type.
 //
-// Corresponds with PUT /v2/auth/users/{user} (the `PutUser` operationId).
-func (c *Client) PutUserWithBody(ctx context.Context, user string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewPutUserRequestWithBody(c.Server, user, contentType, body)
+// Corresponds with PUT /v2/auth/users/{user} (the `SetUser` operationId).
+func (c *Client) SetUserWithBody(ctx context.Context, user string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewSetUserRequestWithBody(c.Server, user, contentType, body)
 	if err != nil {
 		return nil, err
 	}
@@ -1954,7 +1854,7 @@ func (c *Client) PutUserWithBody(ctx context.Context, user string, contentType s
 	return c.Client.Do(req)
 }
 
-// PutUser Create a user, change its password, or grant/revoke roles.
+// SetUser Create a user, change its password, or grant/revoke roles.
 //
 // The body's `user` must equal the path name (400 `User JSON name does
 // not match the name in the URL`). The server does not check the
@@ -1979,30 +1879,9 @@ func (c *Client) PutUserWithBody(ctx context.Context, user string, contentType s
 //
 // Takes a body of the `application/json` content type.
 //
-// Corresponds with PUT /v2/auth/users/{user} (the `PutUser` operationId).
-func (c *Client) PutUser(ctx context.Context, user string, body PutUserJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewPutUserRequest(c.Server, user, body)
-	if err != nil {
-		return nil, err
-	}
-	req = req.WithContext(ctx)
-	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
-		return nil, err
-	}
-	return c.Client.Do(req)
-}
-
-// DeleteKeysRoot Always refused - the root directory is read only.
-//
-// A DELETE of the root never succeeds, whatever the flags
-// (`recursive=true` included): after parameter validation and the
-// permission check the store refuses it with **400, errorCode 107
-// `Root is read only`, cause `/`**. With no quorum: 500/300 after
-// about 7 s.
-//
-// Corresponds with DELETE /v2/keys (the `DeleteKeysRoot` operationId).
-func (c *Client) DeleteKeysRoot(ctx context.Context, params *DeleteKeysRootParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewDeleteKeysRootRequest(c.Server, params)
+// Corresponds with PUT /v2/auth/users/{user} (the `SetUser` operationId).
+func (c *Client) SetUser(ctx context.Context, user string, body SetUserJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewSetUserRequest(c.Server, user, body)
 	if err != nil {
 		return nil, err
 	}
@@ -2015,12 +1894,17 @@ func (c *Client) DeleteKeysRoot(ctx context.Context, params *DeleteKeysRootParam
 
 // GetKeysRoot List the root directory, or watch the whole key space.
 //
-// Same semantics as `getKey`, applied to the root directory. Without
-// `recursive=true` only the direct children are returned, and child
-// directories appear without their `nodes`. On an empty store the body
-// is `{"action":"get","node":{"dir":true}}`. A recursive watch
+// Same semantics as `getKey`, applied to the root directory `/`
+// (`/v2/keys/` is answered identically). Without `recursive=true`
+// only the direct children are returned, and child directories appear
+// without their `nodes`. On an empty store the body is
+// `{"action":"get","node":{"dir":true}}`. A recursive watch
 // (`wait=true&recursive=true`) on the root reports every change in the
 // key space except changes to hidden keys (names starting with `_`).
+// Watches, streams and `X-Etcd-Index` work as described under
+// `getKey`: continue from `X-Etcd-Index + 1` after this read, and
+// from `node.modifiedIndex + 1` after each event. The root cannot be
+// set or deleted (always 400, errorCode 107).
 //
 // Corresponds with GET /v2/keys (the `GetKeysRoot` operationId).
 func (c *Client) GetKeysRoot(ctx context.Context, params *GetKeysRootParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -2038,7 +1922,8 @@ func (c *Client) GetKeysRoot(ctx context.Context, params *GetKeysRootParams, req
 // HeadKeysRoot Headers of a root listing, without the body.
 //
 // Same as `getKeysRoot`, but the server sends only the status line and
-// headers. `Content-Length` is the length the GET body would have had
+// headers (with a `Content-Type: application/json` that labels no
+// body). `Content-Length` is the length the GET body would have had
 // when that body is under about 2 KB; for a longer (chunked) body no
 // `Content-Length` is sent.
 //
@@ -2097,56 +1982,6 @@ func (c *Client) CreateInOrderKeysRootWithFormdataBody(ctx context.Context, body
 	return c.Client.Do(req)
 }
 
-// SetKeysRootWithBody Always refused - the root directory is read only.
-//
-// A PUT of the root itself never succeeds. After parameter validation
-// (400 with errorCode 201/202/203/209/211/212 and `index` 0) and the
-// permission check (401/110), the write is proposed through raft and the
-// store refuses it with **400, errorCode 107 `Root is read only`,
-// cause `/`**, `index` = the current store index. With no quorum the
-// proposal times out first: 500/300 after about 7 s. The parameters are
-// accepted only so that the request shape matches `setKey`.
-//
-// Takes any type of body and a specified content type.
-//
-// Corresponds with PUT /v2/keys (the `SetKeysRoot` operationId).
-func (c *Client) SetKeysRootWithBody(ctx context.Context, params *SetKeysRootParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewSetKeysRootRequestWithBody(c.Server, params, contentType, body)
-	if err != nil {
-		return nil, err
-	}
-	req = req.WithContext(ctx)
-	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
-		return nil, err
-	}
-	return c.Client.Do(req)
-}
-
-// SetKeysRootWithFormdataBody Always refused - the root directory is read only.
-//
-// A PUT of the root itself never succeeds. After parameter validation
-// (400 with errorCode 201/202/203/209/211/212 and `index` 0) and the
-// permission check (401/110), the write is proposed through raft and the
-// store refuses it with **400, errorCode 107 `Root is read only`,
-// cause `/`**, `index` = the current store index. With no quorum the
-// proposal times out first: 500/300 after about 7 s. The parameters are
-// accepted only so that the request shape matches `setKey`.
-//
-// Takes a body of the `application/x-www-form-urlencoded` content type.
-//
-// Corresponds with PUT /v2/keys (the `SetKeysRoot` operationId).
-func (c *Client) SetKeysRootWithFormdataBody(ctx context.Context, params *SetKeysRootParams, body SetKeysRootFormdataRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewSetKeysRootRequestWithFormdataBody(c.Server, params, body)
-	if err != nil {
-		return nil, err
-	}
-	req = req.WithContext(ctx)
-	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
-		return nil, err
-	}
-	return c.Client.Do(req)
-}
-
 // DeleteKey Delete a key or directory, optionally compare-and-delete.
 //
 // Parameters are read from the query string only; a DELETE body is
@@ -2188,15 +2023,40 @@ func (c *Client) DeleteKey(ctx context.Context, key Key, params *DeleteKeyParams
 //
 // **Watch (long poll).** With `wait=true` the server commits
 // `200 OK` and the headers immediately, then blocks until a matching
-// event and writes it as the body. `X-Etcd-Index` on a watch is the
-// store index when the watch *started*, not the index of the event:
-// to continue watching without gaps, set `waitIndex` to the event's
-// `node.modifiedIndex + 1`. A watch may end with **200 and an empty
-// body** (the server dropped the watcher or the connection was cut);
-// simply re-issue it. The server keeps only the last **1000 events**
-// across all keys; a `waitIndex` older than that gives 400 with
-// errorCode 401 (`The event in requested index is outdated and
-// cleared`) - re-read the key and watch from `X-Etcd-Index + 1`.
+// event and writes it as the body (no client timeout should cut this
+// wait short). A watch may end with **200 and an empty body** (the
+// server dropped the watcher or the connection was cut): re-issue it
+// with the same `waitIndex`.
+//
+// **Continuing a watch: `X-Etcd-Index` and `waitIndex`.** Without
+// `waitIndex` a watch reports only changes after it started. To see
+// every change without a gap:
+//
+//  1. read the key (or directory, `recursive=true`) and note the
+//     `X-Etcd-Index` header of that read - the store index the read
+//     saw;
+//  2. watch with `wait=true&waitIndex=<X-Etcd-Index + 1>`;
+//  3. after each event, watch again with `waitIndex` = the event's
+//     `node.modifiedIndex + 1` - **not** the watch answer's
+//     `X-Etcd-Index`, which is the store index when that watch
+//     *started*, and may be older or newer than the event.
+//
+// The server keeps only the last **1000 events** across all keys; a
+// `waitIndex` older than that gives 400 with errorCode 401 (`The
+// event in requested index is outdated and cleared`): read again and
+// continue from that read's `X-Etcd-Index + 1`.
+//
+// **Stream.** With `wait=true&stream=true` the answer never ends on
+// its own: the body is a sequence of `KeyEvent` JSON objects, each
+// followed by a newline (newline-delimited JSON), still labelled
+// `application/json`, one written as each event happens. Do not read
+// it as one JSON document (a generated call that waits for the whole
+// body never returns): read the body as a stream, split it at
+// newlines and parse each line as a `KeyEvent`; close the connection
+// to stop. The next `waitIndex` after a dropped stream is the last
+// event's `node.modifiedIndex + 1`, as for a long poll. An exact key
+// that is deleted or expires is reported twice (server bug, 3.4 and
+// 3.5).
 //
 // Statuses: 200; 400 (errorCode 209 bad boolean, 203 bad `waitIndex`,
 // 401 history cleared, 104 a path component is a file); 401 (errorCode
@@ -2220,7 +2080,8 @@ func (c *Client) GetKey(ctx context.Context, key Key, params *GetKeyParams, reqE
 // HeadKey Status and headers of a read, without the body.
 //
 // Same parameters, status and headers as `getKey`, but no body is
-// sent, for success or error. `Content-Length` is the length the GET
+// sent, for success or error (the server still sends
+// `Content-Type: application/json`; there is nothing to parse). `Content-Length` is the length the GET
 // body would have had when that body is under about 2 KB; for a longer
 // (chunked) body no `Content-Length` is sent. Useful to test existence
 // (200 or 404) and read `X-Etcd-Index` cheaply.
@@ -2298,11 +2159,14 @@ func (c *Client) CreateInOrderKeyWithFormdataBody(ctx context.Context, key Key, 
 
 // SetKeyWithBody Set, create, update or compare-and-swap a key or directory.
 //
-// Every parameter may travel in the query string or in the
-// `application/x-www-form-urlencoded` body; when both carry the same
-// name **the body wins**. A body of any other Content-Type (JSON,
-// text, multipart) is silently ignored: the key is then written with
-// the empty value and 201/200 is returned, not an error.
+// Every field of the write travels in the
+// `application/x-www-form-urlencoded` body (`SetKeyForm`), conditions
+// (`prevExist`, `prevValue`, `prevIndex`) included. The server also
+// reads the same names from the query string, where the body wins;
+// this spec describes only the body, so that each field has one
+// place. A body of any other Content-Type (JSON, text, multipart) is
+// silently ignored: the key is then written with the empty value and
+// 201/200 is returned, not an error.
 //
 // Which operation runs:
 //
@@ -2343,8 +2207,8 @@ func (c *Client) CreateInOrderKeyWithFormdataBody(ctx context.Context, key Key, 
 // Takes any type of body and a specified content type.
 //
 // Corresponds with PUT /v2/keys/{key} (the `SetKey` operationId).
-func (c *Client) SetKeyWithBody(ctx context.Context, key Key, params *SetKeyParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewSetKeyRequestWithBody(c.Server, key, params, contentType, body)
+func (c *Client) SetKeyWithBody(ctx context.Context, key Key, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewSetKeyRequestWithBody(c.Server, key, contentType, body)
 	if err != nil {
 		return nil, err
 	}
@@ -2357,11 +2221,14 @@ func (c *Client) SetKeyWithBody(ctx context.Context, key Key, params *SetKeyPara
 
 // SetKeyWithFormdataBody Set, create, update or compare-and-swap a key or directory.
 //
-// Every parameter may travel in the query string or in the
-// `application/x-www-form-urlencoded` body; when both carry the same
-// name **the body wins**. A body of any other Content-Type (JSON,
-// text, multipart) is silently ignored: the key is then written with
-// the empty value and 201/200 is returned, not an error.
+// Every field of the write travels in the
+// `application/x-www-form-urlencoded` body (`SetKeyForm`), conditions
+// (`prevExist`, `prevValue`, `prevIndex`) included. The server also
+// reads the same names from the query string, where the body wins;
+// this spec describes only the body, so that each field has one
+// place. A body of any other Content-Type (JSON, text, multipart) is
+// silently ignored: the key is then written with the empty value and
+// 201/200 is returned, not an error.
 //
 // Which operation runs:
 //
@@ -2402,8 +2269,8 @@ func (c *Client) SetKeyWithBody(ctx context.Context, key Key, params *SetKeyPara
 // Takes a body of the `application/x-www-form-urlencoded` content type.
 //
 // Corresponds with PUT /v2/keys/{key} (the `SetKey` operationId).
-func (c *Client) SetKeyWithFormdataBody(ctx context.Context, key Key, params *SetKeyParams, body SetKeyFormdataRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewSetKeyRequestWithFormdataBody(c.Server, key, params, body)
+func (c *Client) SetKeyWithFormdataBody(ctx context.Context, key Key, body SetKeyFormdataRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewSetKeyRequestWithFormdataBody(c.Server, key, body)
 	if err != nil {
 		return nil, err
 	}
@@ -2543,26 +2410,6 @@ func (c *Client) AddMember(ctx context.Context, body AddMemberJSONRequestBody, r
 	return c.Client.Do(req)
 }
 
-// RemoveMemberNamedLeader Not a way to remove the leader.
-//
-// `leader` is not a member id: a DELETE of this path is
-// `removeMember` with the id `leader`, which answers 404 `No such
-// member: leader` and changes nothing. To remove the leader, read its
-// id with `getLeader` and remove that id.
-//
-// Corresponds with DELETE /v2/members/leader (the `RemoveMemberNamedLeader` operationId).
-func (c *Client) RemoveMemberNamedLeader(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewRemoveMemberNamedLeaderRequest(c.Server)
-	if err != nil {
-		return nil, err
-	}
-	req = req.WithContext(ctx)
-	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
-		return nil, err
-	}
-	return c.Client.Do(req)
-}
-
 // GetLeader Get the member that is currently the raft leader.
 //
 // Every member answers with the same leader. While there is no leader
@@ -2584,18 +2431,19 @@ func (c *Client) GetLeader(ctx context.Context, reqEditors ...RequestEditorFn) (
 	return c.Client.Do(req)
 }
 
-// RemoveMember Remove a member from the cluster.
+// DeleteMember Remove a member from the cluster.
 //
 // Answers 204 with no body. Removing a member that was already removed
 // answers **410** `Member permanently removed: <id>`; an unknown or
 // unparsable id answers 404 `No such member: <id>` (the id `leader`
-// too, described under `/v2/members/leader`). 401 when auth is on and
+// too: `leader` is not a member id, so DELETE `/v2/members/leader`
+// removes nothing). 401 when auth is on and
 // the caller is not root; 500 when the change cannot be committed (no
 // quorum, after about 7 s).
 //
-// Corresponds with DELETE /v2/members/{memberId} (the `RemoveMember` operationId).
-func (c *Client) RemoveMember(ctx context.Context, memberId string, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewRemoveMemberRequest(c.Server, memberId)
+// Corresponds with DELETE /v2/members/{memberId} (the `DeleteMember` operationId).
+func (c *Client) DeleteMember(ctx context.Context, memberId string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeleteMemberRequest(c.Server, memberId)
 	if err != nil {
 		return nil, err
 	}
@@ -2906,8 +2754,8 @@ func NewListRolesRequest(server string) (*http.Request, error) {
 	return req, nil
 }
 
-// NewRemoveRoleRequest constructs an http.Request for the RemoveRole method
-func NewRemoveRoleRequest(server string, role string) (*http.Request, error) {
+// NewDeleteRoleRequest constructs an http.Request for the DeleteRole method
+func NewDeleteRoleRequest(server string, role string) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -2974,19 +2822,19 @@ func NewGetRoleRequest(server string, role string) (*http.Request, error) {
 	return req, nil
 }
 
-// NewPutRoleRequest calls the generic PutRole builder with application/json body
-func NewPutRoleRequest(server string, role string, body PutRoleJSONRequestBody) (*http.Request, error) {
+// NewSetRoleRequest calls the generic SetRole builder with application/json body
+func NewSetRoleRequest(server string, role string, body SetRoleJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
 	buf, err := json.Marshal(body)
 	if err != nil {
 		return nil, err
 	}
 	bodyReader = bytes.NewReader(buf)
-	return NewPutRoleRequestWithBody(server, role, "application/json", bodyReader)
+	return NewSetRoleRequestWithBody(server, role, "application/json", bodyReader)
 }
 
-// NewPutRoleRequestWithBody constructs an http.Request for the PutRole method, with any body, and a specified content type
-func NewPutRoleRequestWithBody(server string, role string, contentType string, body io.Reader) (*http.Request, error) {
+// NewSetRoleRequestWithBody constructs an http.Request for the SetRole method, with any body, and a specified content type
+func NewSetRoleRequestWithBody(server string, role string, contentType string, body io.Reader) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -3048,8 +2896,8 @@ func NewListUsersRequest(server string) (*http.Request, error) {
 	return req, nil
 }
 
-// NewRemoveUserRequest constructs an http.Request for the RemoveUser method
-func NewRemoveUserRequest(server string, user string) (*http.Request, error) {
+// NewDeleteUserRequest constructs an http.Request for the DeleteUser method
+func NewDeleteUserRequest(server string, user string) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -3116,19 +2964,19 @@ func NewGetUserRequest(server string, user string) (*http.Request, error) {
 	return req, nil
 }
 
-// NewPutUserRequest calls the generic PutUser builder with application/json body
-func NewPutUserRequest(server string, user string, body PutUserJSONRequestBody) (*http.Request, error) {
+// NewSetUserRequest calls the generic SetUser builder with application/json body
+func NewSetUserRequest(server string, user string, body SetUserJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
 	buf, err := json.Marshal(body)
 	if err != nil {
 		return nil, err
 	}
 	bodyReader = bytes.NewReader(buf)
-	return NewPutUserRequestWithBody(server, user, "application/json", bodyReader)
+	return NewSetUserRequestWithBody(server, user, "application/json", bodyReader)
 }
 
-// NewPutUserRequestWithBody constructs an http.Request for the PutUser method, with any body, and a specified content type
-func NewPutUserRequestWithBody(server string, user string, contentType string, body io.Reader) (*http.Request, error) {
+// NewSetUserRequestWithBody constructs an http.Request for the SetUser method, with any body, and a specified content type
+func NewSetUserRequestWithBody(server string, user string, contentType string, body io.Reader) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -3159,96 +3007,6 @@ func NewPutUserRequestWithBody(server string, user string, contentType string, b
 	}
 
 	req.Header.Add("Content-Type", contentType)
-
-	return req, nil
-}
-
-// NewDeleteKeysRootRequest constructs an http.Request for the DeleteKeysRoot method
-func NewDeleteKeysRootRequest(server string, params *DeleteKeysRootParams) (*http.Request, error) {
-	var err error
-
-	serverURL, err := url.Parse(server)
-	if err != nil {
-		return nil, err
-	}
-
-	operationPath := fmt.Sprintf("/v2/keys")
-	if operationPath[0] == '/' {
-		operationPath = "." + operationPath
-	}
-
-	queryURL, err := serverURL.Parse(operationPath)
-	if err != nil {
-		return nil, err
-	}
-
-	if params != nil {
-		// queryValues collects non-styled parameters (passthrough, JSON)
-		// that are safe to round-trip through url.Values.Encode().
-		queryValues := queryURL.Query()
-		// rawQueryFragments collects pre-encoded query fragments from
-		// styled parameters, preserving literal commas as delimiters
-		// per the OpenAPI spec (e.g. "color=blue,black,brown").
-		var rawQueryFragments []string
-
-		if params.Recursive != nil {
-
-			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "recursive", *params.Recursive, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "boolean", Format: ""}); err != nil {
-				return nil, err
-			} else {
-				for _, qp := range strings.Split(queryFrag, "&") {
-					rawQueryFragments = append(rawQueryFragments, qp)
-				}
-			}
-
-		}
-
-		if params.Dir != nil {
-
-			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "dir", *params.Dir, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "boolean", Format: ""}); err != nil {
-				return nil, err
-			} else {
-				for _, qp := range strings.Split(queryFrag, "&") {
-					rawQueryFragments = append(rawQueryFragments, qp)
-				}
-			}
-
-		}
-
-		if params.PrevValue != nil {
-
-			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "prevValue", *params.PrevValue, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
-				return nil, err
-			} else {
-				for _, qp := range strings.Split(queryFrag, "&") {
-					rawQueryFragments = append(rawQueryFragments, qp)
-				}
-			}
-
-		}
-
-		if params.PrevIndex != nil {
-
-			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "prevIndex", *params.PrevIndex, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "uint64"}); err != nil {
-				return nil, err
-			} else {
-				for _, qp := range strings.Split(queryFrag, "&") {
-					rawQueryFragments = append(rawQueryFragments, qp)
-				}
-			}
-
-		}
-
-		if encoded := queryValues.Encode(); encoded != "" {
-			rawQueryFragments = append(rawQueryFragments, encoded)
-		}
-		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
-	}
-
-	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
-	if err != nil {
-		return nil, err
-	}
 
 	return req, nil
 }
@@ -3512,121 +3270,6 @@ func NewCreateInOrderKeysRootRequestWithBody(server string, contentType string, 
 	}
 
 	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
-	if err != nil {
-		return nil, err
-	}
-
-	req.Header.Add("Content-Type", contentType)
-
-	return req, nil
-}
-
-// NewSetKeysRootRequestWithFormdataBody calls the generic SetKeysRoot builder with application/x-www-form-urlencoded body
-func NewSetKeysRootRequestWithFormdataBody(server string, params *SetKeysRootParams, body SetKeysRootFormdataRequestBody) (*http.Request, error) {
-	var bodyReader io.Reader
-	bodyStr, err := runtime.MarshalForm(body, nil)
-	if err != nil {
-		return nil, err
-	}
-	bodyReader = strings.NewReader(bodyStr.Encode())
-	return NewSetKeysRootRequestWithBody(server, params, "application/x-www-form-urlencoded", bodyReader)
-}
-
-// NewSetKeysRootRequestWithBody constructs an http.Request for the SetKeysRoot method, with any body, and a specified content type
-func NewSetKeysRootRequestWithBody(server string, params *SetKeysRootParams, contentType string, body io.Reader) (*http.Request, error) {
-	var err error
-
-	serverURL, err := url.Parse(server)
-	if err != nil {
-		return nil, err
-	}
-
-	operationPath := fmt.Sprintf("/v2/keys")
-	if operationPath[0] == '/' {
-		operationPath = "." + operationPath
-	}
-
-	queryURL, err := serverURL.Parse(operationPath)
-	if err != nil {
-		return nil, err
-	}
-
-	if params != nil {
-		// queryValues collects non-styled parameters (passthrough, JSON)
-		// that are safe to round-trip through url.Values.Encode().
-		queryValues := queryURL.Query()
-		// rawQueryFragments collects pre-encoded query fragments from
-		// styled parameters, preserving literal commas as delimiters
-		// per the OpenAPI spec (e.g. "color=blue,black,brown").
-		var rawQueryFragments []string
-
-		if params.PrevExist != nil {
-
-			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "prevExist", *params.PrevExist, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "boolean", Format: ""}); err != nil {
-				return nil, err
-			} else {
-				for _, qp := range strings.Split(queryFrag, "&") {
-					rawQueryFragments = append(rawQueryFragments, qp)
-				}
-			}
-
-		}
-
-		if params.PrevValue != nil {
-
-			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "prevValue", *params.PrevValue, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
-				return nil, err
-			} else {
-				for _, qp := range strings.Split(queryFrag, "&") {
-					rawQueryFragments = append(rawQueryFragments, qp)
-				}
-			}
-
-		}
-
-		if params.PrevIndex != nil {
-
-			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "prevIndex", *params.PrevIndex, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "uint64"}); err != nil {
-				return nil, err
-			} else {
-				for _, qp := range strings.Split(queryFrag, "&") {
-					rawQueryFragments = append(rawQueryFragments, qp)
-				}
-			}
-
-		}
-
-		if params.Dir != nil {
-
-			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "dir", *params.Dir, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "boolean", Format: ""}); err != nil {
-				return nil, err
-			} else {
-				for _, qp := range strings.Split(queryFrag, "&") {
-					rawQueryFragments = append(rawQueryFragments, qp)
-				}
-			}
-
-		}
-
-		if params.NoValueOnSuccess != nil {
-
-			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "noValueOnSuccess", *params.NoValueOnSuccess, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "boolean", Format: ""}); err != nil {
-				return nil, err
-			} else {
-				for _, qp := range strings.Split(queryFrag, "&") {
-					rawQueryFragments = append(rawQueryFragments, qp)
-				}
-			}
-
-		}
-
-		if encoded := queryValues.Encode(); encoded != "" {
-			rawQueryFragments = append(rawQueryFragments, encoded)
-		}
-		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
-	}
-
-	req, err := http.NewRequest(http.MethodPut, queryURL.String(), body)
 	if err != nil {
 		return nil, err
 	}
@@ -4023,18 +3666,18 @@ func NewCreateInOrderKeyRequestWithBody(server string, key Key, contentType stri
 }
 
 // NewSetKeyRequestWithFormdataBody calls the generic SetKey builder with application/x-www-form-urlencoded body
-func NewSetKeyRequestWithFormdataBody(server string, key Key, params *SetKeyParams, body SetKeyFormdataRequestBody) (*http.Request, error) {
+func NewSetKeyRequestWithFormdataBody(server string, key Key, body SetKeyFormdataRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
 	bodyStr, err := runtime.MarshalForm(body, nil)
 	if err != nil {
 		return nil, err
 	}
 	bodyReader = strings.NewReader(bodyStr.Encode())
-	return NewSetKeyRequestWithBody(server, key, params, "application/x-www-form-urlencoded", bodyReader)
+	return NewSetKeyRequestWithBody(server, key, "application/x-www-form-urlencoded", bodyReader)
 }
 
 // NewSetKeyRequestWithBody constructs an http.Request for the SetKey method, with any body, and a specified content type
-func NewSetKeyRequestWithBody(server string, key Key, params *SetKeyParams, contentType string, body io.Reader) (*http.Request, error) {
+func NewSetKeyRequestWithBody(server string, key Key, contentType string, body io.Reader) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -4057,81 +3700,6 @@ func NewSetKeyRequestWithBody(server string, key Key, params *SetKeyParams, cont
 	queryURL, err := serverURL.Parse(operationPath)
 	if err != nil {
 		return nil, err
-	}
-
-	if params != nil {
-		// queryValues collects non-styled parameters (passthrough, JSON)
-		// that are safe to round-trip through url.Values.Encode().
-		queryValues := queryURL.Query()
-		// rawQueryFragments collects pre-encoded query fragments from
-		// styled parameters, preserving literal commas as delimiters
-		// per the OpenAPI spec (e.g. "color=blue,black,brown").
-		var rawQueryFragments []string
-
-		if params.PrevExist != nil {
-
-			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "prevExist", *params.PrevExist, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "boolean", Format: ""}); err != nil {
-				return nil, err
-			} else {
-				for _, qp := range strings.Split(queryFrag, "&") {
-					rawQueryFragments = append(rawQueryFragments, qp)
-				}
-			}
-
-		}
-
-		if params.PrevValue != nil {
-
-			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "prevValue", *params.PrevValue, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
-				return nil, err
-			} else {
-				for _, qp := range strings.Split(queryFrag, "&") {
-					rawQueryFragments = append(rawQueryFragments, qp)
-				}
-			}
-
-		}
-
-		if params.PrevIndex != nil {
-
-			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "prevIndex", *params.PrevIndex, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "uint64"}); err != nil {
-				return nil, err
-			} else {
-				for _, qp := range strings.Split(queryFrag, "&") {
-					rawQueryFragments = append(rawQueryFragments, qp)
-				}
-			}
-
-		}
-
-		if params.Dir != nil {
-
-			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "dir", *params.Dir, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "boolean", Format: ""}); err != nil {
-				return nil, err
-			} else {
-				for _, qp := range strings.Split(queryFrag, "&") {
-					rawQueryFragments = append(rawQueryFragments, qp)
-				}
-			}
-
-		}
-
-		if params.NoValueOnSuccess != nil {
-
-			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "noValueOnSuccess", *params.NoValueOnSuccess, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "boolean", Format: ""}); err != nil {
-				return nil, err
-			} else {
-				for _, qp := range strings.Split(queryFrag, "&") {
-					rawQueryFragments = append(rawQueryFragments, qp)
-				}
-			}
-
-		}
-
-		if encoded := queryValues.Encode(); encoded != "" {
-			rawQueryFragments = append(rawQueryFragments, encoded)
-		}
-		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
 	}
 
 	req, err := http.NewRequest(http.MethodPut, queryURL.String(), body)
@@ -4265,33 +3833,6 @@ func NewAddMemberRequestWithBody(server string, contentType string, body io.Read
 	return req, nil
 }
 
-// NewRemoveMemberNamedLeaderRequest constructs an http.Request for the RemoveMemberNamedLeader method
-func NewRemoveMemberNamedLeaderRequest(server string) (*http.Request, error) {
-	var err error
-
-	serverURL, err := url.Parse(server)
-	if err != nil {
-		return nil, err
-	}
-
-	operationPath := fmt.Sprintf("/v2/members/leader")
-	if operationPath[0] == '/' {
-		operationPath = "." + operationPath
-	}
-
-	queryURL, err := serverURL.Parse(operationPath)
-	if err != nil {
-		return nil, err
-	}
-
-	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
-	if err != nil {
-		return nil, err
-	}
-
-	return req, nil
-}
-
 // NewGetLeaderRequest constructs an http.Request for the GetLeader method
 func NewGetLeaderRequest(server string) (*http.Request, error) {
 	var err error
@@ -4319,8 +3860,8 @@ func NewGetLeaderRequest(server string) (*http.Request, error) {
 	return req, nil
 }
 
-// NewRemoveMemberRequest constructs an http.Request for the RemoveMember method
-func NewRemoveMemberRequest(server string, memberId string) (*http.Request, error) {
+// NewDeleteMemberRequest constructs an http.Request for the DeleteMember method
+func NewDeleteMemberRequest(server string, memberId string) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -4554,15 +4095,18 @@ type ClientWithResponsesInterface interface {
 
 	// GetHealthWithResponse Check that the member has a leader and can serve a quorum read.
 	//
-	// The answer is labelled `text/plain; charset=utf-8` but the body is
-	// the JSON text of a `Health` object (read it as JSON regardless of the
-	// label). Healthy: 200 `{"health":"true"}` (3.5:
-	// `{"health":"true","reason":""}`), no trailing newline. Unhealthy: 503
-	// with the same shape and `"health":"false"` plus a newline (3.5 adds a
-	// `reason` such as `RAFT NO LEADER` or
-	// `QGET ERROR:etcdserver: request timed out`). The check fails at once
-	// when there is no leader or an alarm is active, and otherwise performs
-	// a quorum read through raft. Never needs credentials.
+	// The answer is `text/plain; charset=utf-8`, and this spec describes
+	// it as what it is: a string (`HealthText`), so that a generated
+	// client hands back the text. That text is a small JSON object: parse
+	// it with any JSON parser and read `health`, which is the **string**
+	// `"true"` or `"false"`, and on etcd 3.5 `reason`. Healthy: 200
+	// `{"health":"true"}` (3.5: `{"health":"true","reason":""}`), no
+	// trailing newline. Unhealthy: 503 `{"health":"false"}` plus a newline
+	// (3.5 adds a `reason` such as `RAFT NO LEADER` or `QGET
+	// ERROR:etcdserver: request timed out`). The status alone tells
+	// healthy (200) from unhealthy (503). The check fails at once when
+	// there is no leader or an alarm is active, and otherwise performs a
+	// quorum read through raft. Never needs credentials.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -4573,7 +4117,8 @@ type ClientWithResponsesInterface interface {
 	//
 	// Needs root credentials while auth is enabled (401 otherwise). 409
 	// `auth: already disabled` when it is off. Success is 200 with an
-	// empty body. Afterwards every endpoint is open again.
+	// no body (`Content-Length: 0`). Afterwards every endpoint is open
+	// again.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -4597,7 +4142,8 @@ type ClientWithResponsesInterface interface {
 	// `/v2/keys` keep working** until the guest role's permissions are
 	// revoked. Once enabled, this call needs root credentials (401
 	// otherwise) and answers 409 `auth: already enabled`. Success is 200
-	// with an **empty body** (still labelled `application/json`).
+	// with **no body** (`Content-Length: 0`, although labelled
+	// `application/json`: do not parse it).
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -4615,9 +4161,9 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /v2/auth/roles (the `ListRoles` operationId).
 	ListRolesWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ListRolesResponse, error)
 
-	// RemoveRoleWithResponse Delete a role.
+	// DeleteRoleWithResponse Delete a role.
 	//
-	// 200 with an empty body. 404 `auth: Role <name> doesn't exist.`
+	// 200 with no body (`Content-Length: 0`). 404 `auth: Role <name> doesn't exist.`
 	// (different wording from GET). 403 for `root`. Users that hold the
 	// role keep the dangling name, which makes `getUser` fail with 404 for
 	// them. Deleting `guest` ends anonymous access; the next `enableAuth`
@@ -4626,8 +4172,8 @@ type ClientWithResponsesInterface interface {
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
-	// Corresponds with DELETE /v2/auth/roles/{role} (the `RemoveRole` operationId).
-	RemoveRoleWithResponse(ctx context.Context, role string, reqEditors ...RequestEditorFn) (*RemoveRoleResponse, error)
+	// Corresponds with DELETE /v2/auth/roles/{role} (the `DeleteRole` operationId).
+	DeleteRoleWithResponse(ctx context.Context, role string, reqEditors ...RequestEditorFn) (*DeleteRoleResponse, error)
 
 	// GetRoleWithResponse Get a role and its permissions.
 	//
@@ -4639,7 +4185,7 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /v2/auth/roles/{role} (the `GetRole` operationId).
 	GetRoleWithResponse(ctx context.Context, role string, reqEditors ...RequestEditorFn) (*GetRoleResponse, error)
 
-	// PutRoleWithBodyWithResponse Create a role, or grant/revoke its permissions.
+	// SetRoleWithBodyWithResponse Create a role, or grant/revoke its permissions.
 	//
 	// The body's `role` must equal the path name (400 otherwise).
 	//
@@ -4661,10 +4207,10 @@ type ClientWithResponsesInterface interface {
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
-	// Corresponds with PUT /v2/auth/roles/{role} (the `PutRole` operationId).
-	PutRoleWithBodyWithResponse(ctx context.Context, role string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PutRoleResponse, error)
+	// Corresponds with PUT /v2/auth/roles/{role} (the `SetRole` operationId).
+	SetRoleWithBodyWithResponse(ctx context.Context, role string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*SetRoleResponse, error)
 
-	// PutRoleWithResponse Create a role, or grant/revoke its permissions.
+	// SetRoleWithResponse Create a role, or grant/revoke its permissions.
 	//
 	// The body's `role` must equal the path name (400 otherwise).
 	//
@@ -4686,8 +4232,8 @@ type ClientWithResponsesInterface interface {
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
-	// Corresponds with PUT /v2/auth/roles/{role} (the `PutRole` operationId).
-	PutRoleWithResponse(ctx context.Context, role string, body PutRoleJSONRequestBody, reqEditors ...RequestEditorFn) (*PutRoleResponse, error)
+	// Corresponds with PUT /v2/auth/roles/{role} (the `SetRole` operationId).
+	SetRoleWithResponse(ctx context.Context, role string, body SetRoleJSONRequestBody, reqEditors ...RequestEditorFn) (*SetRoleResponse, error)
 
 	// ListUsersWithResponse List all users with their roles.
 	//
@@ -4702,16 +4248,16 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /v2/auth/users (the `ListUsers` operationId).
 	ListUsersWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ListUsersResponse, error)
 
-	// RemoveUserWithResponse Delete a user.
+	// DeleteUserWithResponse Delete a user.
 	//
-	// 200 with an empty body. 404 `auth: User <name> does not exist` (no
+	// 200 with no body (`Content-Length: 0`). 404 `auth: User <name> does not exist` (no
 	// final period, unlike GET). 403 `auth: Cannot delete root user while
 	// auth is enabled.`. Needs root credentials while auth is enabled.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
-	// Corresponds with DELETE /v2/auth/users/{user} (the `RemoveUser` operationId).
-	RemoveUserWithResponse(ctx context.Context, user string, reqEditors ...RequestEditorFn) (*RemoveUserResponse, error)
+	// Corresponds with DELETE /v2/auth/users/{user} (the `DeleteUser` operationId).
+	DeleteUserWithResponse(ctx context.Context, user string, reqEditors ...RequestEditorFn) (*DeleteUserResponse, error)
 
 	// GetUserWithResponse Get a user with its roles as role objects.
 	//
@@ -4726,7 +4272,7 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /v2/auth/users/{user} (the `GetUser` operationId).
 	GetUserWithResponse(ctx context.Context, user string, reqEditors ...RequestEditorFn) (*GetUserResponse, error)
 
-	// PutUserWithBodyWithResponse Create a user, change its password, or grant/revoke roles.
+	// SetUserWithBodyWithResponse Create a user, change its password, or grant/revoke roles.
 	//
 	// The body's `user` must equal the path name (400 `User JSON name does
 	// not match the name in the URL`). The server does not check the
@@ -4751,10 +4297,10 @@ type ClientWithResponsesInterface interface {
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
-	// Corresponds with PUT /v2/auth/users/{user} (the `PutUser` operationId).
-	PutUserWithBodyWithResponse(ctx context.Context, user string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PutUserResponse, error)
+	// Corresponds with PUT /v2/auth/users/{user} (the `SetUser` operationId).
+	SetUserWithBodyWithResponse(ctx context.Context, user string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*SetUserResponse, error)
 
-	// PutUserWithResponse Create a user, change its password, or grant/revoke roles.
+	// SetUserWithResponse Create a user, change its password, or grant/revoke roles.
 	//
 	// The body's `user` must equal the path name (400 `User JSON name does
 	// not match the name in the URL`). The server does not check the
@@ -4779,30 +4325,22 @@ type ClientWithResponsesInterface interface {
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
-	// Corresponds with PUT /v2/auth/users/{user} (the `PutUser` operationId).
-	PutUserWithResponse(ctx context.Context, user string, body PutUserJSONRequestBody, reqEditors ...RequestEditorFn) (*PutUserResponse, error)
-
-	// DeleteKeysRootWithResponse Always refused - the root directory is read only.
-	//
-	// A DELETE of the root never succeeds, whatever the flags
-	// (`recursive=true` included): after parameter validation and the
-	// permission check the store refuses it with **400, errorCode 107
-	// `Root is read only`, cause `/`**. With no quorum: 500/300 after
-	// about 7 s.
-	//
-	// Returns a wrapper object for the known response body format(s).
-	//
-	// Corresponds with DELETE /v2/keys (the `DeleteKeysRoot` operationId).
-	DeleteKeysRootWithResponse(ctx context.Context, params *DeleteKeysRootParams, reqEditors ...RequestEditorFn) (*DeleteKeysRootResponse, error)
+	// Corresponds with PUT /v2/auth/users/{user} (the `SetUser` operationId).
+	SetUserWithResponse(ctx context.Context, user string, body SetUserJSONRequestBody, reqEditors ...RequestEditorFn) (*SetUserResponse, error)
 
 	// GetKeysRootWithResponse List the root directory, or watch the whole key space.
 	//
-	// Same semantics as `getKey`, applied to the root directory. Without
-	// `recursive=true` only the direct children are returned, and child
-	// directories appear without their `nodes`. On an empty store the body
-	// is `{"action":"get","node":{"dir":true}}`. A recursive watch
+	// Same semantics as `getKey`, applied to the root directory `/`
+	// (`/v2/keys/` is answered identically). Without `recursive=true`
+	// only the direct children are returned, and child directories appear
+	// without their `nodes`. On an empty store the body is
+	// `{"action":"get","node":{"dir":true}}`. A recursive watch
 	// (`wait=true&recursive=true`) on the root reports every change in the
 	// key space except changes to hidden keys (names starting with `_`).
+	// Watches, streams and `X-Etcd-Index` work as described under
+	// `getKey`: continue from `X-Etcd-Index + 1` after this read, and
+	// from `node.modifiedIndex + 1` after each event. The root cannot be
+	// set or deleted (always 400, errorCode 107).
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -4812,7 +4350,8 @@ type ClientWithResponsesInterface interface {
 	// HeadKeysRootWithResponse Headers of a root listing, without the body.
 	//
 	// Same as `getKeysRoot`, but the server sends only the status line and
-	// headers. `Content-Length` is the length the GET body would have had
+	// headers (with a `Content-Type: application/json` that labels no
+	// body). `Content-Length` is the length the GET body would have had
 	// when that body is under about 2 KB; for a longer (chunked) body no
 	// `Content-Length` is sent.
 	//
@@ -4842,36 +4381,6 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /v2/keys (the `CreateInOrderKeysRoot` operationId).
 	CreateInOrderKeysRootWithFormdataBodyWithResponse(ctx context.Context, body CreateInOrderKeysRootFormdataRequestBody, reqEditors ...RequestEditorFn) (*CreateInOrderKeysRootResponse, error)
-
-	// SetKeysRootWithBodyWithResponse Always refused - the root directory is read only.
-	//
-	// A PUT of the root itself never succeeds. After parameter validation
-	// (400 with errorCode 201/202/203/209/211/212 and `index` 0) and the
-	// permission check (401/110), the write is proposed through raft and the
-	// store refuses it with **400, errorCode 107 `Root is read only`,
-	// cause `/`**, `index` = the current store index. With no quorum the
-	// proposal times out first: 500/300 after about 7 s. The parameters are
-	// accepted only so that the request shape matches `setKey`.
-	//
-	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
-	//
-	// Corresponds with PUT /v2/keys (the `SetKeysRoot` operationId).
-	SetKeysRootWithBodyWithResponse(ctx context.Context, params *SetKeysRootParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*SetKeysRootResponse, error)
-
-	// SetKeysRootWithFormdataBodyWithResponse Always refused - the root directory is read only.
-	//
-	// A PUT of the root itself never succeeds. After parameter validation
-	// (400 with errorCode 201/202/203/209/211/212 and `index` 0) and the
-	// permission check (401/110), the write is proposed through raft and the
-	// store refuses it with **400, errorCode 107 `Root is read only`,
-	// cause `/`**, `index` = the current store index. With no quorum the
-	// proposal times out first: 500/300 after about 7 s. The parameters are
-	// accepted only so that the request shape matches `setKey`.
-	//
-	// Takes a body of the `application/x-www-form-urlencoded` content type, and returns a wrapper object for the known response body format(s).
-	//
-	// Corresponds with PUT /v2/keys (the `SetKeysRoot` operationId).
-	SetKeysRootWithFormdataBodyWithResponse(ctx context.Context, params *SetKeysRootParams, body SetKeysRootFormdataRequestBody, reqEditors ...RequestEditorFn) (*SetKeysRootResponse, error)
 
 	// DeleteKeyWithResponse Delete a key or directory, optionally compare-and-delete.
 	//
@@ -4906,15 +4415,40 @@ type ClientWithResponsesInterface interface {
 	//
 	// **Watch (long poll).** With `wait=true` the server commits
 	// `200 OK` and the headers immediately, then blocks until a matching
-	// event and writes it as the body. `X-Etcd-Index` on a watch is the
-	// store index when the watch *started*, not the index of the event:
-	// to continue watching without gaps, set `waitIndex` to the event's
-	// `node.modifiedIndex + 1`. A watch may end with **200 and an empty
-	// body** (the server dropped the watcher or the connection was cut);
-	// simply re-issue it. The server keeps only the last **1000 events**
-	// across all keys; a `waitIndex` older than that gives 400 with
-	// errorCode 401 (`The event in requested index is outdated and
-	// cleared`) - re-read the key and watch from `X-Etcd-Index + 1`.
+	// event and writes it as the body (no client timeout should cut this
+	// wait short). A watch may end with **200 and an empty body** (the
+	// server dropped the watcher or the connection was cut): re-issue it
+	// with the same `waitIndex`.
+	//
+	// **Continuing a watch: `X-Etcd-Index` and `waitIndex`.** Without
+	// `waitIndex` a watch reports only changes after it started. To see
+	// every change without a gap:
+	//
+	// 1. read the key (or directory, `recursive=true`) and note the
+	//    `X-Etcd-Index` header of that read - the store index the read
+	//    saw;
+	// 2. watch with `wait=true&waitIndex=<X-Etcd-Index + 1>`;
+	// 3. after each event, watch again with `waitIndex` = the event's
+	//    `node.modifiedIndex + 1` - **not** the watch answer's
+	//    `X-Etcd-Index`, which is the store index when that watch
+	//    *started*, and may be older or newer than the event.
+	//
+	// The server keeps only the last **1000 events** across all keys; a
+	// `waitIndex` older than that gives 400 with errorCode 401 (`The
+	// event in requested index is outdated and cleared`): read again and
+	// continue from that read's `X-Etcd-Index + 1`.
+	//
+	// **Stream.** With `wait=true&stream=true` the answer never ends on
+	// its own: the body is a sequence of `KeyEvent` JSON objects, each
+	// followed by a newline (newline-delimited JSON), still labelled
+	// `application/json`, one written as each event happens. Do not read
+	// it as one JSON document (a generated call that waits for the whole
+	// body never returns): read the body as a stream, split it at
+	// newlines and parse each line as a `KeyEvent`; close the connection
+	// to stop. The next `waitIndex` after a dropped stream is the last
+	// event's `node.modifiedIndex + 1`, as for a long poll. An exact key
+	// that is deleted or expires is reported twice (server bug, 3.4 and
+	// 3.5).
 	//
 	// Statuses: 200; 400 (errorCode 209 bad boolean, 203 bad `waitIndex`,
 	// 401 history cleared, 104 a path component is a file); 401 (errorCode
@@ -4930,7 +4464,8 @@ type ClientWithResponsesInterface interface {
 	// HeadKeyWithResponse Status and headers of a read, without the body.
 	//
 	// Same parameters, status and headers as `getKey`, but no body is
-	// sent, for success or error. `Content-Length` is the length the GET
+	// sent, for success or error (the server still sends
+	// `Content-Type: application/json`; there is nothing to parse). `Content-Length` is the length the GET
 	// body would have had when that body is under about 2 KB; for a longer
 	// (chunked) body no `Content-Length` is sent. Useful to test existence
 	// (200 or 404) and read `X-Etcd-Index` cheaply.
@@ -4980,11 +4515,14 @@ type ClientWithResponsesInterface interface {
 
 	// SetKeyWithBodyWithResponse Set, create, update or compare-and-swap a key or directory.
 	//
-	// Every parameter may travel in the query string or in the
-	// `application/x-www-form-urlencoded` body; when both carry the same
-	// name **the body wins**. A body of any other Content-Type (JSON,
-	// text, multipart) is silently ignored: the key is then written with
-	// the empty value and 201/200 is returned, not an error.
+	// Every field of the write travels in the
+	// `application/x-www-form-urlencoded` body (`SetKeyForm`), conditions
+	// (`prevExist`, `prevValue`, `prevIndex`) included. The server also
+	// reads the same names from the query string, where the body wins;
+	// this spec describes only the body, so that each field has one
+	// place. A body of any other Content-Type (JSON, text, multipart) is
+	// silently ignored: the key is then written with the empty value and
+	// 201/200 is returned, not an error.
 	//
 	// Which operation runs:
 	//
@@ -5025,15 +4563,18 @@ type ClientWithResponsesInterface interface {
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with PUT /v2/keys/{key} (the `SetKey` operationId).
-	SetKeyWithBodyWithResponse(ctx context.Context, key Key, params *SetKeyParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*SetKeyResponse, error)
+	SetKeyWithBodyWithResponse(ctx context.Context, key Key, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*SetKeyResponse, error)
 
 	// SetKeyWithFormdataBodyWithResponse Set, create, update or compare-and-swap a key or directory.
 	//
-	// Every parameter may travel in the query string or in the
-	// `application/x-www-form-urlencoded` body; when both carry the same
-	// name **the body wins**. A body of any other Content-Type (JSON,
-	// text, multipart) is silently ignored: the key is then written with
-	// the empty value and 201/200 is returned, not an error.
+	// Every field of the write travels in the
+	// `application/x-www-form-urlencoded` body (`SetKeyForm`), conditions
+	// (`prevExist`, `prevValue`, `prevIndex`) included. The server also
+	// reads the same names from the query string, where the body wins;
+	// this spec describes only the body, so that each field has one
+	// place. A body of any other Content-Type (JSON, text, multipart) is
+	// silently ignored: the key is then written with the empty value and
+	// 201/200 is returned, not an error.
 	//
 	// Which operation runs:
 	//
@@ -5074,7 +4615,7 @@ type ClientWithResponsesInterface interface {
 	// Takes a body of the `application/x-www-form-urlencoded` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with PUT /v2/keys/{key} (the `SetKey` operationId).
-	SetKeyWithFormdataBodyWithResponse(ctx context.Context, key Key, params *SetKeyParams, body SetKeyFormdataRequestBody, reqEditors ...RequestEditorFn) (*SetKeyResponse, error)
+	SetKeyWithFormdataBodyWithResponse(ctx context.Context, key Key, body SetKeyFormdataRequestBody, reqEditors ...RequestEditorFn) (*SetKeyResponse, error)
 
 	// GetMachinesWithResponse List the client URLs of every member as plain text.
 	//
@@ -5161,18 +4702,6 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /v2/members (the `AddMember` operationId).
 	AddMemberWithResponse(ctx context.Context, body AddMemberJSONRequestBody, reqEditors ...RequestEditorFn) (*AddMemberResponse, error)
 
-	// RemoveMemberNamedLeaderWithResponse Not a way to remove the leader.
-	//
-	// `leader` is not a member id: a DELETE of this path is
-	// `removeMember` with the id `leader`, which answers 404 `No such
-	// member: leader` and changes nothing. To remove the leader, read its
-	// id with `getLeader` and remove that id.
-	//
-	// Returns a wrapper object for the known response body format(s).
-	//
-	// Corresponds with DELETE /v2/members/leader (the `RemoveMemberNamedLeader` operationId).
-	RemoveMemberNamedLeaderWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*RemoveMemberNamedLeaderResponse, error)
-
 	// GetLeaderWithResponse Get the member that is currently the raft leader.
 	//
 	// Every member answers with the same leader. While there is no leader
@@ -5186,19 +4715,20 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /v2/members/leader (the `GetLeader` operationId).
 	GetLeaderWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetLeaderResponse, error)
 
-	// RemoveMemberWithResponse Remove a member from the cluster.
+	// DeleteMemberWithResponse Remove a member from the cluster.
 	//
 	// Answers 204 with no body. Removing a member that was already removed
 	// answers **410** `Member permanently removed: <id>`; an unknown or
 	// unparsable id answers 404 `No such member: <id>` (the id `leader`
-	// too, described under `/v2/members/leader`). 401 when auth is on and
+	// too: `leader` is not a member id, so DELETE `/v2/members/leader`
+	// removes nothing). 401 when auth is on and
 	// the caller is not root; 500 when the change cannot be committed (no
 	// quorum, after about 7 s).
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
-	// Corresponds with DELETE /v2/members/{memberId} (the `RemoveMember` operationId).
-	RemoveMemberWithResponse(ctx context.Context, memberId string, reqEditors ...RequestEditorFn) (*RemoveMemberResponse, error)
+	// Corresponds with DELETE /v2/members/{memberId} (the `DeleteMember` operationId).
+	DeleteMemberWithResponse(ctx context.Context, memberId string, reqEditors ...RequestEditorFn) (*DeleteMemberResponse, error)
 
 	// UpdateMemberWithBodyWithResponse Replace the peer URLs of a member.
 	//
@@ -5311,6 +4841,7 @@ func (r GetHealthResponse) ContentType() string {
 
 // DisableAuthResponse200Headers the declared response headers of an HTTP 200 response for DisableAuth
 type DisableAuthResponse200Headers struct {
+	ContentLength  *int
 	XEtcdClusterId *string
 }
 
@@ -5456,6 +4987,7 @@ func (r GetAuthStatusResponse) ContentType() string {
 
 // EnableAuthResponse200Headers the declared response headers of an HTTP 200 response for EnableAuth
 type EnableAuthResponse200Headers struct {
+	ContentLength  *int
 	XEtcdClusterId *string
 }
 
@@ -5613,37 +5145,38 @@ func (r ListRolesResponse) ContentType() string {
 	return ""
 }
 
-// RemoveRoleResponse200Headers the declared response headers of an HTTP 200 response for RemoveRole
-type RemoveRoleResponse200Headers struct {
+// DeleteRoleResponse200Headers the declared response headers of an HTTP 200 response for DeleteRole
+type DeleteRoleResponse200Headers struct {
+	ContentLength  *int
 	XEtcdClusterId *string
 }
 
-// RemoveRoleResponse400Headers the declared response headers of an HTTP 400 response for RemoveRole
-type RemoveRoleResponse400Headers struct {
+// DeleteRoleResponse400Headers the declared response headers of an HTTP 400 response for DeleteRole
+type DeleteRoleResponse400Headers struct {
 	XEtcdClusterId *string
 }
 
-// RemoveRoleResponse401Headers the declared response headers of an HTTP 401 response for RemoveRole
-type RemoveRoleResponse401Headers struct {
+// DeleteRoleResponse401Headers the declared response headers of an HTTP 401 response for DeleteRole
+type DeleteRoleResponse401Headers struct {
 	XEtcdClusterId *string
 }
 
-// RemoveRoleResponse403Headers the declared response headers of an HTTP 403 response for RemoveRole
-type RemoveRoleResponse403Headers struct {
+// DeleteRoleResponse403Headers the declared response headers of an HTTP 403 response for DeleteRole
+type DeleteRoleResponse403Headers struct {
 	XEtcdClusterId *string
 }
 
-// RemoveRoleResponse404Headers the declared response headers of an HTTP 404 response for RemoveRole
-type RemoveRoleResponse404Headers struct {
+// DeleteRoleResponse404Headers the declared response headers of an HTTP 404 response for DeleteRole
+type DeleteRoleResponse404Headers struct {
 	XEtcdClusterId *string
 }
 
-// RemoveRoleResponse500Headers the declared response headers of an HTTP 500 response for RemoveRole
-type RemoveRoleResponse500Headers struct {
+// DeleteRoleResponse500Headers the declared response headers of an HTTP 500 response for DeleteRole
+type DeleteRoleResponse500Headers struct {
 	XEtcdClusterId *string
 }
 
-type RemoveRoleResponse struct {
+type DeleteRoleResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON400 the response for an HTTP 400 `application/json` response
@@ -5657,51 +5190,51 @@ type RemoveRoleResponse struct {
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *HTTPError
 	// Headers200 the parsed response headers for an HTTP 200 response
-	Headers200 *RemoveRoleResponse200Headers
+	Headers200 *DeleteRoleResponse200Headers
 	// Headers400 the parsed response headers for an HTTP 400 response
-	Headers400 *RemoveRoleResponse400Headers
+	Headers400 *DeleteRoleResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
-	Headers401 *RemoveRoleResponse401Headers
+	Headers401 *DeleteRoleResponse401Headers
 	// Headers403 the parsed response headers for an HTTP 403 response
-	Headers403 *RemoveRoleResponse403Headers
+	Headers403 *DeleteRoleResponse403Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
-	Headers404 *RemoveRoleResponse404Headers
+	Headers404 *DeleteRoleResponse404Headers
 	// Headers500 the parsed response headers for an HTTP 500 response
-	Headers500 *RemoveRoleResponse500Headers
+	Headers500 *DeleteRoleResponse500Headers
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
-func (r RemoveRoleResponse) GetJSON400() *HTTPError {
+func (r DeleteRoleResponse) GetJSON400() *HTTPError {
 	return r.JSON400
 }
 
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
-func (r RemoveRoleResponse) GetJSON401() *HTTPError {
+func (r DeleteRoleResponse) GetJSON401() *HTTPError {
 	return r.JSON401
 }
 
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
-func (r RemoveRoleResponse) GetJSON403() *HTTPError {
+func (r DeleteRoleResponse) GetJSON403() *HTTPError {
 	return r.JSON403
 }
 
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
-func (r RemoveRoleResponse) GetJSON404() *HTTPError {
+func (r DeleteRoleResponse) GetJSON404() *HTTPError {
 	return r.JSON404
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
-func (r RemoveRoleResponse) GetJSON500() *HTTPError {
+func (r DeleteRoleResponse) GetJSON500() *HTTPError {
 	return r.JSON500
 }
 
 // GetBody returns the raw response body bytes
-func (r RemoveRoleResponse) GetBody() []byte {
+func (r DeleteRoleResponse) GetBody() []byte {
 	return r.Body
 }
 
 // Status returns HTTPResponse.Status
-func (r RemoveRoleResponse) Status() string {
+func (r DeleteRoleResponse) Status() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Status
 	}
@@ -5709,7 +5242,7 @@ func (r RemoveRoleResponse) Status() string {
 }
 
 // StatusCode returns HTTPResponse.StatusCode
-func (r RemoveRoleResponse) StatusCode() int {
+func (r DeleteRoleResponse) StatusCode() int {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.StatusCode
 	}
@@ -5717,7 +5250,7 @@ func (r RemoveRoleResponse) StatusCode() int {
 }
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
-func (r RemoveRoleResponse) ContentType() string {
+func (r DeleteRoleResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -5828,47 +5361,47 @@ func (r GetRoleResponse) ContentType() string {
 	return ""
 }
 
-// PutRoleResponse200Headers the declared response headers of an HTTP 200 response for PutRole
-type PutRoleResponse200Headers struct {
+// SetRoleResponse200Headers the declared response headers of an HTTP 200 response for SetRole
+type SetRoleResponse200Headers struct {
 	XEtcdClusterId *string
 }
 
-// PutRoleResponse201Headers the declared response headers of an HTTP 201 response for PutRole
-type PutRoleResponse201Headers struct {
+// SetRoleResponse201Headers the declared response headers of an HTTP 201 response for SetRole
+type SetRoleResponse201Headers struct {
 	XEtcdClusterId *string
 }
 
-// PutRoleResponse400Headers the declared response headers of an HTTP 400 response for PutRole
-type PutRoleResponse400Headers struct {
+// SetRoleResponse400Headers the declared response headers of an HTTP 400 response for SetRole
+type SetRoleResponse400Headers struct {
 	XEtcdClusterId *string
 }
 
-// PutRoleResponse401Headers the declared response headers of an HTTP 401 response for PutRole
-type PutRoleResponse401Headers struct {
+// SetRoleResponse401Headers the declared response headers of an HTTP 401 response for SetRole
+type SetRoleResponse401Headers struct {
 	XEtcdClusterId *string
 }
 
-// PutRoleResponse403Headers the declared response headers of an HTTP 403 response for PutRole
-type PutRoleResponse403Headers struct {
+// SetRoleResponse403Headers the declared response headers of an HTTP 403 response for SetRole
+type SetRoleResponse403Headers struct {
 	XEtcdClusterId *string
 }
 
-// PutRoleResponse404Headers the declared response headers of an HTTP 404 response for PutRole
-type PutRoleResponse404Headers struct {
+// SetRoleResponse404Headers the declared response headers of an HTTP 404 response for SetRole
+type SetRoleResponse404Headers struct {
 	XEtcdClusterId *string
 }
 
-// PutRoleResponse409Headers the declared response headers of an HTTP 409 response for PutRole
-type PutRoleResponse409Headers struct {
+// SetRoleResponse409Headers the declared response headers of an HTTP 409 response for SetRole
+type SetRoleResponse409Headers struct {
 	XEtcdClusterId *string
 }
 
-// PutRoleResponse500Headers the declared response headers of an HTTP 500 response for PutRole
-type PutRoleResponse500Headers struct {
+// SetRoleResponse500Headers the declared response headers of an HTTP 500 response for SetRole
+type SetRoleResponse500Headers struct {
 	XEtcdClusterId *string
 }
 
-type PutRoleResponse struct {
+type SetRoleResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
@@ -5888,70 +5421,70 @@ type PutRoleResponse struct {
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *HTTPError
 	// Headers200 the parsed response headers for an HTTP 200 response
-	Headers200 *PutRoleResponse200Headers
+	Headers200 *SetRoleResponse200Headers
 	// Headers201 the parsed response headers for an HTTP 201 response
-	Headers201 *PutRoleResponse201Headers
+	Headers201 *SetRoleResponse201Headers
 	// Headers400 the parsed response headers for an HTTP 400 response
-	Headers400 *PutRoleResponse400Headers
+	Headers400 *SetRoleResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
-	Headers401 *PutRoleResponse401Headers
+	Headers401 *SetRoleResponse401Headers
 	// Headers403 the parsed response headers for an HTTP 403 response
-	Headers403 *PutRoleResponse403Headers
+	Headers403 *SetRoleResponse403Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
-	Headers404 *PutRoleResponse404Headers
+	Headers404 *SetRoleResponse404Headers
 	// Headers409 the parsed response headers for an HTTP 409 response
-	Headers409 *PutRoleResponse409Headers
+	Headers409 *SetRoleResponse409Headers
 	// Headers500 the parsed response headers for an HTTP 500 response
-	Headers500 *PutRoleResponse500Headers
+	Headers500 *SetRoleResponse500Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
-func (r PutRoleResponse) GetJSON200() *Role {
+func (r SetRoleResponse) GetJSON200() *Role {
 	return r.JSON200
 }
 
 // GetJSON201 returns the response for an HTTP 201 `application/json` response
-func (r PutRoleResponse) GetJSON201() *Role {
+func (r SetRoleResponse) GetJSON201() *Role {
 	return r.JSON201
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
-func (r PutRoleResponse) GetJSON400() *HTTPError {
+func (r SetRoleResponse) GetJSON400() *HTTPError {
 	return r.JSON400
 }
 
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
-func (r PutRoleResponse) GetJSON401() *HTTPError {
+func (r SetRoleResponse) GetJSON401() *HTTPError {
 	return r.JSON401
 }
 
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
-func (r PutRoleResponse) GetJSON403() *HTTPError {
+func (r SetRoleResponse) GetJSON403() *HTTPError {
 	return r.JSON403
 }
 
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
-func (r PutRoleResponse) GetJSON404() *HTTPError {
+func (r SetRoleResponse) GetJSON404() *HTTPError {
 	return r.JSON404
 }
 
 // GetJSON409 returns the response for an HTTP 409 `application/json` response
-func (r PutRoleResponse) GetJSON409() *HTTPError {
+func (r SetRoleResponse) GetJSON409() *HTTPError {
 	return r.JSON409
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
-func (r PutRoleResponse) GetJSON500() *HTTPError {
+func (r SetRoleResponse) GetJSON500() *HTTPError {
 	return r.JSON500
 }
 
 // GetBody returns the raw response body bytes
-func (r PutRoleResponse) GetBody() []byte {
+func (r SetRoleResponse) GetBody() []byte {
 	return r.Body
 }
 
 // Status returns HTTPResponse.Status
-func (r PutRoleResponse) Status() string {
+func (r SetRoleResponse) Status() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Status
 	}
@@ -5959,7 +5492,7 @@ func (r PutRoleResponse) Status() string {
 }
 
 // StatusCode returns HTTPResponse.StatusCode
-func (r PutRoleResponse) StatusCode() int {
+func (r SetRoleResponse) StatusCode() int {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.StatusCode
 	}
@@ -5967,7 +5500,7 @@ func (r PutRoleResponse) StatusCode() int {
 }
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
-func (r PutRoleResponse) ContentType() string {
+func (r SetRoleResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -6050,37 +5583,38 @@ func (r ListUsersResponse) ContentType() string {
 	return ""
 }
 
-// RemoveUserResponse200Headers the declared response headers of an HTTP 200 response for RemoveUser
-type RemoveUserResponse200Headers struct {
+// DeleteUserResponse200Headers the declared response headers of an HTTP 200 response for DeleteUser
+type DeleteUserResponse200Headers struct {
+	ContentLength  *int
 	XEtcdClusterId *string
 }
 
-// RemoveUserResponse400Headers the declared response headers of an HTTP 400 response for RemoveUser
-type RemoveUserResponse400Headers struct {
+// DeleteUserResponse400Headers the declared response headers of an HTTP 400 response for DeleteUser
+type DeleteUserResponse400Headers struct {
 	XEtcdClusterId *string
 }
 
-// RemoveUserResponse401Headers the declared response headers of an HTTP 401 response for RemoveUser
-type RemoveUserResponse401Headers struct {
+// DeleteUserResponse401Headers the declared response headers of an HTTP 401 response for DeleteUser
+type DeleteUserResponse401Headers struct {
 	XEtcdClusterId *string
 }
 
-// RemoveUserResponse403Headers the declared response headers of an HTTP 403 response for RemoveUser
-type RemoveUserResponse403Headers struct {
+// DeleteUserResponse403Headers the declared response headers of an HTTP 403 response for DeleteUser
+type DeleteUserResponse403Headers struct {
 	XEtcdClusterId *string
 }
 
-// RemoveUserResponse404Headers the declared response headers of an HTTP 404 response for RemoveUser
-type RemoveUserResponse404Headers struct {
+// DeleteUserResponse404Headers the declared response headers of an HTTP 404 response for DeleteUser
+type DeleteUserResponse404Headers struct {
 	XEtcdClusterId *string
 }
 
-// RemoveUserResponse500Headers the declared response headers of an HTTP 500 response for RemoveUser
-type RemoveUserResponse500Headers struct {
+// DeleteUserResponse500Headers the declared response headers of an HTTP 500 response for DeleteUser
+type DeleteUserResponse500Headers struct {
 	XEtcdClusterId *string
 }
 
-type RemoveUserResponse struct {
+type DeleteUserResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON400 the response for an HTTP 400 `application/json` response
@@ -6094,51 +5628,51 @@ type RemoveUserResponse struct {
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *HTTPError
 	// Headers200 the parsed response headers for an HTTP 200 response
-	Headers200 *RemoveUserResponse200Headers
+	Headers200 *DeleteUserResponse200Headers
 	// Headers400 the parsed response headers for an HTTP 400 response
-	Headers400 *RemoveUserResponse400Headers
+	Headers400 *DeleteUserResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
-	Headers401 *RemoveUserResponse401Headers
+	Headers401 *DeleteUserResponse401Headers
 	// Headers403 the parsed response headers for an HTTP 403 response
-	Headers403 *RemoveUserResponse403Headers
+	Headers403 *DeleteUserResponse403Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
-	Headers404 *RemoveUserResponse404Headers
+	Headers404 *DeleteUserResponse404Headers
 	// Headers500 the parsed response headers for an HTTP 500 response
-	Headers500 *RemoveUserResponse500Headers
+	Headers500 *DeleteUserResponse500Headers
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
-func (r RemoveUserResponse) GetJSON400() *HTTPError {
+func (r DeleteUserResponse) GetJSON400() *HTTPError {
 	return r.JSON400
 }
 
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
-func (r RemoveUserResponse) GetJSON401() *HTTPError {
+func (r DeleteUserResponse) GetJSON401() *HTTPError {
 	return r.JSON401
 }
 
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
-func (r RemoveUserResponse) GetJSON403() *HTTPError {
+func (r DeleteUserResponse) GetJSON403() *HTTPError {
 	return r.JSON403
 }
 
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
-func (r RemoveUserResponse) GetJSON404() *HTTPError {
+func (r DeleteUserResponse) GetJSON404() *HTTPError {
 	return r.JSON404
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
-func (r RemoveUserResponse) GetJSON500() *HTTPError {
+func (r DeleteUserResponse) GetJSON500() *HTTPError {
 	return r.JSON500
 }
 
 // GetBody returns the raw response body bytes
-func (r RemoveUserResponse) GetBody() []byte {
+func (r DeleteUserResponse) GetBody() []byte {
 	return r.Body
 }
 
 // Status returns HTTPResponse.Status
-func (r RemoveUserResponse) Status() string {
+func (r DeleteUserResponse) Status() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Status
 	}
@@ -6146,7 +5680,7 @@ func (r RemoveUserResponse) Status() string {
 }
 
 // StatusCode returns HTTPResponse.StatusCode
-func (r RemoveUserResponse) StatusCode() int {
+func (r DeleteUserResponse) StatusCode() int {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.StatusCode
 	}
@@ -6154,7 +5688,7 @@ func (r RemoveUserResponse) StatusCode() int {
 }
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
-func (r RemoveUserResponse) ContentType() string {
+func (r DeleteUserResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -6265,42 +5799,42 @@ func (r GetUserResponse) ContentType() string {
 	return ""
 }
 
-// PutUserResponse200Headers the declared response headers of an HTTP 200 response for PutUser
-type PutUserResponse200Headers struct {
+// SetUserResponse200Headers the declared response headers of an HTTP 200 response for SetUser
+type SetUserResponse200Headers struct {
 	XEtcdClusterId *string
 }
 
-// PutUserResponse201Headers the declared response headers of an HTTP 201 response for PutUser
-type PutUserResponse201Headers struct {
+// SetUserResponse201Headers the declared response headers of an HTTP 201 response for SetUser
+type SetUserResponse201Headers struct {
 	XEtcdClusterId *string
 }
 
-// PutUserResponse400Headers the declared response headers of an HTTP 400 response for PutUser
-type PutUserResponse400Headers struct {
+// SetUserResponse400Headers the declared response headers of an HTTP 400 response for SetUser
+type SetUserResponse400Headers struct {
 	XEtcdClusterId *string
 }
 
-// PutUserResponse401Headers the declared response headers of an HTTP 401 response for PutUser
-type PutUserResponse401Headers struct {
+// SetUserResponse401Headers the declared response headers of an HTTP 401 response for SetUser
+type SetUserResponse401Headers struct {
 	XEtcdClusterId *string
 }
 
-// PutUserResponse404Headers the declared response headers of an HTTP 404 response for PutUser
-type PutUserResponse404Headers struct {
+// SetUserResponse404Headers the declared response headers of an HTTP 404 response for SetUser
+type SetUserResponse404Headers struct {
 	XEtcdClusterId *string
 }
 
-// PutUserResponse409Headers the declared response headers of an HTTP 409 response for PutUser
-type PutUserResponse409Headers struct {
+// SetUserResponse409Headers the declared response headers of an HTTP 409 response for SetUser
+type SetUserResponse409Headers struct {
 	XEtcdClusterId *string
 }
 
-// PutUserResponse500Headers the declared response headers of an HTTP 500 response for PutUser
-type PutUserResponse500Headers struct {
+// SetUserResponse500Headers the declared response headers of an HTTP 500 response for SetUser
+type SetUserResponse500Headers struct {
 	XEtcdClusterId *string
 }
 
-type PutUserResponse struct {
+type SetUserResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
@@ -6318,63 +5852,63 @@ type PutUserResponse struct {
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *HTTPError
 	// Headers200 the parsed response headers for an HTTP 200 response
-	Headers200 *PutUserResponse200Headers
+	Headers200 *SetUserResponse200Headers
 	// Headers201 the parsed response headers for an HTTP 201 response
-	Headers201 *PutUserResponse201Headers
+	Headers201 *SetUserResponse201Headers
 	// Headers400 the parsed response headers for an HTTP 400 response
-	Headers400 *PutUserResponse400Headers
+	Headers400 *SetUserResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
-	Headers401 *PutUserResponse401Headers
+	Headers401 *SetUserResponse401Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
-	Headers404 *PutUserResponse404Headers
+	Headers404 *SetUserResponse404Headers
 	// Headers409 the parsed response headers for an HTTP 409 response
-	Headers409 *PutUserResponse409Headers
+	Headers409 *SetUserResponse409Headers
 	// Headers500 the parsed response headers for an HTTP 500 response
-	Headers500 *PutUserResponse500Headers
+	Headers500 *SetUserResponse500Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
-func (r PutUserResponse) GetJSON200() *UserNames {
+func (r SetUserResponse) GetJSON200() *UserNames {
 	return r.JSON200
 }
 
 // GetJSON201 returns the response for an HTTP 201 `application/json` response
-func (r PutUserResponse) GetJSON201() *UserNames {
+func (r SetUserResponse) GetJSON201() *UserNames {
 	return r.JSON201
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
-func (r PutUserResponse) GetJSON400() *HTTPError {
+func (r SetUserResponse) GetJSON400() *HTTPError {
 	return r.JSON400
 }
 
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
-func (r PutUserResponse) GetJSON401() *HTTPError {
+func (r SetUserResponse) GetJSON401() *HTTPError {
 	return r.JSON401
 }
 
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
-func (r PutUserResponse) GetJSON404() *HTTPError {
+func (r SetUserResponse) GetJSON404() *HTTPError {
 	return r.JSON404
 }
 
 // GetJSON409 returns the response for an HTTP 409 `application/json` response
-func (r PutUserResponse) GetJSON409() *HTTPError {
+func (r SetUserResponse) GetJSON409() *HTTPError {
 	return r.JSON409
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
-func (r PutUserResponse) GetJSON500() *HTTPError {
+func (r SetUserResponse) GetJSON500() *HTTPError {
 	return r.JSON500
 }
 
 // GetBody returns the raw response body bytes
-func (r PutUserResponse) GetBody() []byte {
+func (r SetUserResponse) GetBody() []byte {
 	return r.Body
 }
 
 // Status returns HTTPResponse.Status
-func (r PutUserResponse) Status() string {
+func (r SetUserResponse) Status() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Status
 	}
@@ -6382,7 +5916,7 @@ func (r PutUserResponse) Status() string {
 }
 
 // StatusCode returns HTTPResponse.StatusCode
-func (r PutUserResponse) StatusCode() int {
+func (r SetUserResponse) StatusCode() int {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.StatusCode
 	}
@@ -6390,86 +5924,7 @@ func (r PutUserResponse) StatusCode() int {
 }
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
-func (r PutUserResponse) ContentType() string {
-	if r.HTTPResponse != nil {
-		return r.HTTPResponse.Header.Get("Content-Type")
-	}
-	return ""
-}
-
-// DeleteKeysRootResponse400Headers the declared response headers of an HTTP 400 response for DeleteKeysRoot
-type DeleteKeysRootResponse400Headers struct {
-	XEtcdClusterId *string
-	XEtcdIndex     *uint64
-}
-
-// DeleteKeysRootResponse401Headers the declared response headers of an HTTP 401 response for DeleteKeysRoot
-type DeleteKeysRootResponse401Headers struct {
-	XEtcdClusterId *string
-	XEtcdIndex     *uint64
-}
-
-// DeleteKeysRootResponse500Headers the declared response headers of an HTTP 500 response for DeleteKeysRoot
-type DeleteKeysRootResponse500Headers struct {
-	XEtcdClusterId *string
-	XEtcdIndex     *uint64
-}
-
-type DeleteKeysRootResponse struct {
-	Body         []byte
-	HTTPResponse *http.Response
-	// JSON400 the response for an HTTP 400 `application/json` response
-	JSON400 *KeyError
-	// JSON401 the response for an HTTP 401 `application/json` response
-	JSON401 *KeyError
-	// JSON500 the response for an HTTP 500 `application/json` response
-	JSON500 *KeyError
-	// Headers400 the parsed response headers for an HTTP 400 response
-	Headers400 *DeleteKeysRootResponse400Headers
-	// Headers401 the parsed response headers for an HTTP 401 response
-	Headers401 *DeleteKeysRootResponse401Headers
-	// Headers500 the parsed response headers for an HTTP 500 response
-	Headers500 *DeleteKeysRootResponse500Headers
-}
-
-// GetJSON400 returns the response for an HTTP 400 `application/json` response
-func (r DeleteKeysRootResponse) GetJSON400() *KeyError {
-	return r.JSON400
-}
-
-// GetJSON401 returns the response for an HTTP 401 `application/json` response
-func (r DeleteKeysRootResponse) GetJSON401() *KeyError {
-	return r.JSON401
-}
-
-// GetJSON500 returns the response for an HTTP 500 `application/json` response
-func (r DeleteKeysRootResponse) GetJSON500() *KeyError {
-	return r.JSON500
-}
-
-// GetBody returns the raw response body bytes
-func (r DeleteKeysRootResponse) GetBody() []byte {
-	return r.Body
-}
-
-// Status returns HTTPResponse.Status
-func (r DeleteKeysRootResponse) Status() string {
-	if r.HTTPResponse != nil {
-		return r.HTTPResponse.Status
-	}
-	return http.StatusText(0)
-}
-
-// StatusCode returns HTTPResponse.StatusCode
-func (r DeleteKeysRootResponse) StatusCode() int {
-	if r.HTTPResponse != nil {
-		return r.HTTPResponse.StatusCode
-	}
-	return 0
-}
-
-// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
-func (r DeleteKeysRootResponse) ContentType() string {
+func (r SetUserResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -6731,85 +6186,6 @@ func (r CreateInOrderKeysRootResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r CreateInOrderKeysRootResponse) ContentType() string {
-	if r.HTTPResponse != nil {
-		return r.HTTPResponse.Header.Get("Content-Type")
-	}
-	return ""
-}
-
-// SetKeysRootResponse400Headers the declared response headers of an HTTP 400 response for SetKeysRoot
-type SetKeysRootResponse400Headers struct {
-	XEtcdClusterId *string
-	XEtcdIndex     *uint64
-}
-
-// SetKeysRootResponse401Headers the declared response headers of an HTTP 401 response for SetKeysRoot
-type SetKeysRootResponse401Headers struct {
-	XEtcdClusterId *string
-	XEtcdIndex     *uint64
-}
-
-// SetKeysRootResponse500Headers the declared response headers of an HTTP 500 response for SetKeysRoot
-type SetKeysRootResponse500Headers struct {
-	XEtcdClusterId *string
-	XEtcdIndex     *uint64
-}
-
-type SetKeysRootResponse struct {
-	Body         []byte
-	HTTPResponse *http.Response
-	// JSON400 the response for an HTTP 400 `application/json` response
-	JSON400 *KeyError
-	// JSON401 the response for an HTTP 401 `application/json` response
-	JSON401 *KeyError
-	// JSON500 the response for an HTTP 500 `application/json` response
-	JSON500 *KeyError
-	// Headers400 the parsed response headers for an HTTP 400 response
-	Headers400 *SetKeysRootResponse400Headers
-	// Headers401 the parsed response headers for an HTTP 401 response
-	Headers401 *SetKeysRootResponse401Headers
-	// Headers500 the parsed response headers for an HTTP 500 response
-	Headers500 *SetKeysRootResponse500Headers
-}
-
-// GetJSON400 returns the response for an HTTP 400 `application/json` response
-func (r SetKeysRootResponse) GetJSON400() *KeyError {
-	return r.JSON400
-}
-
-// GetJSON401 returns the response for an HTTP 401 `application/json` response
-func (r SetKeysRootResponse) GetJSON401() *KeyError {
-	return r.JSON401
-}
-
-// GetJSON500 returns the response for an HTTP 500 `application/json` response
-func (r SetKeysRootResponse) GetJSON500() *KeyError {
-	return r.JSON500
-}
-
-// GetBody returns the raw response body bytes
-func (r SetKeysRootResponse) GetBody() []byte {
-	return r.Body
-}
-
-// Status returns HTTPResponse.Status
-func (r SetKeysRootResponse) Status() string {
-	if r.HTTPResponse != nil {
-		return r.HTTPResponse.Status
-	}
-	return http.StatusText(0)
-}
-
-// StatusCode returns HTTPResponse.StatusCode
-func (r SetKeysRootResponse) StatusCode() int {
-	if r.HTTPResponse != nil {
-		return r.HTTPResponse.StatusCode
-	}
-	return 0
-}
-
-// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
-func (r SetKeysRootResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -7640,68 +7016,6 @@ func (r AddMemberResponse) ContentType() string {
 	return ""
 }
 
-// RemoveMemberNamedLeaderResponse401Headers the declared response headers of an HTTP 401 response for RemoveMemberNamedLeader
-type RemoveMemberNamedLeaderResponse401Headers struct {
-	XEtcdClusterId *string
-}
-
-// RemoveMemberNamedLeaderResponse404Headers the declared response headers of an HTTP 404 response for RemoveMemberNamedLeader
-type RemoveMemberNamedLeaderResponse404Headers struct {
-	XEtcdClusterId *string
-}
-
-type RemoveMemberNamedLeaderResponse struct {
-	Body         []byte
-	HTTPResponse *http.Response
-	// JSON401 the response for an HTTP 401 `application/json` response
-	JSON401 *HTTPError
-	// JSON404 the response for an HTTP 404 `application/json` response
-	JSON404 *HTTPError
-	// Headers401 the parsed response headers for an HTTP 401 response
-	Headers401 *RemoveMemberNamedLeaderResponse401Headers
-	// Headers404 the parsed response headers for an HTTP 404 response
-	Headers404 *RemoveMemberNamedLeaderResponse404Headers
-}
-
-// GetJSON401 returns the response for an HTTP 401 `application/json` response
-func (r RemoveMemberNamedLeaderResponse) GetJSON401() *HTTPError {
-	return r.JSON401
-}
-
-// GetJSON404 returns the response for an HTTP 404 `application/json` response
-func (r RemoveMemberNamedLeaderResponse) GetJSON404() *HTTPError {
-	return r.JSON404
-}
-
-// GetBody returns the raw response body bytes
-func (r RemoveMemberNamedLeaderResponse) GetBody() []byte {
-	return r.Body
-}
-
-// Status returns HTTPResponse.Status
-func (r RemoveMemberNamedLeaderResponse) Status() string {
-	if r.HTTPResponse != nil {
-		return r.HTTPResponse.Status
-	}
-	return http.StatusText(0)
-}
-
-// StatusCode returns HTTPResponse.StatusCode
-func (r RemoveMemberNamedLeaderResponse) StatusCode() int {
-	if r.HTTPResponse != nil {
-		return r.HTTPResponse.StatusCode
-	}
-	return 0
-}
-
-// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
-func (r RemoveMemberNamedLeaderResponse) ContentType() string {
-	if r.HTTPResponse != nil {
-		return r.HTTPResponse.Header.Get("Content-Type")
-	}
-	return ""
-}
-
 // GetLeaderResponse200Headers the declared response headers of an HTTP 200 response for GetLeader
 type GetLeaderResponse200Headers struct {
 	XEtcdClusterId *string
@@ -7764,32 +7078,32 @@ func (r GetLeaderResponse) ContentType() string {
 	return ""
 }
 
-// RemoveMemberResponse204Headers the declared response headers of an HTTP 204 response for RemoveMember
-type RemoveMemberResponse204Headers struct {
+// DeleteMemberResponse204Headers the declared response headers of an HTTP 204 response for DeleteMember
+type DeleteMemberResponse204Headers struct {
 	XEtcdClusterId *string
 }
 
-// RemoveMemberResponse401Headers the declared response headers of an HTTP 401 response for RemoveMember
-type RemoveMemberResponse401Headers struct {
+// DeleteMemberResponse401Headers the declared response headers of an HTTP 401 response for DeleteMember
+type DeleteMemberResponse401Headers struct {
 	XEtcdClusterId *string
 }
 
-// RemoveMemberResponse404Headers the declared response headers of an HTTP 404 response for RemoveMember
-type RemoveMemberResponse404Headers struct {
+// DeleteMemberResponse404Headers the declared response headers of an HTTP 404 response for DeleteMember
+type DeleteMemberResponse404Headers struct {
 	XEtcdClusterId *string
 }
 
-// RemoveMemberResponse410Headers the declared response headers of an HTTP 410 response for RemoveMember
-type RemoveMemberResponse410Headers struct {
+// DeleteMemberResponse410Headers the declared response headers of an HTTP 410 response for DeleteMember
+type DeleteMemberResponse410Headers struct {
 	XEtcdClusterId *string
 }
 
-// RemoveMemberResponse500Headers the declared response headers of an HTTP 500 response for RemoveMember
-type RemoveMemberResponse500Headers struct {
+// DeleteMemberResponse500Headers the declared response headers of an HTTP 500 response for DeleteMember
+type DeleteMemberResponse500Headers struct {
 	XEtcdClusterId *string
 }
 
-type RemoveMemberResponse struct {
+type DeleteMemberResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON401 the response for an HTTP 401 `application/json` response
@@ -7801,44 +7115,44 @@ type RemoveMemberResponse struct {
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *HTTPError
 	// Headers204 the parsed response headers for an HTTP 204 response
-	Headers204 *RemoveMemberResponse204Headers
+	Headers204 *DeleteMemberResponse204Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
-	Headers401 *RemoveMemberResponse401Headers
+	Headers401 *DeleteMemberResponse401Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
-	Headers404 *RemoveMemberResponse404Headers
+	Headers404 *DeleteMemberResponse404Headers
 	// Headers410 the parsed response headers for an HTTP 410 response
-	Headers410 *RemoveMemberResponse410Headers
+	Headers410 *DeleteMemberResponse410Headers
 	// Headers500 the parsed response headers for an HTTP 500 response
-	Headers500 *RemoveMemberResponse500Headers
+	Headers500 *DeleteMemberResponse500Headers
 }
 
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
-func (r RemoveMemberResponse) GetJSON401() *HTTPError {
+func (r DeleteMemberResponse) GetJSON401() *HTTPError {
 	return r.JSON401
 }
 
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
-func (r RemoveMemberResponse) GetJSON404() *HTTPError {
+func (r DeleteMemberResponse) GetJSON404() *HTTPError {
 	return r.JSON404
 }
 
 // GetJSON410 returns the response for an HTTP 410 `application/json` response
-func (r RemoveMemberResponse) GetJSON410() *HTTPError {
+func (r DeleteMemberResponse) GetJSON410() *HTTPError {
 	return r.JSON410
 }
 
 // GetJSON500 returns the response for an HTTP 500 `application/json` response
-func (r RemoveMemberResponse) GetJSON500() *HTTPError {
+func (r DeleteMemberResponse) GetJSON500() *HTTPError {
 	return r.JSON500
 }
 
 // GetBody returns the raw response body bytes
-func (r RemoveMemberResponse) GetBody() []byte {
+func (r DeleteMemberResponse) GetBody() []byte {
 	return r.Body
 }
 
 // Status returns HTTPResponse.Status
-func (r RemoveMemberResponse) Status() string {
+func (r DeleteMemberResponse) Status() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Status
 	}
@@ -7846,7 +7160,7 @@ func (r RemoveMemberResponse) Status() string {
 }
 
 // StatusCode returns HTTPResponse.StatusCode
-func (r RemoveMemberResponse) StatusCode() int {
+func (r DeleteMemberResponse) StatusCode() int {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.StatusCode
 	}
@@ -7854,7 +7168,7 @@ func (r RemoveMemberResponse) StatusCode() int {
 }
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
-func (r RemoveMemberResponse) ContentType() string {
+func (r DeleteMemberResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -8159,15 +7473,18 @@ func (r GetVersionResponse) ContentType() string {
 
 // GetHealthWithResponse Check that the member has a leader and can serve a quorum read.
 //
-// The answer is labelled `text/plain; charset=utf-8` but the body is
-// the JSON text of a `Health` object (read it as JSON regardless of the
-// label). Healthy: 200 `{"health":"true"}` (3.5:
-// `{"health":"true","reason":""}`), no trailing newline. Unhealthy: 503
-// with the same shape and `"health":"false"` plus a newline (3.5 adds a
-// `reason` such as `RAFT NO LEADER` or
-// `QGET ERROR:etcdserver: request timed out`). The check fails at once
-// when there is no leader or an alarm is active, and otherwise performs
-// a quorum read through raft. Never needs credentials.
+// The answer is `text/plain; charset=utf-8`, and this spec describes
+// it as what it is: a string (`HealthText`), so that a generated
+// client hands back the text. That text is a small JSON object: parse
+// it with any JSON parser and read `health`, which is the **string**
+// `"true"` or `"false"`, and on etcd 3.5 `reason`. Healthy: 200
+// `{"health":"true"}` (3.5: `{"health":"true","reason":""}`), no
+// trailing newline. Unhealthy: 503 `{"health":"false"}` plus a newline
+// (3.5 adds a `reason` such as `RAFT NO LEADER` or `QGET
+// ERROR:etcdserver: request timed out`). The status alone tells
+// healthy (200) from unhealthy (503). The check fails at once when
+// there is no leader or an alarm is active, and otherwise performs a
+// quorum read through raft. Never needs credentials.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -8184,7 +7501,8 @@ func (c *ClientWithResponses) GetHealthWithResponse(ctx context.Context, params 
 //
 // Needs root credentials while auth is enabled (401 otherwise). 409
 // `auth: already disabled` when it is off. Success is 200 with an
-// empty body. Afterwards every endpoint is open again.
+// no body (`Content-Length: 0`). Afterwards every endpoint is open
+// again.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -8220,7 +7538,8 @@ func (c *ClientWithResponses) GetAuthStatusWithResponse(ctx context.Context, req
 // `/v2/keys` keep working** until the guest role's permissions are
 // revoked. Once enabled, this call needs root credentials (401
 // otherwise) and answers 409 `auth: already enabled`. Success is 200
-// with an **empty body** (still labelled `application/json`).
+// with **no body** (`Content-Length: 0`, although labelled
+// `application/json`: do not parse it).
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -8250,9 +7569,9 @@ func (c *ClientWithResponses) ListRolesWithResponse(ctx context.Context, reqEdit
 	return ParseListRolesResponse(rsp)
 }
 
-// RemoveRoleWithResponse Delete a role.
+// DeleteRoleWithResponse Delete a role.
 //
-// 200 with an empty body. 404 `auth: Role <name> doesn't exist.`
+// 200 with no body (`Content-Length: 0`). 404 `auth: Role <name> doesn't exist.`
 // (different wording from GET). 403 for `root`. Users that hold the
 // role keep the dangling name, which makes `getUser` fail with 404 for
 // them. Deleting `guest` ends anonymous access; the next `enableAuth`
@@ -8261,13 +7580,13 @@ func (c *ClientWithResponses) ListRolesWithResponse(ctx context.Context, reqEdit
 //
 // Returns a wrapper object for the known response body format(s).
 //
-// Corresponds with DELETE /v2/auth/roles/{role} (the `RemoveRole` operationId).
-func (c *ClientWithResponses) RemoveRoleWithResponse(ctx context.Context, role string, reqEditors ...RequestEditorFn) (*RemoveRoleResponse, error) {
-	rsp, err := c.RemoveRole(ctx, role, reqEditors...)
+// Corresponds with DELETE /v2/auth/roles/{role} (the `DeleteRole` operationId).
+func (c *ClientWithResponses) DeleteRoleWithResponse(ctx context.Context, role string, reqEditors ...RequestEditorFn) (*DeleteRoleResponse, error) {
+	rsp, err := c.DeleteRole(ctx, role, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParseRemoveRoleResponse(rsp)
+	return ParseDeleteRoleResponse(rsp)
 }
 
 // GetRoleWithResponse Get a role and its permissions.
@@ -8286,7 +7605,7 @@ func (c *ClientWithResponses) GetRoleWithResponse(ctx context.Context, role stri
 	return ParseGetRoleResponse(rsp)
 }
 
-// PutRoleWithBodyWithResponse Create a role, or grant/revoke its permissions.
+// SetRoleWithBodyWithResponse Create a role, or grant/revoke its permissions.
 //
 // The body's `role` must equal the path name (400 otherwise).
 //
@@ -8308,16 +7627,16 @@ func (c *ClientWithResponses) GetRoleWithResponse(ctx context.Context, role stri
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
-// Corresponds with PUT /v2/auth/roles/{role} (the `PutRole` operationId).
-func (c *ClientWithResponses) PutRoleWithBodyWithResponse(ctx context.Context, role string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PutRoleResponse, error) {
-	rsp, err := c.PutRoleWithBody(ctx, role, contentType, body, reqEditors...)
+// Corresponds with PUT /v2/auth/roles/{role} (the `SetRole` operationId).
+func (c *ClientWithResponses) SetRoleWithBodyWithResponse(ctx context.Context, role string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*SetRoleResponse, error) {
+	rsp, err := c.SetRoleWithBody(ctx, role, contentType, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParsePutRoleResponse(rsp)
+	return ParseSetRoleResponse(rsp)
 }
 
-// PutRoleWithResponse Create a role, or grant/revoke its permissions.
+// SetRoleWithResponse Create a role, or grant/revoke its permissions.
 //
 // The body's `role` must equal the path name (400 otherwise).
 //
@@ -8339,13 +7658,13 @@ func (c *ClientWithResponses) PutRoleWithBodyWithResponse(ctx context.Context, r
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
-// Corresponds with PUT /v2/auth/roles/{role} (the `PutRole` operationId).
-func (c *ClientWithResponses) PutRoleWithResponse(ctx context.Context, role string, body PutRoleJSONRequestBody, reqEditors ...RequestEditorFn) (*PutRoleResponse, error) {
-	rsp, err := c.PutRole(ctx, role, body, reqEditors...)
+// Corresponds with PUT /v2/auth/roles/{role} (the `SetRole` operationId).
+func (c *ClientWithResponses) SetRoleWithResponse(ctx context.Context, role string, body SetRoleJSONRequestBody, reqEditors ...RequestEditorFn) (*SetRoleResponse, error) {
+	rsp, err := c.SetRole(ctx, role, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParsePutRoleResponse(rsp)
+	return ParseSetRoleResponse(rsp)
 }
 
 // ListUsersWithResponse List all users with their roles.
@@ -8367,21 +7686,21 @@ func (c *ClientWithResponses) ListUsersWithResponse(ctx context.Context, reqEdit
 	return ParseListUsersResponse(rsp)
 }
 
-// RemoveUserWithResponse Delete a user.
+// DeleteUserWithResponse Delete a user.
 //
-// 200 with an empty body. 404 `auth: User <name> does not exist` (no
+// 200 with no body (`Content-Length: 0`). 404 `auth: User <name> does not exist` (no
 // final period, unlike GET). 403 `auth: Cannot delete root user while
 // auth is enabled.`. Needs root credentials while auth is enabled.
 //
 // Returns a wrapper object for the known response body format(s).
 //
-// Corresponds with DELETE /v2/auth/users/{user} (the `RemoveUser` operationId).
-func (c *ClientWithResponses) RemoveUserWithResponse(ctx context.Context, user string, reqEditors ...RequestEditorFn) (*RemoveUserResponse, error) {
-	rsp, err := c.RemoveUser(ctx, user, reqEditors...)
+// Corresponds with DELETE /v2/auth/users/{user} (the `DeleteUser` operationId).
+func (c *ClientWithResponses) DeleteUserWithResponse(ctx context.Context, user string, reqEditors ...RequestEditorFn) (*DeleteUserResponse, error) {
+	rsp, err := c.DeleteUser(ctx, user, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParseRemoveUserResponse(rsp)
+	return ParseDeleteUserResponse(rsp)
 }
 
 // GetUserWithResponse Get a user with its roles as role objects.
@@ -8403,7 +7722,7 @@ func (c *ClientWithResponses) GetUserWithResponse(ctx context.Context, user stri
 	return ParseGetUserResponse(rsp)
 }
 
-// PutUserWithBodyWithResponse Create a user, change its password, or grant/revoke roles.
+// SetUserWithBodyWithResponse Create a user, change its password, or grant/revoke roles.
 //
 // The body's `user` must equal the path name (400 `User JSON name does
 // not match the name in the URL`). The server does not check the
@@ -8428,16 +7747,16 @@ func (c *ClientWithResponses) GetUserWithResponse(ctx context.Context, user stri
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
-// Corresponds with PUT /v2/auth/users/{user} (the `PutUser` operationId).
-func (c *ClientWithResponses) PutUserWithBodyWithResponse(ctx context.Context, user string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PutUserResponse, error) {
-	rsp, err := c.PutUserWithBody(ctx, user, contentType, body, reqEditors...)
+// Corresponds with PUT /v2/auth/users/{user} (the `SetUser` operationId).
+func (c *ClientWithResponses) SetUserWithBodyWithResponse(ctx context.Context, user string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*SetUserResponse, error) {
+	rsp, err := c.SetUserWithBody(ctx, user, contentType, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParsePutUserResponse(rsp)
+	return ParseSetUserResponse(rsp)
 }
 
-// PutUserWithResponse Create a user, change its password, or grant/revoke roles.
+// SetUserWithResponse Create a user, change its password, or grant/revoke roles.
 //
 // The body's `user` must equal the path name (400 `User JSON name does
 // not match the name in the URL`). The server does not check the
@@ -8462,42 +7781,28 @@ func (c *ClientWithResponses) PutUserWithBodyWithResponse(ctx context.Context, u
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
-// Corresponds with PUT /v2/auth/users/{user} (the `PutUser` operationId).
-func (c *ClientWithResponses) PutUserWithResponse(ctx context.Context, user string, body PutUserJSONRequestBody, reqEditors ...RequestEditorFn) (*PutUserResponse, error) {
-	rsp, err := c.PutUser(ctx, user, body, reqEditors...)
+// Corresponds with PUT /v2/auth/users/{user} (the `SetUser` operationId).
+func (c *ClientWithResponses) SetUserWithResponse(ctx context.Context, user string, body SetUserJSONRequestBody, reqEditors ...RequestEditorFn) (*SetUserResponse, error) {
+	rsp, err := c.SetUser(ctx, user, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParsePutUserResponse(rsp)
-}
-
-// DeleteKeysRootWithResponse Always refused - the root directory is read only.
-//
-// A DELETE of the root never succeeds, whatever the flags
-// (`recursive=true` included): after parameter validation and the
-// permission check the store refuses it with **400, errorCode 107
-// `Root is read only`, cause `/`**. With no quorum: 500/300 after
-// about 7 s.
-//
-// Returns a wrapper object for the known response body format(s).
-//
-// Corresponds with DELETE /v2/keys (the `DeleteKeysRoot` operationId).
-func (c *ClientWithResponses) DeleteKeysRootWithResponse(ctx context.Context, params *DeleteKeysRootParams, reqEditors ...RequestEditorFn) (*DeleteKeysRootResponse, error) {
-	rsp, err := c.DeleteKeysRoot(ctx, params, reqEditors...)
-	if err != nil {
-		return nil, err
-	}
-	return ParseDeleteKeysRootResponse(rsp)
+	return ParseSetUserResponse(rsp)
 }
 
 // GetKeysRootWithResponse List the root directory, or watch the whole key space.
 //
-// Same semantics as `getKey`, applied to the root directory. Without
-// `recursive=true` only the direct children are returned, and child
-// directories appear without their `nodes`. On an empty store the body
-// is `{"action":"get","node":{"dir":true}}`. A recursive watch
+// Same semantics as `getKey`, applied to the root directory `/`
+// (`/v2/keys/` is answered identically). Without `recursive=true`
+// only the direct children are returned, and child directories appear
+// without their `nodes`. On an empty store the body is
+// `{"action":"get","node":{"dir":true}}`. A recursive watch
 // (`wait=true&recursive=true`) on the root reports every change in the
 // key space except changes to hidden keys (names starting with `_`).
+// Watches, streams and `X-Etcd-Index` work as described under
+// `getKey`: continue from `X-Etcd-Index + 1` after this read, and
+// from `node.modifiedIndex + 1` after each event. The root cannot be
+// set or deleted (always 400, errorCode 107).
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -8513,7 +7818,8 @@ func (c *ClientWithResponses) GetKeysRootWithResponse(ctx context.Context, param
 // HeadKeysRootWithResponse Headers of a root listing, without the body.
 //
 // Same as `getKeysRoot`, but the server sends only the status line and
-// headers. `Content-Length` is the length the GET body would have had
+// headers (with a `Content-Type: application/json` that labels no
+// body). `Content-Length` is the length the GET body would have had
 // when that body is under about 2 KB; for a longer (chunked) body no
 // `Content-Length` is sent.
 //
@@ -8562,48 +7868,6 @@ func (c *ClientWithResponses) CreateInOrderKeysRootWithFormdataBodyWithResponse(
 	return ParseCreateInOrderKeysRootResponse(rsp)
 }
 
-// SetKeysRootWithBodyWithResponse Always refused - the root directory is read only.
-//
-// A PUT of the root itself never succeeds. After parameter validation
-// (400 with errorCode 201/202/203/209/211/212 and `index` 0) and the
-// permission check (401/110), the write is proposed through raft and the
-// store refuses it with **400, errorCode 107 `Root is read only`,
-// cause `/`**, `index` = the current store index. With no quorum the
-// proposal times out first: 500/300 after about 7 s. The parameters are
-// accepted only so that the request shape matches `setKey`.
-//
-// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
-//
-// Corresponds with PUT /v2/keys (the `SetKeysRoot` operationId).
-func (c *ClientWithResponses) SetKeysRootWithBodyWithResponse(ctx context.Context, params *SetKeysRootParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*SetKeysRootResponse, error) {
-	rsp, err := c.SetKeysRootWithBody(ctx, params, contentType, body, reqEditors...)
-	if err != nil {
-		return nil, err
-	}
-	return ParseSetKeysRootResponse(rsp)
-}
-
-// SetKeysRootWithFormdataBodyWithResponse Always refused - the root directory is read only.
-//
-// A PUT of the root itself never succeeds. After parameter validation
-// (400 with errorCode 201/202/203/209/211/212 and `index` 0) and the
-// permission check (401/110), the write is proposed through raft and the
-// store refuses it with **400, errorCode 107 `Root is read only`,
-// cause `/`**, `index` = the current store index. With no quorum the
-// proposal times out first: 500/300 after about 7 s. The parameters are
-// accepted only so that the request shape matches `setKey`.
-//
-// Takes a body of the `application/x-www-form-urlencoded` content type, and returns a wrapper object for the known response body format(s).
-//
-// Corresponds with PUT /v2/keys (the `SetKeysRoot` operationId).
-func (c *ClientWithResponses) SetKeysRootWithFormdataBodyWithResponse(ctx context.Context, params *SetKeysRootParams, body SetKeysRootFormdataRequestBody, reqEditors ...RequestEditorFn) (*SetKeysRootResponse, error) {
-	rsp, err := c.SetKeysRootWithFormdataBody(ctx, params, body, reqEditors...)
-	if err != nil {
-		return nil, err
-	}
-	return ParseSetKeysRootResponse(rsp)
-}
-
 // DeleteKeyWithResponse Delete a key or directory, optionally compare-and-delete.
 //
 // Parameters are read from the query string only; a DELETE body is
@@ -8643,15 +7907,40 @@ func (c *ClientWithResponses) DeleteKeyWithResponse(ctx context.Context, key Key
 //
 // **Watch (long poll).** With `wait=true` the server commits
 // `200 OK` and the headers immediately, then blocks until a matching
-// event and writes it as the body. `X-Etcd-Index` on a watch is the
-// store index when the watch *started*, not the index of the event:
-// to continue watching without gaps, set `waitIndex` to the event's
-// `node.modifiedIndex + 1`. A watch may end with **200 and an empty
-// body** (the server dropped the watcher or the connection was cut);
-// simply re-issue it. The server keeps only the last **1000 events**
-// across all keys; a `waitIndex` older than that gives 400 with
-// errorCode 401 (`The event in requested index is outdated and
-// cleared`) - re-read the key and watch from `X-Etcd-Index + 1`.
+// event and writes it as the body (no client timeout should cut this
+// wait short). A watch may end with **200 and an empty body** (the
+// server dropped the watcher or the connection was cut): re-issue it
+// with the same `waitIndex`.
+//
+// **Continuing a watch: `X-Etcd-Index` and `waitIndex`.** Without
+// `waitIndex` a watch reports only changes after it started. To see
+// every change without a gap:
+//
+//  1. read the key (or directory, `recursive=true`) and note the
+//     `X-Etcd-Index` header of that read - the store index the read
+//     saw;
+//  2. watch with `wait=true&waitIndex=<X-Etcd-Index + 1>`;
+//  3. after each event, watch again with `waitIndex` = the event's
+//     `node.modifiedIndex + 1` - **not** the watch answer's
+//     `X-Etcd-Index`, which is the store index when that watch
+//     *started*, and may be older or newer than the event.
+//
+// The server keeps only the last **1000 events** across all keys; a
+// `waitIndex` older than that gives 400 with errorCode 401 (`The
+// event in requested index is outdated and cleared`): read again and
+// continue from that read's `X-Etcd-Index + 1`.
+//
+// **Stream.** With `wait=true&stream=true` the answer never ends on
+// its own: the body is a sequence of `KeyEvent` JSON objects, each
+// followed by a newline (newline-delimited JSON), still labelled
+// `application/json`, one written as each event happens. Do not read
+// it as one JSON document (a generated call that waits for the whole
+// body never returns): read the body as a stream, split it at
+// newlines and parse each line as a `KeyEvent`; close the connection
+// to stop. The next `waitIndex` after a dropped stream is the last
+// event's `node.modifiedIndex + 1`, as for a long poll. An exact key
+// that is deleted or expires is reported twice (server bug, 3.4 and
+// 3.5).
 //
 // Statuses: 200; 400 (errorCode 209 bad boolean, 203 bad `waitIndex`,
 // 401 history cleared, 104 a path component is a file); 401 (errorCode
@@ -8673,7 +7962,8 @@ func (c *ClientWithResponses) GetKeyWithResponse(ctx context.Context, key Key, p
 // HeadKeyWithResponse Status and headers of a read, without the body.
 //
 // Same parameters, status and headers as `getKey`, but no body is
-// sent, for success or error. `Content-Length` is the length the GET
+// sent, for success or error (the server still sends
+// `Content-Type: application/json`; there is nothing to parse). `Content-Length` is the length the GET
 // body would have had when that body is under about 2 KB; for a longer
 // (chunked) body no `Content-Length` is sent. Useful to test existence
 // (200 or 404) and read `X-Etcd-Index` cheaply.
@@ -8741,11 +8031,14 @@ func (c *ClientWithResponses) CreateInOrderKeyWithFormdataBodyWithResponse(ctx c
 
 // SetKeyWithBodyWithResponse Set, create, update or compare-and-swap a key or directory.
 //
-// Every parameter may travel in the query string or in the
-// `application/x-www-form-urlencoded` body; when both carry the same
-// name **the body wins**. A body of any other Content-Type (JSON,
-// text, multipart) is silently ignored: the key is then written with
-// the empty value and 201/200 is returned, not an error.
+// Every field of the write travels in the
+// `application/x-www-form-urlencoded` body (`SetKeyForm`), conditions
+// (`prevExist`, `prevValue`, `prevIndex`) included. The server also
+// reads the same names from the query string, where the body wins;
+// this spec describes only the body, so that each field has one
+// place. A body of any other Content-Type (JSON, text, multipart) is
+// silently ignored: the key is then written with the empty value and
+// 201/200 is returned, not an error.
 //
 // Which operation runs:
 //
@@ -8786,8 +8079,8 @@ func (c *ClientWithResponses) CreateInOrderKeyWithFormdataBodyWithResponse(ctx c
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with PUT /v2/keys/{key} (the `SetKey` operationId).
-func (c *ClientWithResponses) SetKeyWithBodyWithResponse(ctx context.Context, key Key, params *SetKeyParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*SetKeyResponse, error) {
-	rsp, err := c.SetKeyWithBody(ctx, key, params, contentType, body, reqEditors...)
+func (c *ClientWithResponses) SetKeyWithBodyWithResponse(ctx context.Context, key Key, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*SetKeyResponse, error) {
+	rsp, err := c.SetKeyWithBody(ctx, key, contentType, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -8796,11 +8089,14 @@ func (c *ClientWithResponses) SetKeyWithBodyWithResponse(ctx context.Context, ke
 
 // SetKeyWithFormdataBodyWithResponse Set, create, update or compare-and-swap a key or directory.
 //
-// Every parameter may travel in the query string or in the
-// `application/x-www-form-urlencoded` body; when both carry the same
-// name **the body wins**. A body of any other Content-Type (JSON,
-// text, multipart) is silently ignored: the key is then written with
-// the empty value and 201/200 is returned, not an error.
+// Every field of the write travels in the
+// `application/x-www-form-urlencoded` body (`SetKeyForm`), conditions
+// (`prevExist`, `prevValue`, `prevIndex`) included. The server also
+// reads the same names from the query string, where the body wins;
+// this spec describes only the body, so that each field has one
+// place. A body of any other Content-Type (JSON, text, multipart) is
+// silently ignored: the key is then written with the empty value and
+// 201/200 is returned, not an error.
 //
 // Which operation runs:
 //
@@ -8841,8 +8137,8 @@ func (c *ClientWithResponses) SetKeyWithBodyWithResponse(ctx context.Context, ke
 // Takes a body of the `application/x-www-form-urlencoded` content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with PUT /v2/keys/{key} (the `SetKey` operationId).
-func (c *ClientWithResponses) SetKeyWithFormdataBodyWithResponse(ctx context.Context, key Key, params *SetKeyParams, body SetKeyFormdataRequestBody, reqEditors ...RequestEditorFn) (*SetKeyResponse, error) {
-	rsp, err := c.SetKeyWithFormdataBody(ctx, key, params, body, reqEditors...)
+func (c *ClientWithResponses) SetKeyWithFormdataBodyWithResponse(ctx context.Context, key Key, body SetKeyFormdataRequestBody, reqEditors ...RequestEditorFn) (*SetKeyResponse, error) {
+	rsp, err := c.SetKeyWithFormdataBody(ctx, key, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -8964,24 +8260,6 @@ func (c *ClientWithResponses) AddMemberWithResponse(ctx context.Context, body Ad
 	return ParseAddMemberResponse(rsp)
 }
 
-// RemoveMemberNamedLeaderWithResponse Not a way to remove the leader.
-//
-// `leader` is not a member id: a DELETE of this path is
-// `removeMember` with the id `leader`, which answers 404 `No such
-// member: leader` and changes nothing. To remove the leader, read its
-// id with `getLeader` and remove that id.
-//
-// Returns a wrapper object for the known response body format(s).
-//
-// Corresponds with DELETE /v2/members/leader (the `RemoveMemberNamedLeader` operationId).
-func (c *ClientWithResponses) RemoveMemberNamedLeaderWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*RemoveMemberNamedLeaderResponse, error) {
-	rsp, err := c.RemoveMemberNamedLeader(ctx, reqEditors...)
-	if err != nil {
-		return nil, err
-	}
-	return ParseRemoveMemberNamedLeaderResponse(rsp)
-}
-
 // GetLeaderWithResponse Get the member that is currently the raft leader.
 //
 // Every member answers with the same leader. While there is no leader
@@ -9001,24 +8279,25 @@ func (c *ClientWithResponses) GetLeaderWithResponse(ctx context.Context, reqEdit
 	return ParseGetLeaderResponse(rsp)
 }
 
-// RemoveMemberWithResponse Remove a member from the cluster.
+// DeleteMemberWithResponse Remove a member from the cluster.
 //
 // Answers 204 with no body. Removing a member that was already removed
 // answers **410** `Member permanently removed: <id>`; an unknown or
 // unparsable id answers 404 `No such member: <id>` (the id `leader`
-// too, described under `/v2/members/leader`). 401 when auth is on and
+// too: `leader` is not a member id, so DELETE `/v2/members/leader`
+// removes nothing). 401 when auth is on and
 // the caller is not root; 500 when the change cannot be committed (no
 // quorum, after about 7 s).
 //
 // Returns a wrapper object for the known response body format(s).
 //
-// Corresponds with DELETE /v2/members/{memberId} (the `RemoveMember` operationId).
-func (c *ClientWithResponses) RemoveMemberWithResponse(ctx context.Context, memberId string, reqEditors ...RequestEditorFn) (*RemoveMemberResponse, error) {
-	rsp, err := c.RemoveMember(ctx, memberId, reqEditors...)
+// Corresponds with DELETE /v2/members/{memberId} (the `DeleteMember` operationId).
+func (c *ClientWithResponses) DeleteMemberWithResponse(ctx context.Context, memberId string, reqEditors ...RequestEditorFn) (*DeleteMemberResponse, error) {
+	rsp, err := c.DeleteMember(ctx, memberId, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParseRemoveMemberResponse(rsp)
+	return ParseDeleteMemberResponse(rsp)
 }
 
 // UpdateMemberWithBodyWithResponse Replace the peer URLs of a member.
@@ -9190,6 +8469,13 @@ func ParseDisableAuthResponse(rsp *http.Response) (*DisableAuthResponse, error) 
 	switch {
 	case rsp.StatusCode == 200:
 		var headers DisableAuthResponse200Headers
+		if values := rsp.Header.Values("Content-Length"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Length", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLength = &value
+		}
 		if values := rsp.Header.Values("X-Etcd-Cluster-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -9332,6 +8618,13 @@ func ParseEnableAuthResponse(rsp *http.Response) (*EnableAuthResponse, error) {
 	switch {
 	case rsp.StatusCode == 200:
 		var headers EnableAuthResponse200Headers
+		if values := rsp.Header.Values("Content-Length"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Length", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLength = &value
+		}
 		if values := rsp.Header.Values("X-Etcd-Cluster-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -9448,15 +8741,15 @@ func ParseListRolesResponse(rsp *http.Response) (*ListRolesResponse, error) {
 	return response, nil
 }
 
-// ParseRemoveRoleResponse parses an HTTP response from a RemoveRoleWithResponse call
-func ParseRemoveRoleResponse(rsp *http.Response) (*RemoveRoleResponse, error) {
+// ParseDeleteRoleResponse parses an HTTP response from a DeleteRoleWithResponse call
+func ParseDeleteRoleResponse(rsp *http.Response) (*DeleteRoleResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
 	defer func() { _ = rsp.Body.Close() }()
 	if err != nil {
 		return nil, err
 	}
 
-	response := &RemoveRoleResponse{
+	response := &DeleteRoleResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
 	}
@@ -9504,7 +8797,14 @@ func ParseRemoveRoleResponse(rsp *http.Response) (*RemoveRoleResponse, error) {
 
 	switch {
 	case rsp.StatusCode == 200:
-		var headers RemoveRoleResponse200Headers
+		var headers DeleteRoleResponse200Headers
+		if values := rsp.Header.Values("Content-Length"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Length", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLength = &value
+		}
 		if values := rsp.Header.Values("X-Etcd-Cluster-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -9514,7 +8814,7 @@ func ParseRemoveRoleResponse(rsp *http.Response) (*RemoveRoleResponse, error) {
 		}
 		response.Headers200 = &headers
 	case rsp.StatusCode == 400:
-		var headers RemoveRoleResponse400Headers
+		var headers DeleteRoleResponse400Headers
 		if values := rsp.Header.Values("X-Etcd-Cluster-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -9524,7 +8824,7 @@ func ParseRemoveRoleResponse(rsp *http.Response) (*RemoveRoleResponse, error) {
 		}
 		response.Headers400 = &headers
 	case rsp.StatusCode == 401:
-		var headers RemoveRoleResponse401Headers
+		var headers DeleteRoleResponse401Headers
 		if values := rsp.Header.Values("X-Etcd-Cluster-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -9534,7 +8834,7 @@ func ParseRemoveRoleResponse(rsp *http.Response) (*RemoveRoleResponse, error) {
 		}
 		response.Headers401 = &headers
 	case rsp.StatusCode == 403:
-		var headers RemoveRoleResponse403Headers
+		var headers DeleteRoleResponse403Headers
 		if values := rsp.Header.Values("X-Etcd-Cluster-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -9544,7 +8844,7 @@ func ParseRemoveRoleResponse(rsp *http.Response) (*RemoveRoleResponse, error) {
 		}
 		response.Headers403 = &headers
 	case rsp.StatusCode == 404:
-		var headers RemoveRoleResponse404Headers
+		var headers DeleteRoleResponse404Headers
 		if values := rsp.Header.Values("X-Etcd-Cluster-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -9554,7 +8854,7 @@ func ParseRemoveRoleResponse(rsp *http.Response) (*RemoveRoleResponse, error) {
 		}
 		response.Headers404 = &headers
 	case rsp.StatusCode == 500:
-		var headers RemoveRoleResponse500Headers
+		var headers DeleteRoleResponse500Headers
 		if values := rsp.Header.Values("X-Etcd-Cluster-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -9675,15 +8975,15 @@ func ParseGetRoleResponse(rsp *http.Response) (*GetRoleResponse, error) {
 	return response, nil
 }
 
-// ParsePutRoleResponse parses an HTTP response from a PutRoleWithResponse call
-func ParsePutRoleResponse(rsp *http.Response) (*PutRoleResponse, error) {
+// ParseSetRoleResponse parses an HTTP response from a SetRoleWithResponse call
+func ParseSetRoleResponse(rsp *http.Response) (*SetRoleResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
 	defer func() { _ = rsp.Body.Close() }()
 	if err != nil {
 		return nil, err
 	}
 
-	response := &PutRoleResponse{
+	response := &SetRoleResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
 	}
@@ -9749,7 +9049,7 @@ func ParsePutRoleResponse(rsp *http.Response) (*PutRoleResponse, error) {
 
 	switch {
 	case rsp.StatusCode == 200:
-		var headers PutRoleResponse200Headers
+		var headers SetRoleResponse200Headers
 		if values := rsp.Header.Values("X-Etcd-Cluster-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -9759,7 +9059,7 @@ func ParsePutRoleResponse(rsp *http.Response) (*PutRoleResponse, error) {
 		}
 		response.Headers200 = &headers
 	case rsp.StatusCode == 201:
-		var headers PutRoleResponse201Headers
+		var headers SetRoleResponse201Headers
 		if values := rsp.Header.Values("X-Etcd-Cluster-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -9769,7 +9069,7 @@ func ParsePutRoleResponse(rsp *http.Response) (*PutRoleResponse, error) {
 		}
 		response.Headers201 = &headers
 	case rsp.StatusCode == 400:
-		var headers PutRoleResponse400Headers
+		var headers SetRoleResponse400Headers
 		if values := rsp.Header.Values("X-Etcd-Cluster-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -9779,7 +9079,7 @@ func ParsePutRoleResponse(rsp *http.Response) (*PutRoleResponse, error) {
 		}
 		response.Headers400 = &headers
 	case rsp.StatusCode == 401:
-		var headers PutRoleResponse401Headers
+		var headers SetRoleResponse401Headers
 		if values := rsp.Header.Values("X-Etcd-Cluster-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -9789,7 +9089,7 @@ func ParsePutRoleResponse(rsp *http.Response) (*PutRoleResponse, error) {
 		}
 		response.Headers401 = &headers
 	case rsp.StatusCode == 403:
-		var headers PutRoleResponse403Headers
+		var headers SetRoleResponse403Headers
 		if values := rsp.Header.Values("X-Etcd-Cluster-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -9799,7 +9099,7 @@ func ParsePutRoleResponse(rsp *http.Response) (*PutRoleResponse, error) {
 		}
 		response.Headers403 = &headers
 	case rsp.StatusCode == 404:
-		var headers PutRoleResponse404Headers
+		var headers SetRoleResponse404Headers
 		if values := rsp.Header.Values("X-Etcd-Cluster-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -9809,7 +9109,7 @@ func ParsePutRoleResponse(rsp *http.Response) (*PutRoleResponse, error) {
 		}
 		response.Headers404 = &headers
 	case rsp.StatusCode == 409:
-		var headers PutRoleResponse409Headers
+		var headers SetRoleResponse409Headers
 		if values := rsp.Header.Values("X-Etcd-Cluster-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -9819,7 +9119,7 @@ func ParsePutRoleResponse(rsp *http.Response) (*PutRoleResponse, error) {
 		}
 		response.Headers409 = &headers
 	case rsp.StatusCode == 500:
-		var headers PutRoleResponse500Headers
+		var headers SetRoleResponse500Headers
 		if values := rsp.Header.Values("X-Etcd-Cluster-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -9906,15 +9206,15 @@ func ParseListUsersResponse(rsp *http.Response) (*ListUsersResponse, error) {
 	return response, nil
 }
 
-// ParseRemoveUserResponse parses an HTTP response from a RemoveUserWithResponse call
-func ParseRemoveUserResponse(rsp *http.Response) (*RemoveUserResponse, error) {
+// ParseDeleteUserResponse parses an HTTP response from a DeleteUserWithResponse call
+func ParseDeleteUserResponse(rsp *http.Response) (*DeleteUserResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
 	defer func() { _ = rsp.Body.Close() }()
 	if err != nil {
 		return nil, err
 	}
 
-	response := &RemoveUserResponse{
+	response := &DeleteUserResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
 	}
@@ -9962,7 +9262,14 @@ func ParseRemoveUserResponse(rsp *http.Response) (*RemoveUserResponse, error) {
 
 	switch {
 	case rsp.StatusCode == 200:
-		var headers RemoveUserResponse200Headers
+		var headers DeleteUserResponse200Headers
+		if values := rsp.Header.Values("Content-Length"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Length", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentLength = &value
+		}
 		if values := rsp.Header.Values("X-Etcd-Cluster-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -9972,7 +9279,7 @@ func ParseRemoveUserResponse(rsp *http.Response) (*RemoveUserResponse, error) {
 		}
 		response.Headers200 = &headers
 	case rsp.StatusCode == 400:
-		var headers RemoveUserResponse400Headers
+		var headers DeleteUserResponse400Headers
 		if values := rsp.Header.Values("X-Etcd-Cluster-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -9982,7 +9289,7 @@ func ParseRemoveUserResponse(rsp *http.Response) (*RemoveUserResponse, error) {
 		}
 		response.Headers400 = &headers
 	case rsp.StatusCode == 401:
-		var headers RemoveUserResponse401Headers
+		var headers DeleteUserResponse401Headers
 		if values := rsp.Header.Values("X-Etcd-Cluster-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -9992,7 +9299,7 @@ func ParseRemoveUserResponse(rsp *http.Response) (*RemoveUserResponse, error) {
 		}
 		response.Headers401 = &headers
 	case rsp.StatusCode == 403:
-		var headers RemoveUserResponse403Headers
+		var headers DeleteUserResponse403Headers
 		if values := rsp.Header.Values("X-Etcd-Cluster-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -10002,7 +9309,7 @@ func ParseRemoveUserResponse(rsp *http.Response) (*RemoveUserResponse, error) {
 		}
 		response.Headers403 = &headers
 	case rsp.StatusCode == 404:
-		var headers RemoveUserResponse404Headers
+		var headers DeleteUserResponse404Headers
 		if values := rsp.Header.Values("X-Etcd-Cluster-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -10012,7 +9319,7 @@ func ParseRemoveUserResponse(rsp *http.Response) (*RemoveUserResponse, error) {
 		}
 		response.Headers404 = &headers
 	case rsp.StatusCode == 500:
-		var headers RemoveUserResponse500Headers
+		var headers DeleteUserResponse500Headers
 		if values := rsp.Header.Values("X-Etcd-Cluster-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -10133,15 +9440,15 @@ func ParseGetUserResponse(rsp *http.Response) (*GetUserResponse, error) {
 	return response, nil
 }
 
-// ParsePutUserResponse parses an HTTP response from a PutUserWithResponse call
-func ParsePutUserResponse(rsp *http.Response) (*PutUserResponse, error) {
+// ParseSetUserResponse parses an HTTP response from a SetUserWithResponse call
+func ParseSetUserResponse(rsp *http.Response) (*SetUserResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
 	defer func() { _ = rsp.Body.Close() }()
 	if err != nil {
 		return nil, err
 	}
 
-	response := &PutUserResponse{
+	response := &SetUserResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
 	}
@@ -10200,7 +9507,7 @@ func ParsePutUserResponse(rsp *http.Response) (*PutUserResponse, error) {
 
 	switch {
 	case rsp.StatusCode == 200:
-		var headers PutUserResponse200Headers
+		var headers SetUserResponse200Headers
 		if values := rsp.Header.Values("X-Etcd-Cluster-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -10210,7 +9517,7 @@ func ParsePutUserResponse(rsp *http.Response) (*PutUserResponse, error) {
 		}
 		response.Headers200 = &headers
 	case rsp.StatusCode == 201:
-		var headers PutUserResponse201Headers
+		var headers SetUserResponse201Headers
 		if values := rsp.Header.Values("X-Etcd-Cluster-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -10220,7 +9527,7 @@ func ParsePutUserResponse(rsp *http.Response) (*PutUserResponse, error) {
 		}
 		response.Headers201 = &headers
 	case rsp.StatusCode == 400:
-		var headers PutUserResponse400Headers
+		var headers SetUserResponse400Headers
 		if values := rsp.Header.Values("X-Etcd-Cluster-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -10230,7 +9537,7 @@ func ParsePutUserResponse(rsp *http.Response) (*PutUserResponse, error) {
 		}
 		response.Headers400 = &headers
 	case rsp.StatusCode == 401:
-		var headers PutUserResponse401Headers
+		var headers SetUserResponse401Headers
 		if values := rsp.Header.Values("X-Etcd-Cluster-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -10240,7 +9547,7 @@ func ParsePutUserResponse(rsp *http.Response) (*PutUserResponse, error) {
 		}
 		response.Headers401 = &headers
 	case rsp.StatusCode == 404:
-		var headers PutUserResponse404Headers
+		var headers SetUserResponse404Headers
 		if values := rsp.Header.Values("X-Etcd-Cluster-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -10250,7 +9557,7 @@ func ParsePutUserResponse(rsp *http.Response) (*PutUserResponse, error) {
 		}
 		response.Headers404 = &headers
 	case rsp.StatusCode == 409:
-		var headers PutUserResponse409Headers
+		var headers SetUserResponse409Headers
 		if values := rsp.Header.Values("X-Etcd-Cluster-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -10260,107 +9567,13 @@ func ParsePutUserResponse(rsp *http.Response) (*PutUserResponse, error) {
 		}
 		response.Headers409 = &headers
 	case rsp.StatusCode == 500:
-		var headers PutUserResponse500Headers
+		var headers SetUserResponse500Headers
 		if values := rsp.Header.Values("X-Etcd-Cluster-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
 			headers.XEtcdClusterId = &value
-		}
-		response.Headers500 = &headers
-	}
-
-	return response, nil
-}
-
-// ParseDeleteKeysRootResponse parses an HTTP response from a DeleteKeysRootWithResponse call
-func ParseDeleteKeysRootResponse(rsp *http.Response) (*DeleteKeysRootResponse, error) {
-	bodyBytes, err := io.ReadAll(rsp.Body)
-	defer func() { _ = rsp.Body.Close() }()
-	if err != nil {
-		return nil, err
-	}
-
-	response := &DeleteKeysRootResponse{
-		Body:         bodyBytes,
-		HTTPResponse: rsp,
-	}
-
-	switch {
-	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
-		var dest KeyError
-		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
-			return nil, err
-		}
-		response.JSON400 = &dest
-
-	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
-		var dest KeyError
-		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
-			return nil, err
-		}
-		response.JSON401 = &dest
-
-	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
-		var dest KeyError
-		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
-			return nil, err
-		}
-		response.JSON500 = &dest
-
-	}
-
-	switch {
-	case rsp.StatusCode == 400:
-		var headers DeleteKeysRootResponse400Headers
-		if values := rsp.Header.Values("X-Etcd-Cluster-Id"); len(values) > 0 {
-			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
-				return nil, err
-			}
-			headers.XEtcdClusterId = &value
-		}
-		if values := rsp.Header.Values("X-Etcd-Index"); len(values) > 0 {
-			var value uint64
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Index", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "uint64"}); err != nil {
-				return nil, err
-			}
-			headers.XEtcdIndex = &value
-		}
-		response.Headers400 = &headers
-	case rsp.StatusCode == 401:
-		var headers DeleteKeysRootResponse401Headers
-		if values := rsp.Header.Values("X-Etcd-Cluster-Id"); len(values) > 0 {
-			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
-				return nil, err
-			}
-			headers.XEtcdClusterId = &value
-		}
-		if values := rsp.Header.Values("X-Etcd-Index"); len(values) > 0 {
-			var value uint64
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Index", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "uint64"}); err != nil {
-				return nil, err
-			}
-			headers.XEtcdIndex = &value
-		}
-		response.Headers401 = &headers
-	case rsp.StatusCode == 500:
-		var headers DeleteKeysRootResponse500Headers
-		if values := rsp.Header.Values("X-Etcd-Cluster-Id"); len(values) > 0 {
-			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
-				return nil, err
-			}
-			headers.XEtcdClusterId = &value
-		}
-		if values := rsp.Header.Values("X-Etcd-Index"); len(values) > 0 {
-			var value uint64
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Index", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "uint64"}); err != nil {
-				return nil, err
-			}
-			headers.XEtcdIndex = &value
 		}
 		response.Headers500 = &headers
 	}
@@ -10720,100 +9933,6 @@ func ParseCreateInOrderKeysRootResponse(rsp *http.Response) (*CreateInOrderKeysR
 		response.Headers401 = &headers
 	case rsp.StatusCode == 500:
 		var headers CreateInOrderKeysRootResponse500Headers
-		if values := rsp.Header.Values("X-Etcd-Cluster-Id"); len(values) > 0 {
-			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
-				return nil, err
-			}
-			headers.XEtcdClusterId = &value
-		}
-		if values := rsp.Header.Values("X-Etcd-Index"); len(values) > 0 {
-			var value uint64
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Index", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "uint64"}); err != nil {
-				return nil, err
-			}
-			headers.XEtcdIndex = &value
-		}
-		response.Headers500 = &headers
-	}
-
-	return response, nil
-}
-
-// ParseSetKeysRootResponse parses an HTTP response from a SetKeysRootWithResponse call
-func ParseSetKeysRootResponse(rsp *http.Response) (*SetKeysRootResponse, error) {
-	bodyBytes, err := io.ReadAll(rsp.Body)
-	defer func() { _ = rsp.Body.Close() }()
-	if err != nil {
-		return nil, err
-	}
-
-	response := &SetKeysRootResponse{
-		Body:         bodyBytes,
-		HTTPResponse: rsp,
-	}
-
-	switch {
-	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
-		var dest KeyError
-		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
-			return nil, err
-		}
-		response.JSON400 = &dest
-
-	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
-		var dest KeyError
-		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
-			return nil, err
-		}
-		response.JSON401 = &dest
-
-	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
-		var dest KeyError
-		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
-			return nil, err
-		}
-		response.JSON500 = &dest
-
-	}
-
-	switch {
-	case rsp.StatusCode == 400:
-		var headers SetKeysRootResponse400Headers
-		if values := rsp.Header.Values("X-Etcd-Cluster-Id"); len(values) > 0 {
-			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
-				return nil, err
-			}
-			headers.XEtcdClusterId = &value
-		}
-		if values := rsp.Header.Values("X-Etcd-Index"); len(values) > 0 {
-			var value uint64
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Index", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "uint64"}); err != nil {
-				return nil, err
-			}
-			headers.XEtcdIndex = &value
-		}
-		response.Headers400 = &headers
-	case rsp.StatusCode == 401:
-		var headers SetKeysRootResponse401Headers
-		if values := rsp.Header.Values("X-Etcd-Cluster-Id"); len(values) > 0 {
-			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
-				return nil, err
-			}
-			headers.XEtcdClusterId = &value
-		}
-		if values := rsp.Header.Values("X-Etcd-Index"); len(values) > 0 {
-			var value uint64
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Index", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "uint64"}); err != nil {
-				return nil, err
-			}
-			headers.XEtcdIndex = &value
-		}
-		response.Headers401 = &headers
-	case rsp.StatusCode == 500:
-		var headers SetKeysRootResponse500Headers
 		if values := rsp.Header.Values("X-Etcd-Cluster-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -11901,62 +11020,6 @@ func ParseAddMemberResponse(rsp *http.Response) (*AddMemberResponse, error) {
 	return response, nil
 }
 
-// ParseRemoveMemberNamedLeaderResponse parses an HTTP response from a RemoveMemberNamedLeaderWithResponse call
-func ParseRemoveMemberNamedLeaderResponse(rsp *http.Response) (*RemoveMemberNamedLeaderResponse, error) {
-	bodyBytes, err := io.ReadAll(rsp.Body)
-	defer func() { _ = rsp.Body.Close() }()
-	if err != nil {
-		return nil, err
-	}
-
-	response := &RemoveMemberNamedLeaderResponse{
-		Body:         bodyBytes,
-		HTTPResponse: rsp,
-	}
-
-	switch {
-	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
-		var dest HTTPError
-		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
-			return nil, err
-		}
-		response.JSON401 = &dest
-
-	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
-		var dest HTTPError
-		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
-			return nil, err
-		}
-		response.JSON404 = &dest
-
-	}
-
-	switch {
-	case rsp.StatusCode == 401:
-		var headers RemoveMemberNamedLeaderResponse401Headers
-		if values := rsp.Header.Values("X-Etcd-Cluster-Id"); len(values) > 0 {
-			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
-				return nil, err
-			}
-			headers.XEtcdClusterId = &value
-		}
-		response.Headers401 = &headers
-	case rsp.StatusCode == 404:
-		var headers RemoveMemberNamedLeaderResponse404Headers
-		if values := rsp.Header.Values("X-Etcd-Cluster-Id"); len(values) > 0 {
-			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
-				return nil, err
-			}
-			headers.XEtcdClusterId = &value
-		}
-		response.Headers404 = &headers
-	}
-
-	return response, nil
-}
-
 // ParseGetLeaderResponse parses an HTTP response from a GetLeaderWithResponse call
 func ParseGetLeaderResponse(rsp *http.Response) (*GetLeaderResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -12013,15 +11076,15 @@ func ParseGetLeaderResponse(rsp *http.Response) (*GetLeaderResponse, error) {
 	return response, nil
 }
 
-// ParseRemoveMemberResponse parses an HTTP response from a RemoveMemberWithResponse call
-func ParseRemoveMemberResponse(rsp *http.Response) (*RemoveMemberResponse, error) {
+// ParseDeleteMemberResponse parses an HTTP response from a DeleteMemberWithResponse call
+func ParseDeleteMemberResponse(rsp *http.Response) (*DeleteMemberResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
 	defer func() { _ = rsp.Body.Close() }()
 	if err != nil {
 		return nil, err
 	}
 
-	response := &RemoveMemberResponse{
+	response := &DeleteMemberResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
 	}
@@ -12062,7 +11125,7 @@ func ParseRemoveMemberResponse(rsp *http.Response) (*RemoveMemberResponse, error
 
 	switch {
 	case rsp.StatusCode == 204:
-		var headers RemoveMemberResponse204Headers
+		var headers DeleteMemberResponse204Headers
 		if values := rsp.Header.Values("X-Etcd-Cluster-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -12072,7 +11135,7 @@ func ParseRemoveMemberResponse(rsp *http.Response) (*RemoveMemberResponse, error
 		}
 		response.Headers204 = &headers
 	case rsp.StatusCode == 401:
-		var headers RemoveMemberResponse401Headers
+		var headers DeleteMemberResponse401Headers
 		if values := rsp.Header.Values("X-Etcd-Cluster-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -12082,7 +11145,7 @@ func ParseRemoveMemberResponse(rsp *http.Response) (*RemoveMemberResponse, error
 		}
 		response.Headers401 = &headers
 	case rsp.StatusCode == 404:
-		var headers RemoveMemberResponse404Headers
+		var headers DeleteMemberResponse404Headers
 		if values := rsp.Header.Values("X-Etcd-Cluster-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -12092,7 +11155,7 @@ func ParseRemoveMemberResponse(rsp *http.Response) (*RemoveMemberResponse, error
 		}
 		response.Headers404 = &headers
 	case rsp.StatusCode == 410:
-		var headers RemoveMemberResponse410Headers
+		var headers DeleteMemberResponse410Headers
 		if values := rsp.Header.Values("X-Etcd-Cluster-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -12102,7 +11165,7 @@ func ParseRemoveMemberResponse(rsp *http.Response) (*RemoveMemberResponse, error
 		}
 		response.Headers410 = &headers
 	case rsp.StatusCode == 500:
-		var headers RemoveMemberResponse500Headers
+		var headers DeleteMemberResponse500Headers
 		if values := rsp.Header.Values("X-Etcd-Cluster-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {

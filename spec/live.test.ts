@@ -48,7 +48,7 @@ describe(`program.ts against a real etcd ${bin ? etcdVersion(bin) : ""}`, { skip
     assert.equal(created.body.node?.ttl, 60);
     assert.equal(created.etcdIndex, created.body.node?.modifiedIndex);
 
-    const cas = await etcd.setKey(k, { value: "running" }, { prevValue: "pending" });
+    const cas = await etcd.setKey(k, { value: "running", prevValue: "pending" });
     assert.ok(cas.ok, JSON.stringify(cas));
     assert.equal(cas.status, 200);
     assert.equal(cas.body.action, "compareAndSwap");
@@ -69,7 +69,7 @@ describe(`program.ts against a real etcd ${bin ? etcdVersion(bin) : ""}`, { skip
     assert.equal(missing.error.errorCode, 100);
     assert.match(keyErrorText(missing.error), /Key not found/);
 
-    const exists = await etcd.setKey(k, { value: "again" }, { prevExist: false });
+    const exists = await etcd.setKey(k, { value: "again", prevExist: false });
     assert.ok(!exists.ok);
     assert.equal(exists.status, 412);
     assert.equal(exists.error.errorCode, 105);
@@ -119,23 +119,23 @@ describe(`program.ts against a real etcd ${bin ? etcdVersion(bin) : ""}`, { skip
     assert.ok(status.ok);
     assert.equal(status.body.enabled, false);
 
-    const role = await etcd.putRole(createRoleRequest("spec-readers", ["/spec/*"], []));
+    const role = await etcd.setRole(createRoleRequest("spec-readers", ["/spec/*"], []));
     assert.ok(role.ok, JSON.stringify(role));
     assert.equal(role.status, 201);
     assert.deepEqual(permissionsOf(role.body).read, ["/spec/*"]);
 
-    const alice = await etcd.putUser(createUserRequest("alice", "alice-pw"));
+    const alice = await etcd.setUser(createUserRequest("alice", "alice-pw"));
     assert.ok(alice.ok);
     assert.equal(alice.status, 201);
     assert.equal(alice.body.roles, null);
-    const granted = await etcd.putUser(grantRolesRequest("alice", ["spec-readers"]));
+    const granted = await etcd.setUser(grantRolesRequest("alice", ["spec-readers"]));
     assert.ok(granted.ok);
     assert.deepEqual(granted.body.roles, ["spec-readers"]);
     const read = await etcd.getUser("alice");
     assert.ok(read.ok);
     assert.deepEqual(rolesOfUser(read.body), ["spec-readers"]);
 
-    const root = await etcd.putUser(createUserRequest("root", "root-pw"));
+    const root = await etcd.setUser(createUserRequest("root", "root-pw"));
     assert.ok(root.ok);
     assert.deepEqual(root.body.roles, ["root"]);
     const on = await etcd.setAuth(true);
@@ -155,7 +155,7 @@ describe(`program.ts against a real etcd ${bin ? etcdVersion(bin) : ""}`, { skip
       const off = await asRoot.setAuth(false);
       assert.ok(off.ok, JSON.stringify(off));
     }
-    assert.ok((await etcd.removeUser("alice")).ok);
-    assert.ok((await etcd.removeRole("spec-readers")).ok);
+    assert.ok((await etcd.deleteUser("alice")).ok);
+    assert.ok((await etcd.deleteRole("spec-readers")).ok);
   });
 });

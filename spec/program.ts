@@ -17,7 +17,6 @@ type JSONBody<R> = R extends { content: { "application/json": infer B } } ? B : 
 /** A key path below /v2/keys, as the `{key}` path parameter types it. */
 export type Key = paths["/v2/keys/{key}"]["parameters"]["path"]["key"];
 export type GetKeyQuery = NonNullable<operations["getKey"]["parameters"]["query"]>;
-export type SetKeyQuery = NonNullable<operations["setKey"]["parameters"]["query"]>;
 export type DeleteKeyQuery = NonNullable<operations["deleteKey"]["parameters"]["query"]>;
 export type SetKeyForm = NonNullable<operations["setKey"]["requestBody"]>["content"]["application/x-www-form-urlencoded"];
 export type InOrderForm = NonNullable<operations["createInOrderKey"]["requestBody"]>["content"]["application/x-www-form-urlencoded"];
@@ -32,12 +31,12 @@ export type MemberRequest = operations["addMember"]["requestBody"]["content"]["a
 export type AddedMember = JSONBody<operations["addMember"]["responses"][201]>;
 
 export type AuthStatus = JSONBody<operations["getAuthStatus"]["responses"][200]>;
-export type UserRequest = operations["putUser"]["requestBody"]["content"]["application/json"];
-export type UserCreated = JSONBody<operations["putUser"]["responses"][201]>;
+export type UserRequest = operations["setUser"]["requestBody"]["content"]["application/json"];
+export type UserCreated = JSONBody<operations["setUser"]["responses"][201]>;
 export type User = JSONBody<operations["getUser"]["responses"][200]>;
 export type UserList = JSONBody<operations["listUsers"]["responses"][200]>;
-export type RoleRequest = operations["putRole"]["requestBody"]["content"]["application/json"];
-export type Role = JSONBody<operations["putRole"]["responses"][201]>;
+export type RoleRequest = operations["setRole"]["requestBody"]["content"]["application/json"];
+export type Role = JSONBody<operations["setRole"]["responses"][201]>;
 export type HTTPError = JSONBody<operations["listUsers"]["responses"][401]>;
 export type Versions = JSONBody<operations["getVersion"]["responses"][200]>;
 
@@ -58,7 +57,7 @@ export function absoluteKey(k: Key): NonNullable<KeyNode["key"]> {
 // ---- Requests built from the typed forms and bodies.
 
 /** Encodes a typed form or query the way etcd parses it (strconv.ParseBool, decimal numbers). */
-export function encodeForm(form: SetKeyForm | InOrderForm | SetKeyQuery | GetKeyQuery | DeleteKeyQuery): URLSearchParams {
+export function encodeForm(form: SetKeyForm | InOrderForm | GetKeyQuery | DeleteKeyQuery): URLSearchParams {
   const u = new URLSearchParams();
   for (const [name, v] of Object.entries(form) as [string, string | number | boolean | undefined][]) {
     if (v !== undefined) u.set(name, String(v));
@@ -66,10 +65,9 @@ export function encodeForm(form: SetKeyForm | InOrderForm | SetKeyQuery | GetKey
   return u;
 }
 
-export function setRequest(k: Key, form: SetKeyForm, query: SetKeyQuery = {}): { path: string; init: RequestInit } {
-  const q = encodeForm(query).toString();
+export function setRequest(k: Key, form: SetKeyForm): { path: string; init: RequestInit } {
   return {
-    path: `/v2/keys/${encodeKey(k)}${q ? "?" + q : ""}`,
+    path: `/v2/keys/${encodeKey(k)}`,
     init: {
       method: "PUT",
       headers: { "Content-Type": "application/x-www-form-urlencoded" },
@@ -94,8 +92,9 @@ export function createRoleRequest(role: string, read: string[], write: string[])
   return { role, permissions: { kv: { read, write } } };
 }
 
+/** Percent-encodes the whole key as one path segment ("/" too), as openapi.yaml recommends. */
 function encodeKey(k: Key): string {
-  return k.split("/").map(encodeURIComponent).join("/");
+  return encodeURIComponent(k);
 }
 
 // ---- Reading typed answers.
@@ -149,8 +148,8 @@ export class V2Client {
     return this.call(`/v2/keys/${encodeKey(k)}${q ? "?" + q : ""}`, { method: "GET" });
   }
 
-  setKey(k: Key, form: SetKeyForm, query: SetKeyQuery = {}): Promise<Reply<KeyEvent | SetKeyCreated, KeyError>> {
-    const r = setRequest(k, form, query);
+  setKey(k: Key, form: SetKeyForm): Promise<Reply<KeyEvent | SetKeyCreated, KeyError>> {
+    const r = setRequest(k, form);
     return this.call(r.path, r.init);
   }
 
@@ -194,7 +193,7 @@ export class V2Client {
     return this.call("/v2/auth/enable", { method: enabled ? "PUT" : "DELETE" });
   }
 
-  putUser(body: UserRequest): Promise<Reply<UserCreated, HTTPError>> {
+  setUser(body: UserRequest): Promise<Reply<UserCreated, HTTPError>> {
     return this.call(`/v2/auth/users/${encodeURIComponent(body.user)}`, { method: "PUT", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
   }
 
@@ -206,15 +205,15 @@ export class V2Client {
     return this.call("/v2/auth/users", { method: "GET" });
   }
 
-  removeUser(name: string): Promise<Reply<void, HTTPError>> {
+  deleteUser(name: string): Promise<Reply<void, HTTPError>> {
     return this.call(`/v2/auth/users/${encodeURIComponent(name)}`, { method: "DELETE" });
   }
 
-  putRole(body: RoleRequest): Promise<Reply<Role, HTTPError>> {
+  setRole(body: RoleRequest): Promise<Reply<Role, HTTPError>> {
     return this.call(`/v2/auth/roles/${encodeURIComponent(body.role)}`, { method: "PUT", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
   }
 
-  removeRole(name: string): Promise<Reply<void, HTTPError>> {
+  deleteRole(name: string): Promise<Reply<void, HTTPError>> {
     return this.call(`/v2/auth/roles/${encodeURIComponent(name)}`, { method: "DELETE" });
   }
 

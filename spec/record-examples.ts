@@ -77,7 +77,6 @@ async function send(cluster: Cluster, c: Call): Promise<Exchange> {
   if (r.status !== c.expect) throw new Error(`${c.method} ${c.path}: got ${r.status} ${text}, want ${c.expect}`);
   let parsed: unknown = text;
   if (text.trim() !== "" && (r.headers.get("Content-Type") ?? "").includes("json")) parsed = JSON.parse(text);
-  else if (c.path.startsWith("/health")) parsed = JSON.parse(text); // JSON text labelled text/plain
   return { status: r.status, headers: r.headers, text, body: parsed };
 }
 
@@ -160,8 +159,11 @@ async function script(cl: Cluster): Promise<void> {
   await r({ method: "PUT", path: "/v2/members/1234", json: { peerURLs: [movedPeer] }, expect: 404 },
     { summary: "Unknown member id", response: "updateMember.noSuchMember" });
   await r({ method: "DELETE", path: `/v2/members/${newID}`, expect: 204 }, { summary: "Remove a member (204, no body)" });
-  await r({ method: "DELETE", path: `/v2/members/${newID}`, expect: 410 }, { summary: "Remove it again", response: "removeMember.removed" });
-  await r({ method: "DELETE", path: "/v2/members/leader", expect: 404 }, { summary: "Not a member id", response: "removeMember.noSuchMember" });
+  await r({ method: "DELETE", path: `/v2/members/${newID}`, expect: 410 }, { summary: "Remove it again", response: "deleteMember.removed" });
+  await r({ method: "DELETE", path: "/v2/members/1234", expect: 404 }, { summary: "Unknown member id", response: "deleteMember.noSuchMember" });
+  await r({ method: "DELETE", path: "/v2/members/leader", expect: 404 }, { summary: "`leader` is not a member id", response: "deleteMemberNamedLeader.notFound" });
+  await r({ method: "POST", path: "/v2/members", json: { peerURLs: ["ftp://127.0.0.1:1"] }, expect: 400 },
+    { summary: "A peer URL with a scheme etcd does not take", response: "addMember.badURL" });
 
   // ---- keys
   await r({ method: "PUT", path: "/v2/keys/foo", form: { value: "bar" }, expect: 201 },
@@ -170,24 +172,24 @@ async function script(cl: Cluster): Promise<void> {
     { summary: "Replace an existing key (200, prevNode, createdIndex reset)", request: "setKey.request.replace", requestSummary: "A new value", response: "setKey.replaced" });
   await r({ method: "PUT", path: "/v2/keys/session", form: { value: "token", ttl: "60" }, expect: 201 },
     { summary: "Set with a TTL", request: "setKey.request.ttl", requestSummary: "A value with a TTL of 60 s", response: "setKey.withTTL" });
-  await r({ method: "PUT", path: "/v2/keys/foo?prevValue=bar2", form: { value: "bar3" }, expect: 200 },
-    { summary: "Compare-and-swap (prevValue=bar2)", response: "setKey.compareAndSwap" });
-  await r({ method: "PUT", path: "/v2/keys/foo?prevValue=wrong", form: { value: "bar4" }, expect: 412 },
+  await r({ method: "PUT", path: "/v2/keys/foo", form: { value: "bar3", prevValue: "bar2" }, expect: 200 },
+    { summary: "Compare-and-swap (prevValue=bar2)", request: "setKey.request.compareAndSwap", requestSummary: "A new value if the current one is bar2", response: "setKey.compareAndSwap" });
+  await r({ method: "PUT", path: "/v2/keys/foo", form: { value: "bar4", prevValue: "wrong" }, expect: 412 },
     { summary: "Compare failed (prevValue=wrong)", response: "setKey.compareFailed" });
-  await r({ method: "PUT", path: "/v2/keys/foo?prevExist=false", form: { value: "again" }, expect: 412 },
-    { summary: "Create-only on an existing key (prevExist=false)", response: "setKey.alreadyExists" });
-  await r({ method: "PUT", path: "/v2/keys/ghost?prevExist=true", form: { value: "v" }, expect: 404 },
+  await r({ method: "PUT", path: "/v2/keys/foo", form: { value: "again", prevExist: "false" }, expect: 412 },
+    { summary: "Create-only on an existing key (prevExist=false)", request: "setKey.request.createOnly", requestSummary: "Create only (prevExist=false)", response: "setKey.alreadyExists" });
+  await r({ method: "PUT", path: "/v2/keys/ghost", form: { value: "v", prevExist: "true" }, expect: 404 },
     { summary: "Update-only on a missing key (prevExist=true)", response: "setKey.notFound" });
   await r({ method: "PUT", path: "/v2/keys/dir", form: { dir: "true" }, expect: 201 },
     { summary: "Create a directory", request: "setKey.request.dir", requestSummary: "A directory", response: "setKey.dirCreated" });
   await r({ method: "PUT", path: "/v2/keys/dir", form: { value: "v" }, expect: 403 },
     { summary: "A value over a directory", response: "setKey.notAFile" });
-  await r({ method: "PUT", path: "/v2/keys/foo?prevExist=maybe", form: { value: "v" }, expect: 400 },
+  await r({ method: "PUT", path: "/v2/keys/foo", form: { value: "v", prevExist: "maybe" }, expect: 400 },
     { summary: "A malformed boolean (checked before the store: index 0)", response: "setKey.invalidField" });
   await r({ method: "PUT", path: "/v2/keys/foo", form: { value: "quiet", noValueOnSuccess: "true" }, expect: 200 },
     { summary: "noValueOnSuccess=true: the action only", request: "setKey.request.noValueOnSuccess", requestSummary: "A value, answer without the node", response: "setKey.noValueOnSuccess" });
   await r({ method: "PUT", path: "/v2/keys", form: { value: "x" }, expect: 400 },
-    { summary: "The root is read only", request: "setKeysRoot.request", requestSummary: "A value for the root", response: "setKeysRoot.rootReadOnly" });
+    { summary: "The root is read only", response: "setKeysRoot.rootReadOnly" });
   await r({ method: "PUT", path: "/v2/keys/dir/a", form: { value: "1" }, expect: 201 }, { summary: "fill dir" });
   await r({ method: "PUT", path: "/v2/keys/dir/sub/b", form: { value: "2" }, expect: 201 }, { summary: "fill dir" });
 
@@ -195,6 +197,7 @@ async function script(cl: Cluster): Promise<void> {
   await r({ method: "GET", path: "/v2/keys/dir?recursive=true&sorted=true", expect: 200 }, { summary: "A directory, recursive and sorted", response: "getKey.dir" });
   await r({ method: "GET", path: "/v2/keys/missing", expect: 404 }, { summary: "Key not found", response: "getKey.notFound" });
   await r({ method: "GET", path: "/v2/keys/foo?recursive=yes", expect: 400 }, { summary: "A malformed boolean", response: "getKey.invalidField" });
+  await r({ method: "GET", path: "/v2/keys/foo?wait=true&waitIndex=next", expect: 400 }, { summary: "A waitIndex that is not a number", response: "keys.badWaitIndex" });
   await r({ method: "HEAD", path: "/v2/keys/foo", expect: 200 },
     { summary: "HEAD of a file", headers: { "X-Etcd-Index": "headKey.ok.X-Etcd-Index", "Content-Length": "headKey.ok.Content-Length" } });
   await r({ method: "HEAD", path: "/v2/keys/missing", expect: 404 },
@@ -231,38 +234,41 @@ async function script(cl: Cluster): Promise<void> {
   await r({ method: "GET", path: "/v2/auth/users", expect: 200 }, { summary: "No users yet", response: "listUsers.none" });
   await r({ method: "PUT", path: "/v2/auth/enable", expect: 409 }, { summary: "No root user yet", response: "enableAuth.noRootUser" });
   await r({ method: "PUT", path: "/v2/auth/roles/readers", json: { role: "readers", permissions: { kv: { read: ["/app/*"], write: [] } } }, expect: 201 },
-    { summary: "Create a role (201)", request: "putRole.request.create", requestSummary: "A role with read access to /app/*", response: "putRole.created" });
+    { summary: "Create a role (201)", request: "setRole.request.create", requestSummary: "A role with read access to /app/*", response: "setRole.created" });
   await r({ method: "PUT", path: "/v2/auth/roles/readers", json: { role: "readers", grant: { kv: { read: ["/config"], write: [] } } }, expect: 200 },
-    { summary: "Grant a permission (200, the resulting role)", request: "putRole.request.grant", requestSummary: "Grant read access to /config", response: "putRole.changed" });
+    { summary: "Grant a permission (200, the resulting role)", request: "setRole.request.grant", requestSummary: "Grant read access to /config", response: "setRole.changed" });
   await r({ method: "PUT", path: "/v2/auth/roles/readers", json: { role: "readers", permissions: { kv: { read: ["/x"] } } }, expect: 409 },
-    { summary: "Create an existing role", response: "putRole.alreadyExists" });
+    { summary: "Create an existing role", response: "setRole.alreadyExists" });
   await r({ method: "PUT", path: "/v2/auth/roles/root", json: { role: "root", grant: { kv: { read: ["/x"] } } }, expect: 403 },
-    { summary: "The root role cannot change", response: "putRole.rootRole" });
+    { summary: "The root role cannot change", response: "setRole.rootRole" });
   await r({ method: "GET", path: "/v2/auth/roles/readers", expect: 200 }, { summary: "A role", response: "getRole.ok" });
   await r({ method: "GET", path: "/v2/auth/roles/nope", expect: 404 }, { summary: "No such role", response: "getRole.notFound" });
   await r({ method: "GET", path: "/v2/auth/roles", expect: 200 }, { summary: "root and one more role", response: "listRoles.ok" });
   await r({ method: "PUT", path: "/v2/auth/users/root", json: { user: "root", password: "rootpw" }, expect: 201 },
-    { summary: "Create the root user (201)", request: "putUser.request.create", requestSummary: "A new user with a password", response: "putUser.created" });
+    { summary: "Create the root user (201)", request: "setUser.request.create", requestSummary: "A new user with a password", response: "setUser.created" });
   await r({ method: "PUT", path: "/v2/auth/users/alice", json: { user: "alice", password: "alicepw", roles: ["readers"] }, expect: 200 },
-    { summary: "Create a user with roles (200, not 201)", request: "putUser.request.createWithRoles", requestSummary: "A new user with a password and roles", response: "putUser.createdWithRoles" });
+    { summary: "Create a user with roles (200, not 201)", request: "setUser.request.createWithRoles", requestSummary: "A new user with a password and roles", response: "setUser.createdWithRoles" });
   await r({ method: "PUT", path: "/v2/auth/users/alice", json: { user: "alice", grant: ["readers"] }, expect: 409 },
-    { summary: "Grant a role the user already has", request: "putUser.request.grant", requestSummary: "Grant a role", response: "putUser.duplicateGrant" });
+    { summary: "Grant a role the user already has", request: "setUser.request.grant", requestSummary: "Grant a role", response: "setUser.duplicateGrant" });
   await r({ method: "GET", path: "/v2/auth/users/alice", expect: 200 }, { summary: "A user with its role objects", response: "getUser.ok" });
   await r({ method: "GET", path: "/v2/auth/users/nobody", expect: 404 }, { summary: "No such user", response: "getUser.notFound" });
   await r({ method: "GET", path: "/v2/auth/users", expect: 200 }, { summary: "Two users", response: "listUsers.ok" });
   await r({ method: "PUT", path: "/v2/auth/enable", expect: 200 }, { summary: "Enable auth (200, empty body)" });
   await r({ method: "GET", path: "/v2/auth/enable", expect: 200 }, { summary: "Auth is on", response: "getAuthStatus.enabled", context: "auth enabled" });
   await r({ method: "GET", path: "/v2/auth/users", expect: 401 }, { summary: "No credentials while auth is on", response: "listUsers.unauthorized", context: "auth enabled" });
+  await r({ method: "GET", path: "/v2/keys/app/config", auth: ["root", "wrongpw"], expect: 401 },
+    { summary: "A wrong password while auth is on", response: "keys.unauthorized", context: "auth enabled" });
+  await r({ method: "GET", path: "/v2/auth/roles", expect: 401 }, { summary: "No credentials while auth is on", response: "http.unauthorized", context: "auth enabled" });
   await r({ method: "PUT", path: "/v2/auth/enable", auth: ["root", "rootpw"], expect: 409 }, { summary: "Already enabled", response: "enableAuth.alreadyEnabled", context: "auth enabled" });
-  await r({ method: "DELETE", path: "/v2/auth/users/root", auth: ["root", "rootpw"], expect: 403 }, { summary: "root while auth is on", response: "removeUser.rootWhileEnabled", context: "auth enabled" });
+  await r({ method: "DELETE", path: "/v2/auth/users/root", auth: ["root", "rootpw"], expect: 403 }, { summary: "root while auth is on", response: "deleteUser.rootWhileEnabled", context: "auth enabled" });
   await r({ method: "DELETE", path: "/v2/auth/enable", expect: 401 }, { summary: "Disable without credentials", response: "disableAuth.unauthorized", context: "auth enabled" });
   await r({ method: "DELETE", path: "/v2/auth/enable", auth: ["root", "rootpw"], expect: 200 }, { summary: "Disable auth (200, empty body)" });
   await r({ method: "DELETE", path: "/v2/auth/enable", expect: 409 }, { summary: "Already disabled", response: "disableAuth.alreadyDisabled" });
   await r({ method: "DELETE", path: "/v2/auth/users/alice", expect: 200 }, { summary: "Delete a user (200, empty body)" });
-  await r({ method: "DELETE", path: "/v2/auth/users/alice", expect: 404 }, { summary: "Delete it again", response: "removeUser.notFound" });
+  await r({ method: "DELETE", path: "/v2/auth/users/alice", expect: 404 }, { summary: "Delete it again", response: "deleteUser.notFound" });
   await r({ method: "DELETE", path: "/v2/auth/roles/readers", expect: 200 }, { summary: "Delete a role (200, empty body)" });
-  await r({ method: "DELETE", path: "/v2/auth/roles/readers", expect: 404 }, { summary: "Delete it again", response: "removeRole.notFound" });
-  await r({ method: "DELETE", path: "/v2/auth/roles/root", expect: 403 }, { summary: "The root role", response: "removeRole.rootRole" });
+  await r({ method: "DELETE", path: "/v2/auth/roles/readers", expect: 404 }, { summary: "Delete it again", response: "deleteRole.notFound" });
+  await r({ method: "DELETE", path: "/v2/auth/roles/root", expect: 403 }, { summary: "The root role", response: "deleteRole.rootRole" });
 
   // Store counters, so that they count what ran above.
   await r({ method: "GET", path: "/v2/stats/store", expect: 200 }, { summary: "Store counters", response: "getStoreStats.ok" });

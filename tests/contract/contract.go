@@ -6,6 +6,7 @@ package contract
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -66,6 +67,54 @@ func textPlainDecoder(body io.Reader, h http.Header, schema *openapi3.SchemaRef,
 	return openapi3filter.PlainBodyDecoder(body, h, schema, enc)
 }
 
+// RefusedExtension is the top-level extension of openapi.yaml that holds, in
+// the shape of paths, the requests etcd answers but never lets succeed (PUT
+// and DELETE of the root, DELETE /v2/members/leader). They are no
+// operations of the API, so generators never offer them; Load adds them to
+// the paths so that what the server answers to them is still checked.
+const RefusedExtension = "x-always-refused"
+
+// Load reads the spec at specPath and returns it with the operations of
+// RefusedExtension merged into its paths, all references resolved. Each
+// refused operation must be on a path of the spec and must not collide with
+// one of its operations.
+func Load(specPath string) (*openapi3.T, error) {
+	loader := openapi3.NewLoader()
+	loader.IsExternalRefsAllowed = true
+	doc, err := loader.LoadFromFile(specPath)
+	if err != nil {
+		return nil, fmt.Errorf("loading %s: %w", specPath, err)
+	}
+	raw, ok := doc.Extensions[RefusedExtension]
+	if !ok {
+		return doc, nil
+	}
+	b, err := json.Marshal(raw)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %s: %w", specPath, RefusedExtension, err)
+	}
+	var refused map[string]*openapi3.PathItem
+	if err := json.Unmarshal(b, &refused); err != nil {
+		return nil, fmt.Errorf("%s: %s is not a map of path items: %w", specPath, RefusedExtension, err)
+	}
+	for path, item := range refused {
+		target := doc.Paths.Value(path)
+		if target == nil {
+			return nil, fmt.Errorf("%s: %s names %s, which is not a path of the spec", specPath, RefusedExtension, path)
+		}
+		for method, op := range item.Operations() {
+			if target.GetOperation(method) != nil {
+				return nil, fmt.Errorf("%s: %s %s is both an operation and in %s", specPath, method, path, RefusedExtension)
+			}
+			target.SetOperation(method, op)
+		}
+	}
+	if err := loader.ResolveRefsIn(doc, nil); err != nil {
+		return nil, fmt.Errorf("%s: resolving %s: %w", specPath, RefusedExtension, err)
+	}
+	return doc, nil
+}
+
 // keysPath matches the key-space path item, whatever its parameter is called.
 var keysPath = regexp.MustCompile(`^/v2/keys/\{([A-Za-z0-9_]+)\}$`)
 
@@ -86,11 +135,9 @@ func New(t testing.TB, specPath string, base http.RoundTripper) *Transport {
 		openapi3filter.RegisterBodyDecoder("text/plain", textPlainDecoder)
 	})
 
-	loader := openapi3.NewLoader()
-	loader.IsExternalRefsAllowed = true
-	doc, err := loader.LoadFromFile(specPath)
+	doc, err := Load(specPath)
 	if err != nil {
-		t.Fatalf("contract: loading %s: %v", specPath, err)
+		t.Fatalf("contract: %v", err)
 	}
 	if err := doc.Validate(t.Context()); err != nil {
 		t.Fatalf("contract: %s is not a valid OpenAPI document: %v", specPath, err)

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/getkin/kin-openapi/openapi3"
 	"go.uber.org/goleak"
 
 	"github.com/meycoin/goetcd/tests/contract"
@@ -439,5 +440,71 @@ func TestTextPlainJSON(t *testing.T) {
 		if got := rec.reported(); len(got) != tc.reports {
 			t.Errorf("body %s: %d reports, want %d: %q", tc.body, len(got), tc.reports, got)
 		}
+	}
+}
+
+// TestLoadMergesRefused: the requests etcd always refuses are kept out of
+// the spec's operations, in x-always-refused; Load puts them back on their
+// paths with every reference resolved, so the transport can check them.
+func TestLoadMergesRefused(t *testing.T) {
+	doc, err := contract.Load(contract.DefaultSpecPath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []struct{ path, method, id string }{
+		{"/v2/keys", http.MethodPut, "setKeysRoot"},
+		{"/v2/keys", http.MethodDelete, "deleteKeysRoot"},
+		{"/v2/members/leader", http.MethodDelete, "deleteMemberNamedLeader"},
+	} {
+		item := doc.Paths.Value(want.path)
+		if item == nil {
+			t.Fatalf("no path %s", want.path)
+		}
+		op := item.GetOperation(want.method)
+		if op == nil || op.OperationID != want.id {
+			t.Fatalf("%s %s: operation %+v, want %s", want.method, want.path, op, want.id)
+		}
+		for status, r := range op.Responses.Map() {
+			if r.Value == nil {
+				t.Fatalf("%s: response %s unresolved", want.id, status)
+			}
+			for mt, c := range r.Value.Content {
+				if c.Schema == nil || c.Schema.Value == nil {
+					t.Errorf("%s: %s %s schema unresolved", want.id, status, mt)
+				}
+			}
+		}
+	}
+	// The spec itself must not offer them: a generator would make functions
+	// that can only fail.
+	plain, err := openapi3.NewLoader().LoadFromFile(contract.DefaultSpecPath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if plain.Paths.Value("/v2/keys").Put != nil || plain.Paths.Value("/v2/members/leader").Delete != nil {
+		t.Error("openapi.yaml offers a request etcd always refuses as an operation")
+	}
+}
+
+// TestLoadRejectsBadRefused: a refused request on an unknown path, or on a
+// method the path already has, is an error rather than silently dropped.
+func TestLoadRejectsBadRefused(t *testing.T) {
+	for name, ext := range map[string]string{
+		"unknown path": "/nope:\n    get:\n      responses:\n        '404': {description: x}\n",
+		"collision":    "/health:\n    get:\n      responses:\n        '404': {description: x}\n",
+	} {
+		t.Run(name, func(t *testing.T) {
+			spec := filepath.Join(t.TempDir(), "spec.yaml")
+			src, err := os.ReadFile(filepath.Join("testdata", "health.yaml"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(spec, append(src, []byte("x-always-refused:\n  "+ext)...), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := contract.Load(spec); err == nil || !strings.Contains(err.Error(), "x-always-refused") {
+				t.Errorf("Load: %v, want an error naming x-always-refused", err)
+			}
+		})
 	}
 }

@@ -44,10 +44,6 @@ var mutations = []mutation{
 		anchor: "        value:\n          type: string\n          description: The value of a file (may be empty).", count: 1, before: true,
 		add:  "        driftForm:\n          type: boolean\n          description: A form field the request builder does not send.\n",
 		want: "generated.SetKeyForm.DriftForm"},
-	{what: "a query parameter of setKey only",
-		anchor: "        - $ref: '#/components/parameters/NoValueOnSuccess'\n", count: 2,
-		add:  "        - name: driftSetQuery\n          in: query\n          description: A query parameter with no form field.\n          schema: {type: boolean}\n",
-		want: "generated.SetKeyParams.DriftSetQuery"},
 	{what: "a form field of createInOrder",
 		anchor: "        value:\n          type: string\n          description: Value of the new key (may be empty).", count: 1, before: true,
 		add:  "        driftInOrder:\n          type: string\n          description: A form field CreateInOrder does not fill.\n",
@@ -55,7 +51,7 @@ var mutations = []mutation{
 }
 
 // driftTests are the client tests that must catch the mutations.
-const driftTests = "^(TestKeysRequestsSendEveryGeneratedField|TestSetKeyQueryParametersAreFormFields|TestCreateInOrderFillsGeneratedForm)$"
+const driftTests = "^(TestKeysRequestsSendEveryGeneratedField|TestCreateInOrderFillsGeneratedForm)$"
 
 func TestDriftTestsCatchNewSpecFields(t *testing.T) {
 	if testing.Short() {
@@ -66,7 +62,7 @@ func TestDriftTestsCatchNewSpecFields(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	for _, f := range []string{"go.mod", "go.sum", "oapi-codegen.yaml", "openapi.yaml"} {
+	for _, f := range []string{"go.mod", "go.sum", "oapi-codegen.yaml", "openapi.yaml", "tools/go.mod", "tools/go.sum"} {
 		copyFile(t, filepath.Join(root, f), filepath.Join(dir, f))
 	}
 	for _, d := range []string{"api", "client", "generated"} {
@@ -94,14 +90,15 @@ func TestDriftTestsCatchNewSpecFields(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
 	defer cancel()
-	if out, err := goCmd(ctx, dir, "tool", "oapi-codegen", "-config", "oapi-codegen.yaml", "openapi.yaml"); err != nil {
+	// As `make generate` runs it: the generator pinned in tools/go.mod.
+	if out, err := goCmd(ctx, dir, "tool", "-modfile=tools/go.mod", "oapi-codegen", "-config", "oapi-codegen.yaml", "openapi.yaml"); err != nil {
 		t.Fatalf("oapi-codegen on the mutated spec: %v\n%s", err, out)
 	}
 	gen, err := os.ReadFile(filepath.Join(dir, "generated", "generated.gen.go"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, field := range []string{"DriftQuery *", "DriftDelete *", "DriftForm *", "DriftSetQuery *", "DriftInOrder *"} {
+	for _, field := range []string{"DriftQuery *", "DriftDelete *", "DriftForm *", "DriftInOrder *"} {
 		if !bytes.Contains(gen, []byte(field)) {
 			t.Fatalf("the generated code of the mutated spec has no field %q", field)
 		}
@@ -127,7 +124,7 @@ func goCmd(ctx context.Context, dir string, args ...string) (string, error) {
 	cmd.Dir = dir
 	// The copy is its own module: no workspace, no flags of the caller's
 	// that would change what is built.
-	cmd.Env = append(os.Environ(), "GOWORK=off", "GOFLAGS=-mod=mod")
+	cmd.Env = append(os.Environ(), "GOWORK=off", "GOFLAGS=-mod=readonly")
 	out, err := cmd.CombinedOutput()
 	return string(out), err
 }
@@ -136,6 +133,9 @@ func copyFile(t *testing.T, from, to string) {
 	t.Helper()
 	b, err := os.ReadFile(from)
 	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Dir(to), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(to, b, 0o644); err != nil {

@@ -1,0 +1,452 @@
+// Member health, one per Client: each endpoint is healthy, suspect or down,
+// fed by the outcome of every attempt and by light probes of the members
+// that requests are waiting on. Endpoint selection reads it, and it cuts
+// the attempts and watches that wait on a member that stopped answering or
+// whose proposals were lost to a leader change.
+
+package client
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Health timing. An attempt that has waited probeAfter for its answer's
+// headers, or any waiting watch, gets its member probed: GET /version
+// within probeTimeout (no answer: the member is down), and, while writes or
+// quorum reads wait, GET /health (its 200 proves that a proposal made after
+// theirs committed). Probes of one member are at least probeInterval apart
+// however many requests wait on it; a down member is probed again after
+// downRetryMin, doubling to downRetryMax.
+const (
+	probeAfter        = 1 * time.Second
+	probeTimeout      = 1 * time.Second
+	probeInterval     = 500 * time.Millisecond
+	watchProbeEvery   = 1 * time.Second
+	commitGrace       = 500 * time.Millisecond
+	healthProbeBudget = 2 * time.Second
+	downRetryMin      = 500 * time.Millisecond
+	downRetryMax      = 8 * time.Second
+	monitorTick       = 100 * time.Millisecond
+	// monitorLinger is how long the monitor goroutine stays without
+	// anything to watch before it ends.
+	monitorLinger = 0
+)
+
+// HealthState is what a Client knows of one member.
+type HealthState int32
+
+const (
+	// HealthHealthy: the member's last attempt or probe succeeded.
+	HealthHealthy HealthState = iota
+	// HealthSuspect: an attempt failed in a way that does not prove the
+	// member dead (a reset connection, no answer in time); it is still
+	// used, and the next answer or probe decides.
+	HealthSuspect
+	// HealthDown: the member refused connections or did not answer a
+	// probe in time. Requests go to other members while any is not down;
+	// the member is probed again with back-off and rejoins when it answers.
+	HealthDown
+)
+
+// String returns "healthy", "suspect" or "down".
+func (s HealthState) String() string {
+	switch s {
+	case HealthHealthy:
+		return "healthy"
+	case HealthSuspect:
+		return "suspect"
+	case HealthDown:
+		return "down"
+	}
+	return fmt.Sprintf("HealthState(%d)", int32(s))
+}
+
+// EndpointHealth is one member's health as a Client sees it.
+type EndpointHealth struct {
+	// Endpoint is the member's endpoint URL.
+	Endpoint string
+	// State is its current state.
+	State HealthState
+	// Since is when it entered State.
+	Since time.Time
+	// Reason says why it left the healthy state (empty when healthy).
+	Reason string
+	// Probes counts the probe requests sent to it.
+	Probes uint64
+}
+
+// EndpointsHealth returns what c knows of each of its endpoints' health,
+// in the order of c.Endpoints(). See the README's "Member health" section.
+func EndpointsHealth(c Client) []EndpointHealth {
+	hc := c.cluster()
+	_, names, _ := hc.snapshotNames()
+	out := make([]EndpointHealth, len(names))
+	for i, n := range names {
+		m := hc.health.member(n)
+		m.mu.Lock()
+		out[i] = EndpointHealth{Endpoint: n, State: HealthState(m.state.Load()), Since: m.since, Reason: m.reason, Probes: m.probes.Load()}
+		m.mu.Unlock()
+	}
+	return out
+}
+
+// waiter is a request waiting on a member: an attempt waiting for its
+// headers, or a watch waiting for its event.
+type waiter struct {
+	start  time.Time
+	raft   bool // a write or quorum read: its answer waits on a proposal
+	watch  bool
+	cancel context.CancelFunc
+	// ctx, when set, is the request's context: a wait whose context has
+	// ended (a stream left open by its watcher) is dropped.
+	ctx context.Context
+	// cut is set (to a cutReason) when health ended the wait.
+	cut atomic.Int32
+}
+
+// Why health ended a wait.
+const (
+	cutNone int32 = iota
+	cutDown
+	cutLost
+)
+
+// cutError is the error of an attempt that health ended.
+type cutError struct {
+	endpoint string
+	reason   int32
+}
+
+func (e *cutError) Error() string {
+	if e.reason == cutLost {
+		return fmt.Sprintf("%s committed a later proposal while this request waited (its proposal was lost to a leader change)", e.endpoint)
+	}
+	return fmt.Sprintf("%s stopped answering (no answer to a health probe within %v)", e.endpoint, probeTimeout)
+}
+
+// Timeout marks the error as a timeout for net.Error users.
+func (e *cutError) Timeout() bool { return true }
+
+// memberHealth is the health of one endpoint.
+type memberHealth struct {
+	name string
+	url  *url.URL
+
+	state  atomic.Int32 // a HealthState; read without the lock
+	probes atomic.Uint64
+
+	mu      sync.Mutex
+	since   time.Time
+	reason  string
+	waiters map[*waiter]struct{}
+	// probing is set while a probe of the member is out.
+	probing   bool
+	lastProbe time.Time
+	// retryAt is when a down member is probed again; backoff the wait
+	// after that.
+	retryAt time.Time
+	backoff time.Duration
+	// committed is the start of the last /health probe that answered 200,
+	// committedAt when its answer came.
+	committed, committedAt time.Time
+}
+
+// health is the member health of one Client.
+type health struct {
+	c *httpClusterClient
+
+	// leaderLost is called when a member went down or a proposal was lost
+	// to a leader change (the Client's leaderMayHaveChanged).
+	leaderLost func()
+
+	mu      sync.Mutex
+	members map[string]*memberHealth
+	running bool // the monitor goroutine runs
+}
+
+func newHealth(c *httpClusterClient) *health {
+	return &health{c: c, members: map[string]*memberHealth{}}
+}
+
+// member returns the health of the endpoint named name, made on first use.
+func (h *health) member(name string) *memberHealth {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	m := h.members[name]
+	if m == nil {
+		u, _ := url.Parse(name)
+		m = &memberHealth{name: name, url: u, waiters: map[*waiter]struct{}{}, since: time.Now()}
+		h.members[name] = m
+	}
+	return m
+}
+
+// down reports whether the member named name is down.
+func (h *health) down(name string) bool {
+	h.mu.Lock()
+	m := h.members[name]
+	h.mu.Unlock()
+	return m != nil && HealthState(m.state.Load()) == HealthDown
+}
+
+// pick returns i, or when names[i] is down the first member after it that
+// is not (i itself when all are down).
+func (h *health) pick(names []string, i int) int {
+	for k := 0; k < len(names); k++ {
+		j := (i + k) % len(names)
+		if !h.down(names[j]) {
+			return j
+		}
+	}
+	return i
+}
+
+// set moves m to state s, logging the change.
+func (h *health) set(m *memberHealth, s HealthState, reason string) {
+	m.mu.Lock()
+	old := HealthState(m.state.Load())
+	if old == s {
+		m.mu.Unlock()
+		return
+	}
+	m.state.Store(int32(s))
+	m.since = time.Now()
+	m.reason = reason
+	if s == HealthDown {
+		m.backoff = downRetryMin
+		m.retryAt = m.since.Add(m.backoff)
+	}
+	m.mu.Unlock()
+	if l := h.c.logger; l != nil {
+		level := slog.LevelInfo
+		if s == HealthDown {
+			level = slog.LevelWarn
+		}
+		l.LogAttrs(context.Background(), level, "etcd member health",
+			slog.String("endpoint", m.name), slog.String("from", old.String()),
+			slog.String("to", s.String()), slog.String("reason", reason))
+	}
+	if s == HealthDown && h.leaderLost != nil {
+		h.leaderLost()
+	}
+}
+
+// observe feeds the outcome of one attempt: err is nil when the member
+// answered (any status: a 5xx such as etcd's "request timed out" comes from
+// a member that is alive), else the transport error.
+func (h *health) observe(name string, err error) {
+	if err == nil {
+		h.mu.Lock()
+		m := h.members[name]
+		h.mu.Unlock()
+		if m != nil && HealthState(m.state.Load()) != HealthHealthy {
+			h.set(m, HealthHealthy, "")
+		}
+		return
+	}
+	m := h.member(name)
+	switch {
+	case neverConnected(err):
+		h.set(m, HealthDown, err.Error())
+	default:
+		if HealthState(m.state.Load()) == HealthHealthy {
+			h.set(m, HealthSuspect, err.Error())
+		}
+	}
+}
+
+// wait registers w as waiting on the member named name until the returned
+// function is called.
+func (h *health) wait(name string, w *waiter) *memberHealth {
+	m := h.member(name)
+	m.mu.Lock()
+	m.waiters[w] = struct{}{}
+	m.mu.Unlock()
+	h.mu.Lock()
+	if !h.running {
+		h.running = true
+		go h.monitor()
+	}
+	h.mu.Unlock()
+	return m
+}
+
+// done ends w's wait on m.
+func (m *memberHealth) done(w *waiter) {
+	m.mu.Lock()
+	delete(m.waiters, w)
+	m.mu.Unlock()
+}
+
+// monitor probes the members that requests wait on, and down members, and
+// cuts waits that health knows to be lost. It ends once nothing has been
+// waiting for monitorLinger.
+func (h *health) monitor() {
+	t := time.NewTicker(monitorTick)
+	defer t.Stop()
+	idleSince := time.Now()
+	for range t.C {
+		now := time.Now()
+		h.mu.Lock()
+		ms := make([]*memberHealth, 0, len(h.members))
+		for _, m := range h.members {
+			ms = append(ms, m)
+		}
+		h.mu.Unlock()
+		busy := false
+		for _, m := range ms {
+			if h.check(m, now) {
+				busy = true
+			}
+		}
+		if busy {
+			idleSince = now
+			continue
+		}
+		if now.Sub(idleSince) >= monitorLinger {
+			h.mu.Lock()
+			// Check again under the lock: a wait may have started.
+			for _, m := range h.members {
+				m.mu.Lock()
+				n := len(m.waiters)
+				m.mu.Unlock()
+				if n > 0 {
+					busy = true
+				}
+			}
+			if !busy {
+				h.running = false
+				h.mu.Unlock()
+				return
+			}
+			h.mu.Unlock()
+		}
+	}
+}
+
+// check looks at one member: it cuts waits that a probe showed lost and
+// starts a probe when one is due. It reports whether anything waits on m.
+func (h *health) check(m *memberHealth, now time.Time) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	state := HealthState(m.state.Load())
+	var old, raftOld bool
+	for w := range m.waiters {
+		if w.ctx != nil && w.ctx.Err() != nil {
+			delete(m.waiters, w)
+			continue
+		}
+		if w.watch {
+			old = true
+			continue
+		}
+		age := now.Sub(w.start)
+		if age >= probeAfter {
+			old = true
+			if w.raft {
+				raftOld = true
+			}
+		}
+		// A proposal made after this one committed, and this one has had
+		// commitGrace since to answer: its proposal was lost.
+		if w.raft && !m.committed.IsZero() && w.start.Before(m.committed) && now.Sub(m.committedAt) >= commitGrace {
+			h.cutLocked(w, cutLost)
+		}
+	}
+	if m.probing {
+		return len(m.waiters) > 0
+	}
+	due := false
+	switch {
+	case state == HealthDown:
+		due = !now.Before(m.retryAt)
+	case raftOld:
+		due = now.Sub(m.lastProbe) >= probeInterval
+	case old:
+		due = now.Sub(m.lastProbe) >= watchProbeEvery
+	}
+	if due && m.url != nil {
+		m.probing = true
+		m.lastProbe = now
+		go h.probe(m, raftOld && state != HealthDown)
+	}
+	return len(m.waiters) > 0
+}
+
+// cutLocked ends w (m.mu held).
+func (h *health) cutLocked(w *waiter, reason int32) {
+	if w.cut.CompareAndSwap(cutNone, reason) {
+		w.cancel()
+	}
+}
+
+// probe asks m for /version (and /health when commit matters) and acts on
+// the answers.
+func (h *health) probe(m *memberHealth, commit bool) {
+	if commit {
+		// Its answer may take as long as a commit does: it never decides
+		// whether the member is down, so it is not waited for.
+		go func() {
+			start := time.Now()
+			status, err := h.ask(m, "health", healthProbeBudget)
+			if err == nil && status == http.StatusOK {
+				m.mu.Lock()
+				m.committed, m.committedAt = start, time.Now()
+				m.mu.Unlock()
+			}
+		}()
+	}
+	_, err := h.ask(m, "version", probeTimeout)
+	if err != nil {
+		h.set(m, HealthDown, err.Error())
+		m.mu.Lock()
+		for w := range m.waiters {
+			h.cutLocked(w, cutDown)
+		}
+		m.backoff = min(2*m.backoff, downRetryMax)
+		if m.backoff <= 0 {
+			m.backoff = downRetryMin
+		}
+		m.retryAt = time.Now().Add(m.backoff)
+		m.probing = false
+		m.mu.Unlock()
+		return
+	}
+	if HealthState(m.state.Load()) != HealthHealthy {
+		h.set(m, HealthHealthy, "")
+	}
+	m.mu.Lock()
+	m.probing = false
+	m.mu.Unlock()
+}
+
+// ask sends one probe GET of path below m's base path, within budget, and
+// returns the status. Probes carry no credentials (/version and /health
+// need none).
+func (h *health) ask(m *memberHealth, path string, budget time.Duration) (int, error) {
+	m.probes.Add(1)
+	ctx, cancel := context.WithTimeout(context.Background(), budget)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, m.url.JoinPath(path).String(), nil)
+	if err != nil {
+		return 0, err
+	}
+	resp, err := h.c.transport.RoundTrip(req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return 0, fmt.Errorf("no answer to GET /%s within %v", path, budget)
+		}
+		return 0, err
+	}
+	io.Copy(io.Discard, io.LimitReader(resp.Body, 4096))
+	resp.Body.Close()
+	return resp.StatusCode, nil
+}
