@@ -33,6 +33,9 @@ func settledHeap() uint64 {
 	return ms.HeapAlloc
 }
 
+// raceDetector is set when the tests run with -race (race_test.go).
+var raceDetector bool
+
 // maxRetainedPerNode bounds what one node kept from a large listing keeps
 // reachable besides itself: its slab of nodes, their strings and the
 // chunks those lie in.
@@ -43,8 +46,8 @@ const maxRetainedPerNode = 16 << 10
 // memory and from a reader) and one node of each kept; the heap with those
 // ten nodes is compared with the heap without them.
 func TestRetainedNodeKeepsLittleAlive(t *testing.T) {
-	if testing.Short() {
-		t.Skip("decodes ten listings of 100,000 keys")
+	if testing.Short() || raceDetector {
+		t.Skip("decodes twenty listings of 100,000 keys: slow under -race or -short (make test runs it without)")
 	}
 	body := bigListing(100_000)
 	const listings = 10
