@@ -1,5 +1,7 @@
-// The keys answer decoder: its state, buffering, and the Response and Node
-// objects (entry points decodeKeysBody and decodeKeysStream).
+// The keys answer decoder, the one JSON parser of keys answers and watch
+// events: its state, buffering, and the Response and Node objects (entry
+// points decodeKeysBody, decodeKeysStream, and newEventDecoder for the
+// events of a stream).
 
 package client
 

@@ -1,5 +1,8 @@
 package client
 
+// What a node kept from a large listing keeps alive, and the decoder's
+// speed on that listing.
+
 import (
 	"bytes"
 	"fmt"
