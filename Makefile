@@ -137,10 +137,12 @@ clean:
 	rm -rf tests/.cache
 
 ## spec-check: openapi.yaml for other languages: Redocly lint (zero errors and
-## warnings), recorded examples on every operation, TypeScript types from
-## openapi-typescript type-checked by tsc (and shown to fail when the spec
-## loses a field the program uses), a Node test against a real etcd, and
-## docs/api up to date. Tools pinned in package.json/package-lock.json; one
+## warnings), recorded examples on every operation, two generators with zero
+## warnings (openapi-typescript types, shown to fail when the spec loses a
+## field the program uses; a @hey-api/openapi-ts fetch SDK) type-checked by
+## tsc --strict, Node tests against real etcd servers (the SDK program over
+## every operation behind a validating proxy, its traffic checked again by a
+## second validator: zero violations), and docs/api up to date. Tools pinned in package.json/package-lock.json; one
 ## line of result. Installs node_modules from the lock file when needed.
 .PHONY: spec-check docs
 spec-check: node_modules/.package-lock.json

@@ -160,7 +160,7 @@ func (r *httpAuthRoleAPI) modify(ctx context.Context, role, verb string, prefixe
 		return nil, err
 	}
 	if len(prefixes) == 0 {
-		return nil, fmt.Errorf("client: %s permissions of role %q: no key patterns given", verb, role)
+		return nil, invalidArg("prefixes", "no key patterns given (%s permissions of role %q)", verb, role)
 	}
 	kv := generated.KVPermissions{}
 	switch permType {
@@ -171,7 +171,7 @@ func (r *httpAuthRoleAPI) modify(ctx context.Context, role, verb string, prefixe
 	case ReadWritePermission:
 		kv.Read, kv.Write = &prefixes, &prefixes
 	default:
-		return nil, fmt.Errorf("client: %s permissions of role %q: unknown PermissionType %d", verb, role, int(permType))
+		return nil, invalidArg("permType", "unknown PermissionType %d (%s permissions of role %q)", int(permType), verb, role)
 	}
 	body := generated.RoleRequest{Role: role}
 	if verb == "grant" {

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/meycoin/goetcd/generated"
 )
@@ -71,16 +72,31 @@ type httpAuthUserAPI struct {
 	c *httpClusterClient
 }
 
-// checkName refuses names that would not stay one path segment (the server
-// answers 400 "Invalid path" for those).
-func checkName(kind, name string) error {
+// checkName refuses user and role names (field says which) that would not
+// stay one path segment (the server answers 400 "Invalid path" for those)
+// or are not valid UTF-8.
+func checkName(field, name string) error {
 	if name == "" {
-		return fmt.Errorf("client: empty %s name", kind)
+		return invalidArg(field, "empty name")
 	}
 	if strings.Contains(name, "/") || name == "." || name == ".." {
-		return fmt.Errorf("client: %s name %q cannot contain '/' or be a dot segment", kind, name)
+		return invalidArg(field, "%q cannot contain '/' or be a dot segment", name)
 	}
-	return checkUTF8(kind+" name", name)
+	return checkUTF8(field, name)
+}
+
+// checkPassword refuses a password etcd would not take (empty) or would
+// never accept as given: the password goes to etcd as JSON, which carries
+// U+FFFD in place of bytes that are not valid UTF-8. The error never holds
+// the password, nor any byte of it.
+func checkPassword(username, password string) error {
+	if password == "" {
+		return invalidArg("password", "empty (user %q)", username)
+	}
+	if !utf8.ValidString(password) {
+		return invalidArg("password", "not valid UTF-8 (user %q): it goes to etcd as JSON, with U+FFFD in place of the bad bytes, so the password as given would never be accepted", username)
+	}
+	return nil
 }
 
 // ErrUserExists is wrapped by AddUser's error when the user exists already.
@@ -96,13 +112,10 @@ var ErrUserExists = errors.New("client: user already exists")
 // report success. The write is never sent twice (IsOutcomeUnknown when its
 // outcome is unknown).
 func (u *httpAuthUserAPI) AddUser(ctx context.Context, username, password string) error {
-	if err := checkName("user", username); err != nil {
+	if err := checkName("username", username); err != nil {
 		return err
 	}
-	if password == "" {
-		return fmt.Errorf("client: add user %q: empty password", username)
-	}
-	if err := checkUTF8(fmt.Sprintf("the password of user %q", username), password); err != nil {
+	if err := checkPassword(username, password); err != nil {
 		return err
 	}
 	switch _, err := u.GetUser(ctx, username); {
@@ -130,7 +143,7 @@ func (u *httpAuthUserAPI) AddUser(ctx context.Context, username, password string
 // RemoveUser deletes a user. The root user cannot be removed while auth is
 // on (403).
 func (u *httpAuthUserAPI) RemoveUser(ctx context.Context, username string) error {
-	if err := checkName("user", username); err != nil {
+	if err := checkName("username", username); err != nil {
 		return err
 	}
 	req, err := generated.NewDeleteUserRequest(placeholderServer, username)
@@ -148,7 +161,7 @@ func (u *httpAuthUserAPI) RemoveUser(ctx context.Context, username string) error
 // IsUserNotFound (it does not). Only if that list cannot be read either
 // does it fall back on the server's wording.
 func (u *httpAuthUserAPI) GetUser(ctx context.Context, username string) (*User, error) {
-	if err := checkName("user", username); err != nil {
+	if err := checkName("username", username); err != nil {
 		return nil, err
 	}
 	req, err := generated.NewGetUserRequest(placeholderServer, username)
@@ -223,11 +236,11 @@ func decodeUser(res *result) (*User, error) {
 // nothing, when one is missing. A missing user gives IsUserNotFound;
 // granting a role the user holds already is a 409.
 func (u *httpAuthUserAPI) GrantUser(ctx context.Context, username string, roles []string) (*User, error) {
-	if err := checkName("user", username); err != nil {
+	if err := checkName("username", username); err != nil {
 		return nil, err
 	}
 	if len(roles) == 0 {
-		return nil, fmt.Errorf("client: grant roles to user %q: no roles given", username)
+		return nil, invalidArg("roles", "none given (grant to user %q)", username)
 	}
 	rapi := httpAuthRoleAPI{c: u.c}
 	for _, r := range roles {
@@ -243,11 +256,11 @@ func (u *httpAuthUserAPI) GrantUser(ctx context.Context, username string, roles 
 // longer exists can still be revoked (which repairs a user that GetUser
 // cannot read). A missing user gives IsUserNotFound.
 func (u *httpAuthUserAPI) RevokeUser(ctx context.Context, username string, roles []string) (*User, error) {
-	if err := checkName("user", username); err != nil {
+	if err := checkName("username", username); err != nil {
 		return nil, err
 	}
 	if len(roles) == 0 {
-		return nil, fmt.Errorf("client: revoke roles from user %q: no roles given", username)
+		return nil, invalidArg("roles", "none given (revoke from user %q)", username)
 	}
 	return u.modify(ctx, username, "revoke roles from", classOneShot, generated.UserRequest{User: username, Revoke: &roles})
 }
@@ -279,13 +292,10 @@ func (u *httpAuthUserAPI) modify(ctx context.Context, username, verb string, cla
 // is atomic on the server, so there is no window in which a user can be
 // created, and it works for a user holding a role that no longer exists.
 func (u *httpAuthUserAPI) ChangePassword(ctx context.Context, username, password string) (*User, error) {
-	if err := checkName("user", username); err != nil {
+	if err := checkName("username", username); err != nil {
 		return nil, err
 	}
-	if password == "" {
-		return nil, fmt.Errorf("client: change password of user %q: empty password", username)
-	}
-	if err := checkUTF8(fmt.Sprintf("the password of user %q", username), password); err != nil {
+	if err := checkPassword(username, password); err != nil {
 		return nil, err
 	}
 	placeholder := []string{placeholderRole()}

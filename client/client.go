@@ -17,7 +17,6 @@ package client
 import (
 	"context"
 	"crypto/tls"
-	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -272,15 +271,15 @@ func New(cfg Config) (Client, error) {
 		c.checkRedirect = DefaultCheckRedirect
 	}
 	if cfg.MaxResponseBytes < 0 {
-		return nil, fmt.Errorf("client: Config.MaxResponseBytes is negative (%d)", cfg.MaxResponseBytes)
+		return nil, invalidArg("Config.MaxResponseBytes", "negative (%d bytes); 0 means no limit", cfg.MaxResponseBytes)
 	}
 	if cfg.HeaderTimeoutPerRequest < 0 {
-		return nil, fmt.Errorf("client: Config.HeaderTimeoutPerRequest is negative (%v)", cfg.HeaderTimeoutPerRequest)
+		return nil, invalidArg("Config.HeaderTimeoutPerRequest", "negative (%v); 0 means no timeout", cfg.HeaderTimeoutPerRequest)
 	}
 	switch cfg.SelectionMode {
 	case EndpointSelectionRandom, EndpointSelectionPrioritizeLeader:
 	default:
-		return nil, fmt.Errorf("client: Config.SelectionMode %d is not a known EndpointSelectionMode", cfg.SelectionMode)
+		return nil, invalidArg("Config.SelectionMode", "%d is not a known EndpointSelectionMode", cfg.SelectionMode)
 	}
 	if err := c.SetEndpoints(cfg.Endpoints); err != nil {
 		return nil, err

@@ -1,6 +1,7 @@
 package client
 
 import (
+	"errors"
 	"net"
 	"net/url"
 	"slices"
@@ -46,8 +47,8 @@ func FuzzEndpoints(f *testing.F) {
 			}
 			withPw := mk(pw)
 			_, err := parseEndpoints([]string{withPw})
-			if err == nil {
-				t.Fatalf("endpoint with user info accepted: %q", withPw)
+			if err == nil || !errors.Is(err, ErrInvalidArgument) {
+				t.Fatalf("endpoint with user info %q: %v, want an invalid argument", withPw, err)
 			}
 			_, other := parseEndpoints([]string{mk(strings.Repeat("Z", len(pw)))})
 			leaks := func(msg string) bool {
@@ -67,8 +68,8 @@ func FuzzEndpoints(f *testing.F) {
 		}
 		urls, err := parseEndpoints([]string{ep})
 		if err != nil {
-			if !strings.HasPrefix(err.Error(), "client: ") {
-				t.Fatalf("error does not say where it comes from: %v", err)
+			if !strings.HasPrefix(err.Error(), "client: invalid endpoint: ") || !errors.Is(err, ErrInvalidArgument) {
+				t.Fatalf("error is not an invalid argument naming the endpoint: %v", err)
 			}
 			return
 		}
@@ -108,10 +109,10 @@ func FuzzPeerURLs(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, list string) {
 		in := strings.Split(list, ",")
-		out, err := checkPeerURLs(in)
+		out, err := checkPeerURLs("peerURLs", in)
 		if err != nil {
-			if !strings.HasPrefix(err.Error(), "client: ") {
-				t.Fatalf("error does not say where it comes from: %v", err)
+			if !strings.HasPrefix(err.Error(), "client: invalid peerURLs: ") || !errors.Is(err, ErrInvalidArgument) {
+				t.Fatalf("error is not an invalid argument naming peerURLs: %v", err)
 			}
 			return
 		}
@@ -138,7 +139,7 @@ func FuzzPeerURLs(f *testing.F) {
 				t.Fatalf("accepted %q is more than scheme://host:port", s)
 			}
 		}
-		again, err := checkPeerURLs(out)
+		again, err := checkPeerURLs("peerURLs", out)
 		if err != nil || !slices.Equal(again, out) {
 			t.Fatalf("checking %q again gave %q, %v", out, again, err)
 		}

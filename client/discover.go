@@ -47,7 +47,7 @@ func (d *SRVDiscoverer) Discover(domain string) ([]string, error) {
 func (d *SRVDiscoverer) DiscoverContext(ctx context.Context, domain string) ([]string, error) {
 	domain = strings.TrimSuffix(domain, ".")
 	if domain == "" {
-		return nil, errors.New("client: SRV discovery needs a domain")
+		return nil, invalidArg("domain", "empty; SRV discovery needs a domain")
 	}
 	r := d.Resolver
 	if r == nil {

@@ -5,7 +5,6 @@ package client
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 )
 
@@ -44,21 +43,22 @@ const (
 // context's error.
 func Do(ctx context.Context, c Client, req *http.Request, class RequestClass) (*http.Response, error) {
 	if c == nil {
-		return nil, fmt.Errorf("client: Do: nil Client")
+		return nil, invalidArg("c", "nil Client")
 	}
 	if req == nil || req.URL == nil {
-		return nil, fmt.Errorf("client: Do: nil request or URL")
+		return nil, invalidArg("req", "nil request or URL")
 	}
 	if class > RequestWatch {
-		return nil, fmt.Errorf("client: Do: unknown RequestClass %d", class)
+		return nil, invalidArg("class", "unknown RequestClass %d", class)
 	}
 	u := *req.URL
 	req = req.Clone(req.Context())
 	req.URL = &u
-	resp, st, err := c.cluster().send(ctx, req, operation{class: opClass(class), name: req.Method + " " + u.Path})
+	// The call object is not released: the caller reads the body, which the
+	// object holds, after Do returns.
+	resp, _, err := c.cluster().send(ctx, req, operation{class: opClass(class), name: req.Method + " " + u.Path})
 	if err != nil {
 		return nil, err
 	}
-	st.release()
 	return resp, nil
 }

@@ -5,7 +5,6 @@ package client
 
 import (
 	"errors"
-	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"net/url"
@@ -21,7 +20,9 @@ import (
 // dropped, keeping the first.
 func parseEndpoints(eps []string) ([]*url.URL, error) {
 	if len(eps) == 0 {
-		return nil, ErrNoEndpoints
+		e := invalidArg("endpoints", "no endpoints given")
+		e.Err = ErrNoEndpoints
+		return nil, e
 	}
 	out := make([]*url.URL, 0, len(eps))
 	seen := make(map[string]bool, len(eps))
@@ -49,34 +50,34 @@ func parseEndpoint(ep string) (*url.URL, error) {
 		}
 		if shown != ep {
 			// The parser's detail may quote part of the user info.
-			return nil, fmt.Errorf("client: endpoint %q is not a URL", shown)
+			return nil, invalidArg("endpoint", "%q is not a URL", shown)
 		}
-		return nil, fmt.Errorf("client: endpoint %q is not a URL: %v", ep, err)
+		return nil, invalidArg("endpoint", "%q is not a URL: %v", ep, err)
 	}
 	switch u.Scheme {
 	case "http", "https":
 	case "":
 		bare := strings.TrimPrefix(shown, "//")
-		return nil, fmt.Errorf("client: endpoint %q has no scheme; write it as http://%s or https://%s", shown, bare, bare)
+		return nil, invalidArg("endpoint", "%q has no scheme; write it as http://%s or https://%s", shown, bare, bare)
 	default:
-		return nil, fmt.Errorf("client: endpoint %q has the scheme %q; only http and https are supported", shown, u.Scheme)
+		return nil, invalidArg("endpoint", "%q has the scheme %q; only http and https are supported", shown, u.Scheme)
 	}
 	if u.Host == "" || u.Hostname() == "" {
-		return nil, fmt.Errorf("client: endpoint %q has no host", shown)
+		return nil, invalidArg("endpoint", "%q has no host", shown)
 	}
 	if u.User != nil {
-		return nil, fmt.Errorf("client: endpoint %q carries user info; give credentials in Config.Username and Config.Password", shown)
+		return nil, invalidArg("endpoint", "%q carries user info; give credentials in Config.Username and Config.Password", shown)
 	}
 	if strings.Contains(u.EscapedPath(), "@") {
 		// "http://user:pa/ss@host" parses as host "user", port "pa" and
 		// the path "/ss@host": user info with a '/' in the password.
-		return nil, fmt.Errorf("client: endpoint %q has an '@' in its path, which looks like user info; give credentials in Config.Username and Config.Password", shown)
+		return nil, invalidArg("endpoint", "%q has an '@' in its path, which looks like user info; give credentials in Config.Username and Config.Password", shown)
 	}
 	if u.RawQuery != "" || u.Fragment != "" || u.ForceQuery {
-		return nil, fmt.Errorf("client: endpoint %q has a query or fragment; give scheme, host, port and at most a base path", shown)
+		return nil, invalidArg("endpoint", "%q has a query or fragment; give scheme, host, port and at most a base path", shown)
 	}
 	if port := u.Port(); port == "" && strings.HasSuffix(u.Host, ":") {
-		return nil, fmt.Errorf("client: endpoint %q has an empty port", shown)
+		return nil, invalidArg("endpoint", "%q has an empty port", shown)
 	}
 	u.Path = strings.TrimRight(u.Path, "/")
 	u.RawPath = ""

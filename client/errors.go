@@ -322,5 +322,49 @@ func (e *ResponseTooLargeError) Error() string {
 	return fmt.Sprintf("client: the answer from %s is larger than Config.MaxResponseBytes (%d bytes); not read further", e.Endpoint, e.Limit)
 }
 
+// ErrInvalidArgument is matched by errors.Is for every input the client
+// refuses before sending anything (an *InvalidArgumentError): the caller's
+// input is wrong, as opposed to an answer of the server (Error, *HTTPError)
+// or a cluster that could not be reached (*ClusterError,
+// *OutcomeUnknownError).
+var ErrInvalidArgument = errors.New("client: invalid argument")
+
+// InvalidArgumentError is returned for an input the client refuses before
+// anything is sent: a key with "." or ".." segments or invalid UTF-8, a
+// value or PrevValue that is not valid UTF-8, options that contradict each
+// other (PrevValue with Dir, Refresh with a value or without a positive
+// TTL), an endpoint or peer URL that does not fit, a bad user or role name
+// or password, a nil context. errors.Is(err, ErrInvalidArgument) holds for
+// it. The README lists every refusal.
+type InvalidArgumentError struct {
+	// Field names the input: a parameter ("key", "dir", "value",
+	// "username", "password", "role", "endpoint", "ctx", ...) or an option
+	// field ("SetOptions.TTL", "Config.Endpoints", ...).
+	Field string
+	// Reason says what is wrong with it. It never holds a password, and
+	// quotes an endpoint or peer URL with its user info masked.
+	Reason string
+	// Err is a sentinel the error matches as well, if any (ErrNoEndpoints
+	// for an empty endpoint list).
+	Err error
+}
+
+// Error names the field and the reason.
+func (e *InvalidArgumentError) Error() string {
+	return "client: invalid " + e.Field + ": " + e.Reason
+}
+
+// Is reports whether target is ErrInvalidArgument.
+func (e *InvalidArgumentError) Is(target error) bool { return target == ErrInvalidArgument }
+
+// Unwrap gives Err.
+func (e *InvalidArgumentError) Unwrap() error { return e.Err }
+
+// invalidArg makes the error of a refused input. Every refusal goes through
+// it, with a literal format (the tests find each call and make it refuse).
+func invalidArg(field, format string, args ...any) *InvalidArgumentError {
+	return &InvalidArgumentError{Field: field, Reason: fmt.Sprintf(format, args...)}
+}
+
 // errNilContext is returned by calls given a nil context.
-var errNilContext = errors.New("client: nil context.Context (use context.Background())")
+var errNilContext = invalidArg("ctx", "nil context.Context (use context.Background())")

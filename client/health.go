@@ -19,18 +19,22 @@ import (
 )
 
 // Health timing. An attempt that has waited probeAfter for its answer's
-// headers, or any waiting watch, gets its member probed: GET /version
-// within probeTimeout (no answer: the member is down), and, while writes or
-// quorum reads wait, GET /health (its 200 proves that a proposal made after
-// theirs committed). Probes of one member are at least probeInterval apart
-// however many requests wait on it; a down member is probed again after
-// downRetryMin, doubling to downRetryMax.
+// headers (probeAfterRaft for a write or quorum read, which normally answer
+// within milliseconds), or any waiting watch, gets its member probed: GET
+// /version within probeTimeout (no answer: the member is down), and, while
+// writes or quorum reads wait, GET /health (its 200 proves that a proposal
+// made after theirs committed; one still waiting commitGrace later lost its
+// proposal). Probes of one member are at least probeInterval apart
+// (watchProbeEvery when only watches wait) however many requests wait on
+// it; a down member is probed again after downRetryMin, doubling to
+// downRetryMax.
 const (
 	probeAfter        = 1 * time.Second
+	probeAfterRaft    = 500 * time.Millisecond
 	probeTimeout      = 1 * time.Second
 	probeInterval     = 500 * time.Millisecond
 	watchProbeEvery   = 1 * time.Second
-	commitGrace       = 500 * time.Millisecond
+	commitGrace       = 300 * time.Millisecond
 	healthProbeBudget = 2 * time.Second
 	downRetryMin      = 500 * time.Millisecond
 	downRetryMax      = 8 * time.Second
@@ -155,8 +159,11 @@ type memberHealth struct {
 	retryAt time.Time
 	backoff time.Duration
 	// committed is the start of the last /health probe that answered 200,
-	// committedAt when its answer came.
+	// committedAt when its answer came, and grace how long an earlier
+	// proposal may still take to answer after that: commitGrace, or twice
+	// the probe's own round trip on a busy machine.
 	committed, committedAt time.Time
+	grace                  time.Duration
 }
 
 // health is the member health of one Client.
@@ -279,6 +286,14 @@ func (h *health) wait(name string, w *waiter) *memberHealth {
 	return m
 }
 
+// answering notes that w's answer has begun: it no longer waits on a
+// proposal, only on the member sending the rest.
+func (m *memberHealth) answering(w *waiter) {
+	m.mu.Lock()
+	w.raft = false
+	m.mu.Unlock()
+}
+
 // done ends w's wait on m.
 func (m *memberHealth) done(w *waiter) {
 	m.mu.Lock()
@@ -351,13 +366,14 @@ func (h *health) check(m *memberHealth, now time.Time) bool {
 		age := now.Sub(w.start)
 		if age >= probeAfter {
 			old = true
-			if w.raft {
-				raftOld = true
-			}
+		}
+		if w.raft && age >= probeAfterRaft {
+			old, raftOld = true, true
 		}
 		// A proposal made after this one committed, and this one has had
-		// commitGrace since to answer: its proposal was lost.
-		if w.raft && !m.committed.IsZero() && w.start.Before(m.committed) && now.Sub(m.committedAt) >= commitGrace {
+		// the grace since to answer (and has waited probeAfter in all): its
+		// proposal was lost.
+		if w.raft && age >= probeAfter && !m.committed.IsZero() && w.start.Before(m.committed) && now.Sub(m.committedAt) >= m.grace {
 			h.cutLocked(w, cutLost)
 		}
 	}
@@ -398,8 +414,10 @@ func (h *health) probe(m *memberHealth, commit bool) {
 			start := time.Now()
 			status, err := h.ask(m, "health", healthProbeBudget)
 			if err == nil && status == http.StatusOK {
+				now := time.Now()
 				m.mu.Lock()
-				m.committed, m.committedAt = start, time.Now()
+				m.committed, m.committedAt = start, now
+				m.grace = max(commitGrace, 2*now.Sub(start))
 				m.mu.Unlock()
 			}
 		}()

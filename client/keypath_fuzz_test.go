@@ -1,6 +1,7 @@
 package client
 
 import (
+	"errors"
 	"net/url"
 	"path"
 	"strings"
@@ -43,8 +44,9 @@ func FuzzCanonicalKey(f *testing.F) {
 			t.Fatalf("canonicalKey(%q) = %q, %v; want refusal %v", key, ck, err, wantErr)
 		}
 		if err != nil {
-			if !strings.Contains(err.Error(), "key") || !strings.HasPrefix(err.Error(), "client: ") {
-				t.Fatalf("refusal does not say what is wrong: %v", err)
+			var ia *InvalidArgumentError
+			if !strings.HasPrefix(err.Error(), "client: invalid key: ") || !errors.As(err, &ia) || ia.Field != "key" || !errors.Is(err, ErrInvalidArgument) {
+				t.Fatalf("refusal is not an invalid argument naming the key: %v", err)
 			}
 			return
 		}
@@ -117,8 +119,14 @@ func FuzzKeyRequestPath(f *testing.F) {
 		}
 		ck, kerr := canonicalKey(key)
 		if kerr != nil {
-			if err == nil || err.Error() != kerr.Error() {
-				t.Fatalf("invalid key %q: call error %v, want %v", key, err, kerr)
+			// The same refusal; CreateInOrder calls its key parameter dir.
+			field := "key"
+			if op == 5 {
+				field = "dir"
+			}
+			var ia, kia *InvalidArgumentError
+			if !errors.As(err, &ia) || !errors.As(kerr, &kia) || ia.Field != field || ia.Reason != kia.Reason {
+				t.Fatalf("invalid key %q: call error %v, want %v with field %s", key, err, kerr, field)
 			}
 			if len(tr.reqs) != 0 {
 				t.Fatalf("invalid key %q was sent: %v", key, tr.reqs[0].URL)

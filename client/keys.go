@@ -87,7 +87,7 @@ type SetOptions struct {
 	// ignore the current value of the Node. This cannot be used
 	// to compare the Node's current value to an empty string.
 	//
-	// PrevValue may not be combined with Dir=true (an error says so).
+	// PrevValue may not be combined with Dir=true (an *InvalidArgumentError says so).
 	PrevValue string
 
 	// PrevIndex indicates what the current ModifiedIndex of the
@@ -103,17 +103,21 @@ type SetOptions struct {
 	PrevExist PrevExistType
 
 	// TTL defines a period of time after-which the Node should
-	// expire and no longer exist. Zero means no TTL: the key is
-	// permanent (a write without a TTL also removes an earlier one).
-	// The server counts whole seconds, so TTL must be a whole number of
-	// seconds; a negative, sub-second or fractional TTL is refused with an
-	// error rather than rounded (etcd takes ttl=0 to mean "expire now").
+	// expire and no longer exist. Values <= 0 are ignored: no TTL is
+	// sent and the key is permanent (a write without a TTL also removes
+	// an earlier one). Given that the zero-value is ignored, TTL cannot
+	// be used to set a TTL of 0. The server counts whole seconds: a TTL
+	// that is not a whole number of seconds is rounded up to the next
+	// one (500ms and 1s give 1s, 1.5s gives 2s), so the key never
+	// expires sooner than asked and a positive TTL is never sent as
+	// ttl=0, which etcd takes as "expire now". The same holds for a
+	// refresh, a directory and CreateInOrderOptions.TTL.
 	TTL time.Duration
 
 	// Refresh set to true means a TTL value can be updated
 	// without firing a watch or changing the node value. A
 	// value must not be provided when refreshing a key, and TTL must be
-	// set.
+	// positive (a refresh only sets a TTL).
 	Refresh bool
 
 	// Dir specifies whether or not this Node should be created as a directory.
@@ -156,9 +160,9 @@ type DeleteOptions struct {
 // CreateInOrderOptions are the options of KeysAPI.CreateInOrder.
 type CreateInOrderOptions struct {
 	// TTL defines a period of time after-which the Node should
-	// expire and no longer exist. Zero means no TTL. As with
-	// SetOptions.TTL, it must be a whole number of seconds; a negative,
-	// sub-second or fractional TTL is refused.
+	// expire and no longer exist. Values <= 0 are ignored (no TTL is
+	// sent). As with SetOptions.TTL, a TTL that is not a whole number
+	// of seconds is rounded up to the next one (1.5s gives 2s).
 	TTL time.Duration
 }
 
@@ -324,17 +328,18 @@ func (k *httpKeysAPI) Update(ctx context.Context, key, val string) (*Response, e
 func (k *httpKeysAPI) CreateInOrder(ctx context.Context, dir, val string, opts *CreateInOrderOptions) (*Response, error) {
 	cd, err := canonicalKey(dir)
 	if err != nil {
+		if ia, ok := err.(*InvalidArgumentError); ok {
+			ia.Field = "dir" // what the parameter is called here
+		}
 		return nil, err
 	}
-	if err := checkUTF8("the value", val); err != nil {
+	if err := checkUTF8("value", val); err != nil {
 		return nil, err
 	}
 	var form generated.CreateInOrderForm
 	form.Value = &val
 	if opts != nil {
-		if form.Ttl, err = ttlSeconds("CreateInOrderOptions.TTL", opts.TTL); err != nil {
-			return nil, err
-		}
+		form.Ttl = ttlSeconds(opts.TTL)
 	}
 	var req *http.Request
 	if cd == "" {
@@ -389,28 +394,51 @@ func (k *httpKeysAPI) Delete(ctx context.Context, key string, opts *DeleteOption
 // the builder in keysrequest.go sends it).
 
 // send sends a keys request (made by keysRequest, or by the generated
-// layer and then fixPath) and decodes the answer.
+// layer and then fixPath) and decodes the answer. A read or idempotent
+// write whose answer stopped half-way because member health found its
+// member dead is sent again (health now steers it elsewhere).
 func (k *httpKeysAPI) send(ctx context.Context, req *http.Request, class opClass, op, key string) (*Response, error) {
+	path, raw := req.URL.Path, req.URL.RawPath
+	for tries := 1; ; tries++ {
+		r, cut, err := k.sendOnce(ctx, req, class, op, key)
+		if !cut || tries > retryRounds || (class != classRead && class != classIdempotent) || ctx.Err() != nil {
+			return r, err
+		}
+		req.URL.Path, req.URL.RawPath = path, raw
+		if req.GetBody != nil {
+			if req.Body, err = req.GetBody(); err != nil {
+				return nil, err
+			}
+		}
+	}
+}
+
+// sendOnce is one round of send; cut reports that member health ended the
+// answer half-way.
+func (k *httpKeysAPI) sendOnce(ctx context.Context, req *http.Request, class opClass, op, key string) (r *Response, cut bool, err error) {
 	resp, st, err := k.c.send(ctx, req, operation{class: class, name: op, key: key, hasKey: true})
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	defer st.release()
+	defer func() {
+		cut = err != nil && st.att.w.cut.Load() == cutDown
+		st.release()
+	}()
 	if (resp.StatusCode == http.StatusOK || resp.StatusCode == http.StatusCreated) && req.Method != http.MethodHead {
 		// Decoded as it arrives: a large tree is never held twice.
-		return decodeKeysStream(ctx, resp, st.endpoint(), st.opName(), req.Method, st.path, k.c.maxBody)
+		r, err = decodeKeysStream(ctx, resp, st.endpoint(), op, key, req.Method, st.path, k.c.maxBody)
+		return r, false, err
 	}
-	op = st.opName()
 	res, err := st.readResult(ctx, req.Method, resp)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	r, err := decodeKeysResult(res)
+	r, err = decodeKeysResult(res)
 	if res.retried && req.Method == http.MethodDelete && IsKeyNotFound(err) {
 		// A delete was resent after an attempt that may have deleted the
 		// key already: "not found" may be the first attempt's doing.
-		return nil, &OutcomeUnknownError{Op: op, Endpoint: res.endpoint,
+		return nil, false, &OutcomeUnknownError{Op: st.opName(), Endpoint: res.endpoint,
 			Err: fmt.Errorf("the key was not found when the delete was resent after %v: %w", res.earlier, err)}
 	}
-	return r, err
+	return r, false, err
 }

@@ -54,15 +54,17 @@ func TestSetOptionsAreCheckedBeforeSending(t *testing.T) {
 		{name: "plain set", value: "v", class: classIdempotent},
 		{name: "ttl", value: "v", opts: SetOptions{TTL: 5 * time.Second}, class: classIdempotent},
 		{name: "refresh", opts: SetOptions{Refresh: true, TTL: time.Second}, class: classIdempotent},
-		{name: "refresh with value", value: "v", opts: SetOptions{Refresh: true, TTL: time.Second}, err: "Refresh is set with a value"},
-		{name: "refresh without ttl", opts: SetOptions{Refresh: true}, err: "Refresh needs SetOptions.TTL"},
-		{name: "prevValue with dir", opts: SetOptions{Dir: true, PrevValue: "x"}, err: "PrevValue cannot be used with Dir"},
-		{name: "negative ttl", value: "v", opts: SetOptions{TTL: -time.Second}, err: "SetOptions.TTL is negative"},
-		{name: "sub-second ttl", value: "v", opts: SetOptions{TTL: 500 * time.Millisecond}, err: "under one second"},
-		{name: "fractional ttl", value: "v", opts: SetOptions{TTL: 1500 * time.Millisecond}, err: "whole number of seconds"},
-		{name: "bad prevExist", value: "v", opts: SetOptions{PrevExist: "maybe"}, err: `PrevExist is "maybe"`},
-		{name: "invalid UTF-8 value", value: "ok\xff", err: "the value is not valid UTF-8 (byte 0xff at offset 2)"},
-		{name: "invalid UTF-8 prevValue", value: "v", opts: SetOptions{PrevValue: "\xc3("}, err: "SetOptions.PrevValue is not valid UTF-8 (byte 0xc3 at offset 0)"},
+		{name: "refresh with value", value: "v", opts: SetOptions{Refresh: true, TTL: time.Second}, err: "SetOptions.Refresh: set with a value"},
+		{name: "refresh without ttl", opts: SetOptions{Refresh: true}, err: "SetOptions.TTL: 0s with SetOptions.Refresh"},
+		{name: "refresh with a negative ttl", opts: SetOptions{Refresh: true, TTL: -time.Second}, err: "SetOptions.TTL: -1s with SetOptions.Refresh"},
+		{name: "refresh with a sub-second ttl", opts: SetOptions{Refresh: true, TTL: 300 * time.Millisecond}, class: classIdempotent},
+		{name: "prevValue with dir", opts: SetOptions{Dir: true, PrevValue: "x"}, err: "SetOptions.PrevValue: cannot be used with Dir"},
+		{name: "negative ttl is ignored", value: "v", opts: SetOptions{TTL: -time.Second}, class: classIdempotent},
+		{name: "sub-second ttl is rounded up", value: "v", opts: SetOptions{TTL: 500 * time.Millisecond}, class: classIdempotent},
+		{name: "fractional ttl is rounded up", value: "v", opts: SetOptions{TTL: 1500 * time.Millisecond}, class: classIdempotent},
+		{name: "bad prevExist", value: "v", opts: SetOptions{PrevExist: "maybe"}, err: `SetOptions.PrevExist: "maybe" is none of`},
+		{name: "invalid UTF-8 value", value: "ok\xff", err: "invalid value: not valid UTF-8 (byte 0xff at offset 2)"},
+		{name: "invalid UTF-8 prevValue", value: "v", opts: SetOptions{PrevValue: "\xc3("}, err: "invalid SetOptions.PrevValue: not valid UTF-8 (byte 0xc3 at offset 0)"},
 		{name: "dir ignores the value", value: "\xff", opts: SetOptions{Dir: true}, class: classOneShot},
 		{name: "create", value: "v", opts: SetOptions{PrevExist: PrevNoExist}, class: classOneShot},
 		{name: "update", value: "v", opts: SetOptions{PrevExist: PrevExist}, class: classIdempotent},
@@ -85,22 +87,17 @@ func TestSetOptionsAreCheckedBeforeSending(t *testing.T) {
 			if class != tc.class {
 				t.Errorf("class = %d, want %d", class, tc.class)
 			}
-			if tc.opts.TTL > 0 && (f.Ttl == nil || *f.Ttl != uint64(tc.opts.TTL/time.Second)) {
-				t.Errorf("ttl = %v, want %v", f.Ttl, tc.opts.TTL)
+			// Rounded up to whole seconds; none for TTL <= 0.
+			if want := (tc.opts.TTL + time.Second - 1) / time.Second; tc.opts.TTL > 0 && (f.Ttl == nil || *f.Ttl != uint64(want)) {
+				t.Errorf("ttl = %v, want %d", f.Ttl, want)
 			}
-			if tc.opts.TTL == 0 && f.Ttl != nil {
-				t.Errorf("ttl sent without a TTL option: %d", *f.Ttl)
+			if tc.opts.TTL <= 0 && f.Ttl != nil {
+				t.Errorf("ttl sent for TTL %v: %d", tc.opts.TTL, *f.Ttl)
 			}
 			if (f.Value != nil) != (!tc.opts.Dir && !tc.opts.Refresh) {
 				t.Errorf("value sent = %v, want it sent only for non-dir, non-refresh sets", f.Value)
 			}
 		})
-	}
-}
-
-func TestCreateInOrderTTLIsChecked(t *testing.T) {
-	if _, err := ttlSeconds("CreateInOrderOptions.TTL", 200*time.Millisecond); err == nil || !strings.Contains(err.Error(), "CreateInOrderOptions.TTL") {
-		t.Fatalf("err = %v, want one naming CreateInOrderOptions.TTL", err)
 	}
 }
 

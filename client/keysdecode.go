@@ -393,7 +393,7 @@ func (d *keysDecoder) nextEvent() (*Response, error) {
 // is read. Its errors are those of reading the whole body first and then
 // decoding it: a failed or too large read, an empty body, then malformed
 // JSON or a missing action.
-func decodeKeysStream(ctx context.Context, resp *http.Response, ep, op, method, path string, limit int64) (*Response, error) {
+func decodeKeysStream(ctx context.Context, resp *http.Response, ep, op, key, method, path string, limit int64) (*Response, error) {
 	defer resp.Body.Close()
 	d := getKeysDecoder()
 	defer d.release()
@@ -406,7 +406,7 @@ func decodeKeysStream(ctx context.Context, resp *http.Response, ep, op, method, 
 		d.drain()
 	}
 	if d.ioErr != nil {
-		return nil, readError(ctx, ep, op, d.ioErr)
+		return nil, readError(ctx, ep, op+" /"+key, d.ioErr)
 	}
 	if err != nil || r.Action == "" {
 		detail := "no action"

@@ -7,8 +7,6 @@ package client
 import (
 	"bytes"
 	"context"
-	"errors"
-	"fmt"
 	"net/http"
 	"net/url"
 	"path"
@@ -31,7 +29,7 @@ const defaultV2KeysPrefix = "/v2/keys"
 // resolve them to another key, or store something other than what was asked.
 func canonicalKey(key string) (string, error) {
 	if !utf8.ValidString(key) {
-		return "", fmt.Errorf("client: key %q is not valid UTF-8", key)
+		return "", invalidArg("key", "%q is not valid UTF-8", key)
 	}
 	k := strings.Trim(key, "/")
 	if !strings.Contains(k, "//") && !strings.Contains(k, ".") {
@@ -44,28 +42,28 @@ func canonicalKey(key string) (string, error) {
 		case "":
 			continue
 		case ".", "..":
-			return "", fmt.Errorf("client: key %q has a %q segment; dot segments are not allowed in keys (the server would resolve them to another key)", key, p)
+			return "", invalidArg("key", "%q has a %q segment; dot segments are not allowed in keys (the server would resolve them to another key)", key, p)
 		}
 		out = append(out, p)
 	}
 	return path.Join(out...), nil
 }
 
-// ttlSeconds checks a TTL option and gives it in whole seconds; 0 means
-// none.
-func ttlSeconds(field string, ttl time.Duration) (*uint64, error) {
-	switch {
-	case ttl == 0:
-		return nil, nil
-	case ttl < 0:
-		return nil, fmt.Errorf("client: %s is negative (%v); use 0 for no TTL", field, ttl)
-	case ttl < time.Second:
-		return nil, fmt.Errorf("client: %s %v is under one second; the server counts whole seconds and would take 0 as \"expire now\"", field, ttl)
-	case ttl%time.Second != 0:
-		return nil, fmt.Errorf("client: %s %v is not a whole number of seconds; the server counts whole seconds", field, ttl)
+// ttlSeconds gives a TTL option as the ttl the server gets, in the whole
+// seconds it counts: nil (no ttl sent, so the key is permanent) for a TTL
+// <= 0, as the package documentation says; otherwise the TTL rounded
+// up to the next whole second, so that a key never lives shorter than
+// asked and a positive TTL never goes out as ttl=0, which etcd takes as
+// "expire now". Every write that sends a TTL takes it from here.
+func ttlSeconds(ttl time.Duration) *uint64 {
+	if ttl <= 0 {
+		return nil
 	}
 	s := uint64(ttl / time.Second)
-	return &s, nil
+	if ttl%time.Second != 0 {
+		s++
+	}
+	return &s
 }
 
 var trueValue = true
@@ -79,10 +77,10 @@ func boolPtr(b bool) *bool {
 
 // checkUTF8 refuses text that etcd would store but never give back: its
 // JSON answers carry U+FFFD in place of each byte that is not valid UTF-8,
-// so such a value could not be read back, compared (PrevValue) or, for a
-// password, typed again. what names the text; the text itself stays out of
-// the error (it may be a secret).
-func checkUTF8(what, s string) error {
+// so such a value could not be read back or compared (PrevValue). field
+// names the text; the text itself stays out of the error. (Passwords are
+// checked apart, without the offending byte.)
+func checkUTF8(field, s string) error {
 	if utf8.ValidString(s) {
 		return nil
 	}
@@ -94,7 +92,7 @@ func checkUTF8(what, s string) error {
 		}
 		i += n
 	}
-	return fmt.Errorf("client: %s is not valid UTF-8 (byte %#x at offset %d): etcd would answer it with U+FFFD in its place, so it could never be read back or compared as sent; encode binary data (e.g. base64) first", what, s[i], i)
+	return invalidArg(field, "not valid UTF-8 (byte %#x at offset %d): etcd would answer it with U+FFFD in its place, so it could never be read back or compared as sent; encode binary data (e.g. base64) first", s[i], i)
 }
 
 // setForm checks SetOptions and builds the form body, with the retry class
@@ -104,33 +102,29 @@ func setForm(value string, o *SetOptions) (generated.SetKeyForm, opClass, error)
 	switch o.PrevExist {
 	case PrevIgnore, PrevExist, PrevNoExist:
 	default:
-		return f, 0, fmt.Errorf("client: SetOptions.PrevExist is %q; use PrevIgnore, PrevExist or PrevNoExist", string(o.PrevExist))
+		return f, 0, invalidArg("SetOptions.PrevExist", "%q is none of PrevIgnore, PrevExist and PrevNoExist", string(o.PrevExist))
 	}
 	if o.Dir && o.PrevValue != "" {
-		return f, 0, errors.New("client: SetOptions.PrevValue cannot be used with Dir: a directory has no value to compare")
+		return f, 0, invalidArg("SetOptions.PrevValue", "cannot be used with Dir: a directory has no value to compare")
 	}
 	if o.Refresh && value != "" {
-		return f, 0, errors.New("client: SetOptions.Refresh is set with a value; a refresh only resets the TTL, so the value must be empty")
+		return f, 0, invalidArg("SetOptions.Refresh", "set with a value; a refresh only resets the TTL, so the value must be empty")
 	}
-	if o.Refresh && o.TTL == 0 {
-		return f, 0, errors.New("client: SetOptions.Refresh needs SetOptions.TTL")
+	if o.Refresh && o.TTL <= 0 {
+		return f, 0, invalidArg("SetOptions.TTL", "%v with SetOptions.Refresh: a refresh only sets a TTL, so it needs a positive one", o.TTL)
 	}
 	if o.Refresh && o.Dir {
-		return f, 0, errors.New("client: SetOptions.Refresh cannot be used with Dir")
+		return f, 0, invalidArg("SetOptions.Refresh", "cannot be used with Dir")
 	}
 	if !o.Dir && !o.Refresh {
-		if err := checkUTF8("the value", value); err != nil {
+		if err := checkUTF8("value", value); err != nil {
 			return f, 0, err
 		}
 	}
 	if err := checkUTF8("SetOptions.PrevValue", o.PrevValue); err != nil {
 		return f, 0, err
 	}
-	ttl, err := ttlSeconds("SetOptions.TTL", o.TTL)
-	if err != nil {
-		return f, 0, err
-	}
-	f.Ttl = ttl
+	f.Ttl = ttlSeconds(o.TTL)
 	if o.Dir {
 		f.Dir = &trueValue
 	} else if !o.Refresh {

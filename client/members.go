@@ -128,7 +128,7 @@ func normalizeMember(m *Member) {
 // member starts). Such an add can be retried once List shows it was not
 // applied.
 func (m *httpMembersAPI) Add(ctx context.Context, peerURL string) (*Member, error) {
-	urls, err := checkPeerURLs([]string{peerURL})
+	urls, err := checkPeerURLs("peerURL", []string{peerURL})
 	if err != nil {
 		return nil, err
 	}
@@ -177,7 +177,7 @@ func (m *httpMembersAPI) Update(ctx context.Context, mID string, peerURLs []stri
 	if err := checkMemberID(mID); err != nil {
 		return err
 	}
-	urls, err := checkPeerURLs(peerURLs)
+	urls, err := checkPeerURLs("peerURLs", peerURLs)
 	if err != nil {
 		return err
 	}
@@ -238,10 +238,11 @@ func getLeader(ctx context.Context, c *httpClusterClient) (*Member, error) {
 // path (not even "/", which the server refuses too). It is stricter than
 // the server in two ways that no working peer URL meets: unix URLs need
 // host:port as well, and user info, a query or a fragment are refused. The
-// URLs are trimmed and sorted, as the server stores them.
-func checkPeerURLs(in []string) ([]string, error) {
+// URLs are trimmed and sorted, as the server stores them. field names the
+// parameter in errors.
+func checkPeerURLs(field string, in []string) ([]string, error) {
 	if len(in) == 0 {
-		return nil, errors.New("client: no peer URLs given")
+		return nil, invalidArg(field, "no peer URLs given")
 	}
 	out := make([]string, 0, len(in))
 	for _, s := range in {
@@ -252,21 +253,21 @@ func checkPeerURLs(in []string) ([]string, error) {
 			if errors.As(err, &ue) {
 				err = ue.Err
 			}
-			return nil, fmt.Errorf("client: peer URL %q is not a URL: %v", redactUserinfo(s), err)
+			return nil, invalidArg(field, "%q does not parse as a URL: %v", redactUserinfo(s), err)
 		}
 		switch u.Scheme {
 		case "http", "https", "unix", "unixs":
 		default:
-			return nil, fmt.Errorf("client: peer URL %q: the scheme must be http, https, unix or unixs", redactUserinfo(s))
+			return nil, invalidArg(field, "%q: the scheme must be http, https, unix or unixs", redactUserinfo(s))
 		}
 		if _, _, err := net.SplitHostPort(u.Host); err != nil {
-			return nil, fmt.Errorf("client: peer URL %q: the address must have the form host:port", redactUserinfo(s))
+			return nil, invalidArg(field, "%q: the address must have the form host:port", redactUserinfo(s))
 		}
 		if u.Path != "" || u.RawPath != "" || u.Opaque != "" {
-			return nil, fmt.Errorf("client: peer URL %q must not contain a path", redactUserinfo(s))
+			return nil, invalidArg(field, "%q must not contain a path", redactUserinfo(s))
 		}
 		if u.User != nil || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" {
-			return nil, fmt.Errorf("client: peer URL %q must be scheme://host:port only (no user info, query or fragment)", redactUserinfo(s))
+			return nil, invalidArg(field, "%q must be scheme://host:port only (no user info, query or fragment)", redactUserinfo(s))
 		}
 		out = append(out, s)
 	}
@@ -278,11 +279,11 @@ func checkPeerURLs(in []string) ([]string, error) {
 // ids as hexadecimal, either case), so that nothing odd is put in the path.
 func checkMemberID(id string) error {
 	if id == "" {
-		return errors.New("client: empty member id")
+		return invalidArg("memberID", "empty")
 	}
 	for _, r := range id {
 		if !strings.ContainsRune("0123456789abcdefABCDEF", r) {
-			return fmt.Errorf("client: member id %q is not hexadecimal", id)
+			return invalidArg("memberID", "%q is not hexadecimal", id)
 		}
 	}
 	return nil

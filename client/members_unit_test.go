@@ -18,7 +18,7 @@ func TestCheckPeerURLs(t *testing.T) {
 		{in: []string{"unixs://sock:1", "http://[::1]:2380"}, want: []string{"http://[::1]:2380", "unixs://sock:1"}},
 		{in: nil, err: "no peer URLs"},
 		{in: []string{"ftp://h:1"}, err: "scheme must be"},
-		{in: []string{"10.0.0.1:2380"}, err: "is not a URL"},
+		{in: []string{"10.0.0.1:2380"}, err: "does not parse as a URL"},
 		{in: []string{"localhost:2380"}, err: "scheme must be"},
 		{in: []string{"http://h"}, err: "host:port"},
 		{in: []string{"http://h:1/"}, err: "must not contain a path"},
@@ -26,9 +26,9 @@ func TestCheckPeerURLs(t *testing.T) {
 		{in: []string{"http://u:Secret-pw@h:1"}, err: "no user info"},
 		{in: []string{"http://h:1?x=1"}, err: "no user info, query or fragment"},
 		{in: []string{"http://h:1#f"}, err: "no user info, query or fragment"},
-		{in: []string{"http://u:Secret-pw@h:1/%zz"}, err: "is not a URL"},
+		{in: []string{"http://u:Secret-pw@h:1/%zz"}, err: "does not parse as a URL"},
 	} {
-		got, err := checkPeerURLs(tc.in)
+		got, err := checkPeerURLs("peerURLs", tc.in)
 		if tc.err != "" {
 			if err == nil || !strings.Contains(err.Error(), tc.err) {
 				t.Errorf("checkPeerURLs(%q) = %q, %v; want an error saying %q", tc.in, got, err, tc.err)

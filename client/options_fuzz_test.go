@@ -1,6 +1,7 @@
 package client
 
 import (
+	"errors"
 	"net/url"
 	"strconv"
 	"strings"
@@ -13,14 +14,15 @@ import (
 // through KeysAPI.Set, Delete and CreateInOrder over a recording transport.
 // Invariants: options are refused before anything is sent exactly when the
 // documented rules say so (unknown PrevExist; PrevValue with Dir; Refresh
-// with a value, without a TTL or with Dir; a TTL that is negative, under a
-// second or not whole seconds; a value or PrevValue that is not valid UTF-8,
-// which etcd could not give back), with an error naming the option; otherwise
-// exactly one request goes out whose form (or query) carries the value,
-// prevValue, prevIndex (0 = absent), prevExist, ttl in seconds, dir, refresh
-// and noValueOnSuccess byte for byte, and nothing else; and setForm puts the
-// write in the one-shot retry class exactly when it is a create, a
-// compare-and-swap or a directory creation.
+// with a value, without a positive TTL or with Dir; a value or PrevValue
+// that is not valid UTF-8, which etcd could not give back), with an
+// *InvalidArgumentError naming the option (errors.Is ErrInvalidArgument);
+// otherwise exactly one request goes out whose form (or query) carries the
+// value, prevValue, prevIndex (0 = absent), prevExist, ttl, dir, refresh and
+// noValueOnSuccess byte for byte, and nothing else, where ttl is absent for a
+// TTL <= 0 and otherwise the TTL rounded up to whole seconds (never 0); and
+// setForm puts the write in the one-shot retry class exactly when it is a
+// create, a compare-and-swap or a directory creation.
 func FuzzSetOptions(f *testing.F) {
 	f.Add(uint8(0), "v", "", uint64(0), "", int64(0), uint8(0))
 	f.Add(uint8(0), "a&b=c+d%20e\n", "old value", uint64(7), "true", int64(5*time.Second), uint8(0))
@@ -41,7 +43,15 @@ func FuzzSetOptions(f *testing.F) {
 		kapi := NewKeysAPI(c)
 		ctx := fuzzCtx(t)
 		d := time.Duration(ttl)
-		ttlErr := d < 0 || (d > 0 && d < time.Second) || d%time.Second != 0
+		// The ttl etcd gets: none for d <= 0, else d in seconds rounded up.
+		wantTTL := ""
+		if d > 0 {
+			secs := d / time.Second
+			if d%time.Second != 0 {
+				secs++
+			}
+			wantTTL = strconv.FormatInt(int64(secs), 10)
+		}
 		var err error
 		var wantErr, field string
 		want := url.Values{}
@@ -56,16 +66,14 @@ func FuzzSetOptions(f *testing.F) {
 				wantErr = "SetOptions.PrevValue"
 			case o.Refresh && value != "":
 				wantErr = "SetOptions.Refresh"
-			case o.Refresh && o.TTL == 0:
-				wantErr = "SetOptions.Refresh"
+			case o.Refresh && o.TTL <= 0:
+				wantErr = "SetOptions.TTL"
 			case o.Refresh && o.Dir:
 				wantErr = "SetOptions.Refresh"
 			case !o.Dir && !o.Refresh && !utf8.ValidString(value):
-				wantErr = "the value is not valid UTF-8"
+				wantErr = "invalid value: not valid UTF-8"
 			case !utf8.ValidString(o.PrevValue):
-				wantErr = "SetOptions.PrevValue is not valid UTF-8"
-			case ttlErr:
-				wantErr = "SetOptions.TTL"
+				wantErr = "invalid SetOptions.PrevValue: not valid UTF-8"
 			}
 			_, err = kapi.Set(ctx, "/k", value, &o)
 			if wantErr == "" {
@@ -93,8 +101,8 @@ func FuzzSetOptions(f *testing.F) {
 			if o.PrevExist != PrevIgnore {
 				want.Set("prevExist", strconv.FormatBool(o.PrevExist == PrevExist))
 			}
-			if o.TTL != 0 {
-				want.Set("ttl", strconv.FormatInt(int64(o.TTL/time.Second), 10))
+			if wantTTL != "" {
+				want.Set("ttl", wantTTL)
 			}
 			if o.Refresh {
 				want.Set("refresh", "true")
@@ -107,7 +115,7 @@ func FuzzSetOptions(f *testing.F) {
 			o := DeleteOptions{PrevValue: prevValue, PrevIndex: prevIndex, Recursive: flags&1 != 0, Dir: flags&2 != 0}
 			_, err = kapi.Delete(ctx, "/k", &o)
 			if !utf8.ValidString(o.PrevValue) {
-				wantErr = "DeleteOptions.PrevValue is not valid UTF-8"
+				wantErr = "invalid DeleteOptions.PrevValue: not valid UTF-8"
 			}
 			if o.PrevValue != "" {
 				want.Set("prevValue", o.PrevValue)
@@ -124,21 +132,18 @@ func FuzzSetOptions(f *testing.F) {
 			field = "query"
 		case 2:
 			_, err = kapi.CreateInOrder(ctx, "/q", value, &CreateInOrderOptions{TTL: d})
-			switch {
-			case !utf8.ValidString(value):
-				wantErr = "the value is not valid UTF-8"
-			case ttlErr:
-				wantErr = "CreateInOrderOptions.TTL"
+			if !utf8.ValidString(value) {
+				wantErr = "invalid value: not valid UTF-8"
 			}
 			want.Set("value", value)
-			if d != 0 {
-				want.Set("ttl", strconv.FormatInt(int64(d/time.Second), 10))
+			if wantTTL != "" {
+				want.Set("ttl", wantTTL)
 			}
 			field = "form"
 		}
 		if wantErr != "" {
-			if err == nil || !strings.Contains(err.Error(), wantErr) {
-				t.Fatalf("op %d: error %v, want one naming %s", op%3, err, wantErr)
+			if err == nil || !strings.Contains(err.Error(), wantErr) || !errors.Is(err, ErrInvalidArgument) {
+				t.Fatalf("op %d: error %v, want an invalid argument naming %s", op%3, err, wantErr)
 			}
 			if len(tr.reqs) != 0 {
 				t.Fatalf("refused options were sent: %v", tr.reqs[0].URL)

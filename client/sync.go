@@ -37,7 +37,9 @@ func (c *httpClusterClient) Sync(ctx context.Context) error {
 		for _, cu := range m.ClientURLs {
 			u, err := parseEndpoint(cu)
 			if err != nil {
-				bad = append(bad, fmt.Errorf("member %s (%s): %w", m.ID, m.Name, err))
+				// %v: a member's URL is the server's answer, not the
+				// caller's input, so the error is no invalid argument.
+				bad = append(bad, fmt.Errorf("member %s (%s): %v", m.ID, m.Name, err))
 				continue
 			}
 			if s := u.String(); !seen[s] {
@@ -158,7 +160,7 @@ func sameEndpoints(a, b []*url.URL) bool {
 // are kept and the next tick tries again.
 func (c *httpClusterClient) AutoSync(ctx context.Context, interval time.Duration) error {
 	if interval <= 0 {
-		return fmt.Errorf("client: AutoSync interval must be positive, got %v", interval)
+		return invalidArg("interval", "%v; AutoSync needs a positive interval", interval)
 	}
 	if ctx == nil {
 		return errNilContext

@@ -45,6 +45,9 @@ type attempt struct {
 	// w is the attempt's registration with member health while it waits
 	// for headers.
 	w waiter
+	// body wraps the answer's body to release the attempt's context when
+	// it is closed (not for watches, whose body outlives the call).
+	body cancelOnClose
 }
 
 // roundTrip sends one attempt. While it waits for the answer's headers it
@@ -78,10 +81,17 @@ func (t *attemptTransport) roundTrip(req *http.Request, a *attempt) (*http.Respo
 			cancel()
 		})
 	}
-	a.w = waiter{start: time.Now(), raft: a.raft, cancel: cancel}
+	a.w = waiter{start: time.Now(), raft: a.raft, cancel: cancel, ctx: ctx}
 	m := c.health.wait(a.member, &a.w)
 	resp, err := t.follow(tr, req.WithContext(ctx))
-	m.done(&a.w)
+	if err != nil || a.watch {
+		// A watch registers its wait for the event itself.
+		m.done(&a.w)
+	} else {
+		// The answer is on its way: its proposal, if any, was applied, but
+		// the body may still stall on a member that stops answering.
+		m.answering(&a.w)
+	}
 	if timer != nil && !timer.Stop() && err == nil {
 		resp.Body.Close()
 		err = context.Canceled
@@ -90,17 +100,27 @@ func (t *attemptTransport) roundTrip(req *http.Request, a *attempt) (*http.Respo
 		if err == nil {
 			resp.Body.Close()
 		}
+		m.done(&a.w)
 		cancel()
 		return nil, &cutError{endpoint: a.member, reason: cut}
 	}
 	if err != nil {
+		m.done(&a.w)
 		cancel()
 		if timedOut.Load() && req.Context().Err() == nil {
 			return nil, &headerTimeoutError{endpoint: req.URL.Host, timeout: timeout}
 		}
 		return nil, err
 	}
-	resp.Body = &cancelOnClose{ReadCloser: resp.Body, cancel: cancel}
+	if a.watch {
+		// A watch's body outlives its call object.
+		resp.Body = &cancelOnClose{ReadCloser: resp.Body, cancel: cancel}
+	} else {
+		// The call reads and closes the body before its object is reused;
+		// until then the attempt stays registered with member health.
+		a.body = cancelOnClose{ReadCloser: resp.Body, cancel: cancel, member: m, w: &a.w}
+		resp.Body = &a.body
+	}
 	return resp, nil
 }
 
@@ -163,14 +183,20 @@ func isRedirect(status int) bool {
 	return false
 }
 
-// cancelOnClose releases an attempt's context once its body is done with.
+// cancelOnClose releases an attempt's context, and its registration with
+// member health when it has one, once its body is done with.
 type cancelOnClose struct {
 	io.ReadCloser
 	cancel context.CancelFunc
+	member *memberHealth
+	w      *waiter
 }
 
 func (b *cancelOnClose) Close() error {
 	err := b.ReadCloser.Close()
+	if b.member != nil {
+		b.member.done(b.w)
+	}
 	b.cancel()
 	return err
 }

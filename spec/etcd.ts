@@ -21,26 +21,30 @@ export const repoRoot = ((): string => {
 })();
 
 /**
- * Finds an etcd binary that serves the v2 API:
- *  1. $ETCD_BIN;
- *  2. the project's etcd 3.5.35, built once and cached by
- *     `cd tests && go run ./cmd/buildetcd` (the same binary `make test` uses);
- *  3. Debian's etcd 3.4 at /usr/bin/etcd.
- * Returns undefined when there is none.
+ * Finds the etcd binaries that serve the v2 API: $ETCD_BIN alone when it is
+ * set; otherwise the project's etcd 3.5.35, built once and cached by
+ * `cd tests && go run ./cmd/buildetcd` (the same binary `make test` uses),
+ * and Debian's etcd 3.4 at /usr/bin/etcd (or /usr/local/bin/etcd), each
+ * when present. Empty when there is none.
  */
-export function findEtcd(): string | undefined {
+export function findAllEtcd(): string[] {
   const fromEnv = process.env["ETCD_BIN"];
-  if (fromEnv) return fromEnv;
+  if (fromEnv) return [fromEnv];
+  const found: string[] = [];
   const testsDir = join(repoRoot, "tests");
   if (existsSync(join(testsDir, "cmd", "buildetcd"))) {
     const r = spawnSync("go", ["run", "./cmd/buildetcd"], { cwd: testsDir, encoding: "utf8", timeout: 300_000 });
     const path = r.stdout?.trim().split("\n").pop();
-    if (r.status === 0 && path && existsSync(path)) return path;
+    if (r.status === 0 && path && existsSync(path)) found.push(path);
   }
-  for (const p of ["/usr/bin/etcd", "/usr/local/bin/etcd"]) {
-    if (existsSync(p)) return p;
-  }
-  return undefined;
+  const system = ["/usr/bin/etcd", "/usr/local/bin/etcd"].find((p) => existsSync(p));
+  if (system) found.push(system);
+  return found;
+}
+
+/** The first of findAllEtcd (the project's 3.5.35 when it can be built), or undefined. */
+export function findEtcd(): string | undefined {
+  return findAllEtcd()[0];
 }
 
 /** The version etcd reports for itself, e.g. "3.5.35". */

@@ -8,18 +8,32 @@
 //   2. examples  every operation carries a recorded example (request and
 //                response); header examples match their schemas (Redocly
 //                checks the body examples).
-//   3. types     openapi-typescript makes spec/etcd-v2.gen.ts; tsc type-checks
-//                program.ts, live.test.ts and the recorder against it.
-//   4. mutant    the same program must NOT compile against a spec that lost
-//                fields it uses (Node.modifiedIndex, Member.clientURLs,
+//   3. types     two generators of different families, side by side, each
+//                with 0 warnings: openapi-typescript makes the types
+//                spec/etcd-v2.gen.ts, @hey-api/openapi-ts a fetch SDK with a
+//                function per operation in spec/sdk/ (only HTTP verbs, none
+//                of the requests etcd always refuses). tsc --strict
+//                type-checks program.ts, live.test.ts and the recorder
+//                against the first (tsconfig.json), the SDK and the program
+//                and tests written against it against the second
+//                (tsconfig.sdk.json).
+//   4. mutant    program.ts must NOT compile against a spec that lost fields
+//                it uses (Node.modifiedIndex, Member.clientURLs,
 //                UserRequest.password): proves step 3 guards the spec.
-//   5. live      node --test runs live.test.ts against a real etcd that it
-//                starts itself (skipped when no etcd binary exists).
+//   5. live      node --test runs, against real etcd servers it starts
+//                itself (skipped when no etcd binary exists): live.test.ts
+//                (program.ts); sdk.test.ts (sdk-program.ts over every
+//                operation, on 3.5.35 and 3.4.23 where installed, behind the
+//                validating proxy of sdk-proxy.ts, then the second validator
+//                of sdk-traffic.ts over the recorded traffic: 0 violations);
+//                and sdk-validators.test.ts (both validators do report
+//                wrong exchanges).
 //   6. docs      docs/api/index.html is what `make docs` makes of the spec now.
 //
-// Tool output is shown only for a failing step. Run from the repository root.
+// Steps 4 to 6 run side by side. Tool output is shown only for a failing
+// step. Run from the repository root.
 
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
@@ -30,6 +44,7 @@ const bin = (name) => join("node_modules", ".bin", name);
 const cache = join("node_modules", ".cache", "spec-check");
 const env = { ...process.env, REDOCLY_TELEMETRY: "off", REDOCLY_SUPPRESS_UPDATE_NOTICE: "true", NO_COLOR: "1", FORCE_COLOR: "0" };
 const results = [];
+const httpMethods = ["get", "put", "post", "delete", "options", "head", "patch", "trace"];
 /** Records a step's result with its duration. */
 function done(text) {
   const now = Date.now();
@@ -42,7 +57,26 @@ function run(cmd, args, opts = {}) {
   return { status: r.status ?? 1, out: `${r.stdout ?? ""}${r.stderr ?? ""}${r.error ? String(r.error) : ""}` };
 }
 
+/** run, without blocking: for the steps that go side by side. */
+const running = new Set();
+function runAsync(cmd, args, opts = {}) {
+  return new Promise((ok) => {
+    const { timeout, ...rest } = opts;
+    const p = spawn(cmd, args, { env, ...rest });
+    running.add(p);
+    let out = "";
+    p.stdout.on("data", (b) => { out += b; });
+    p.stderr.on("data", (b) => { out += b; });
+    const timer = timeout ? setTimeout(() => p.kill("SIGKILL"), timeout) : undefined;
+    p.on("error", (e) => { out += String(e); });
+    p.on("close", (status) => { running.delete(p); clearTimeout(timer); ok({ status: status ?? 1, out }); });
+  });
+}
+
 function fail(step, why, output = "") {
+  // Steps that still run side by side stop with this one (their own
+  // exit handlers stop the etcd servers they started).
+  for (const p of running) p.kill("SIGTERM");
   if (output) process.stderr.write(output.replace(/^.*(║|╔|╚).*\n/gm, "") + "\n");
   console.log(`spec-check: FAIL at ${step}: ${why} (${[...results, ""].join("; ")}total ${secs(Date.now() - started)}s)`);
   process.exit(1);
@@ -91,7 +125,7 @@ let operations = 0;
   ];
   const problems = [];
   for (const [path, item] of Object.entries(doc.paths)) {
-    for (const method of ["get", "put", "post", "delete", "options", "head", "patch", "trace"]) {
+    for (const method of httpMethods) {
       const op = item[method];
       if (!op) continue;
       operations++;
@@ -128,15 +162,53 @@ let operations = 0;
 
 // ---- 3. types
 {
-  const g = run(bin("openapi-typescript"), ["openapi.yaml", "-o", join("spec", "etcd-v2.gen.ts")]);
+  const [g, h] = await Promise.all([
+    runAsync(bin("openapi-typescript"), ["openapi.yaml", "-o", join("spec", "etcd-v2.gen.ts")]),
+    runAsync(bin("openapi-ts"), ["-f", join("spec", "openapi-ts.config.mjs"), "--no-log-file"]),
+  ]);
   if (g.status !== 0) fail("types", "openapi-typescript failed", g.out);
-  const t = run(bin("tsc"), ["-p", join("spec", "tsconfig.json")]);
+  if (h.status !== 0) fail("types", "@hey-api/openapi-ts failed", h.out);
+  // Anything but the banner and the progress lines is a warning.
+  const plain = (out) => out.replace(/\x1b\[[0-9;]*m/g, "").split("\n").map((l) => l.trim()).filter((l) => l !== "");
+  const warnings = [
+    ...plain(g.out).filter((l) => !/^(✨ openapi-typescript |🚀 openapi\.yaml → )/.test(l)).map((l) => `openapi-typescript: ${l}`),
+    ...plain(h.out).filter((l) => !/^(@hey-api\/openapi-ts v|\[Job \d+\]\s+(⏳ Generating from|\[\d+\] |✅ Done!))/.test(l)).map((l) => `@hey-api/openapi-ts: ${l}`),
+  ];
+  if (warnings.length) fail("types", `${warnings.length} generator warning(s)`, warnings.join("\n"));
+  // The SDK: one function per operation of paths, each sending an HTTP verb,
+  // none for a request etcd always refuses.
+  const sdkSource = readFileSync(join("spec", "sdk", "sdk.gen.ts"), "utf8");
+  const calls = [...sdkSource.matchAll(/^export const (\w+) = [^\n]*\(options\??\.client \?\? client\)\.(\w+)</gm)];
+  const specDoc = JSON.parse(readFileSync(join(cache, "openapi.json"), "utf8"));
+  const specOps = Object.values(specDoc.paths).flatMap((item) => httpMethods.filter((m) => item[m]).map((m) => item[m].operationId));
+  const refused = Object.values(specDoc["x-always-refused"] ?? {}).flatMap((item) => httpMethods.filter((m) => item[m]).map((m) => item[m].operationId));
+  const sdkProblems = [
+    ...calls.filter(([, , verb]) => !httpMethods.includes(verb)).map(([, fn, verb]) => `${fn} sends HTTP ${verb.toUpperCase()}`),
+    ...specOps.filter((id) => !calls.some(([, fn]) => fn === id)).map((id) => `no function for ${id}`),
+    ...calls.filter(([, fn]) => !specOps.includes(fn)).map(([, fn]) => `${fn} is no operation of the spec`),
+    ...refused.filter((id) => sdkSource.includes(`export const ${id} `)).map((id) => `${id} is offered, but etcd always refuses it`),
+  ];
+  if (calls.length === 0) sdkProblems.push("no SDK function found in spec/sdk/sdk.gen.ts");
+  if (sdkProblems.length) fail("types", "the generated SDK does not match the spec", sdkProblems.join("\n"));
+  const [t, ts] = await Promise.all([
+    runAsync(bin("tsc"), ["-p", join("spec", "tsconfig.json")]),
+    runAsync(bin("tsc"), ["-p", join("spec", "tsconfig.sdk.json")]),
+  ]);
   if (t.status !== 0) fail("types", "tsc rejected spec/*.ts against the generated types", t.out);
-  done(`types ok (openapi-typescript ${version("openapi-typescript")}, tsc ${version("typescript")})`);
+  if (ts.status !== 0) fail("types", "tsc rejected the generated SDK or the program written against it", ts.out);
+  done(`types ok (openapi-typescript ${version("openapi-typescript")} and @hey-api/openapi-ts ${version("@hey-api/openapi-ts")}: 0 warnings, ${calls.length} SDK functions, all HTTP verbs; tsc ${version("typescript")} --strict)`);
 }
 
-// ---- 4. mutant: the program must not compile against a spec without the fields it uses
-{
+// ---- 4. to 6., side by side; each reports its own duration.
+/** Runs fn and gives its result text with the time it took. */
+async function timed(fn) {
+  const t0 = Date.now();
+  const text = await fn();
+  return `${text} ${secs(Date.now() - t0)}s`;
+}
+
+// 4. mutant: the program must not compile against a spec without the fields it uses
+async function mutant() {
   const dir = join("node_modules", ".cache", "spec-check-mutant");
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
@@ -154,7 +226,7 @@ let operations = 0;
   const lost = [["Node", "modifiedIndex"], ["Member", "clientURLs"], ["UserRequest", "password"]];
   for (const [schema, prop] of lost) dropProperty(schema, prop);
   writeFileSync(join(dir, "openapi.yaml"), spec);
-  const g = run(join(process.cwd(), bin("openapi-typescript")), ["openapi.yaml", "-o", "etcd-v2.gen.ts"], { cwd: dir });
+  const g = await runAsync(join(process.cwd(), bin("openapi-typescript")), ["openapi.yaml", "-o", "etcd-v2.gen.ts"], { cwd: dir });
   if (g.status !== 0) fail("mutant", "openapi-typescript failed on the mutated spec", g.out);
   cpSync(join("spec", "program.ts"), join(dir, "program.ts"));
   const tsconfig = JSON.parse(readFileSync(join("spec", "tsconfig.json"), "utf8").replace(/^\s*\/\/.*$/gm, ""));
@@ -164,36 +236,40 @@ let operations = 0;
   delete tsconfig.compilerOptions.tsBuildInfoFile;
   tsconfig.include = ["program.ts", "etcd-v2.gen.ts"];
   writeFileSync(join(dir, "tsconfig.json"), JSON.stringify(tsconfig, null, 2));
-  const t = run(join(process.cwd(), bin("tsc")), ["-p", "tsconfig.json"], { cwd: dir });
+  const t = await runAsync(join(process.cwd(), bin("tsc")), ["-p", "tsconfig.json"], { cwd: dir });
   const missed = lost.filter(([, prop]) => !new RegExp(`'${prop}'`).test(t.out));
   if (t.status === 0 || missed.length) {
     fail("mutant", `program.ts still compiles without ${missed.map(([s, p]) => `${s}.${p}`).join(", ") || "the removed fields"}`, t.out);
   }
   rmSync(dir, { recursive: true, force: true });
-  done(`mutant rejected (${lost.map(([s, p]) => `${s}.${p}`).join(", ")} removed: tsc fails)`);
+  return `mutant rejected (${lost.map(([s, p]) => `${s}.${p}`).join(", ")} removed: tsc fails)`;
 }
 
-// ---- 5. live
-{
-  const r = run(process.execPath, ["--test", "--test-reporter=spec", join(cache, "live.test.js")], { timeout: 120_000 });
+// 5. live: the Node tests against real etcd servers, and the validators' self-test
+async function live() {
+  const tests = ["live.test.js", "sdk.test.js", "sdk-validators.test.js"].map((f) => join(cache, f));
+  const r = await runAsync(process.execPath, ["--test", "--test-reporter=spec", ...tests], { timeout: 150_000 });
   const count = (what) => Number(r.out.match(new RegExp(`^ℹ ${what} (\\d+)`, "m"))?.[1] ?? NaN);
-  const [pass, failed] = [count("pass"), count("fail")];
+  const [pass, failed, skipped] = [count("pass"), count("fail"), count("skipped")];
   if (r.status !== 0 || failed !== 0 || Number.isNaN(pass)) fail("live", `node --test: ${pass} passed, ${failed} failed`, r.out);
-  const server = r.out.match(/etcd (\d+\.\d+\.\d+)/)?.[1];
+  const servers = [...new Set([...r.out.matchAll(/against (?:a real )?etcd (\d+\.\d+\.\d+)/g)].map((m) => m[1]))].sort();
+  const sdk = [...r.out.matchAll(/^etcd (\S+): (\d+) exchanges, (\d+) operations/gm)].map((m) => `${m[1]}: ${m[2]} exchanges over ${m[3]} operations`);
   // A suite skipped for want of an etcd binary runs no test at all.
-  done(pass === 0 ? "live SKIPPED (no etcd binary: set ETCD_BIN)" : `live ok (${pass} passed against etcd ${server ?? "?"})`);
+  if (skipped > 0) return `live: ${pass} passed, ${skipped} SKIPPED (no etcd binary: set ETCD_BIN)`;
+  return `live ok (${pass} passed against etcd ${servers.join(" and ") || "?"}; SDK behind the proxy, 0 violations from the proxy and the second validator: ${sdk.join(", ")})`;
 }
 
-// ---- 6. docs
-{
+// 6. docs
+async function docs() {
   const out = join(cache, "index.html");
-  const r = run(bin("redocly"), ["build-docs", "openapi.yaml", "--inlineBundle", "-o", out]);
+  const r = await runAsync(bin("redocly"), ["build-docs", "openapi.yaml", "--inlineBundle", "-o", out]);
   if (r.status !== 0) fail("docs", "redocly build-docs failed", r.out);
   const committed = join("docs", "api", "index.html");
   if (!existsSync(committed) || readFileSync(committed, "utf8") !== readFileSync(out, "utf8")) {
     fail("docs", "docs/api/index.html is stale: run `make docs` and commit it");
   }
-  done("docs up to date");
+  return "docs up to date";
 }
 
+results.push(...(await Promise.all([timed(mutant), timed(live), timed(docs)])));
 console.log(`spec-check: ok in ${secs(Date.now() - started)}s: ${results.join("; ")}`);

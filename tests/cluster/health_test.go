@@ -23,7 +23,11 @@ type loadResult struct {
 	failures []string
 	acked    map[string]string
 	worst    time.Duration
-	lat      latencies
+	// worstKind and worstAt say which call was the worst and when it
+	// started.
+	worstKind string
+	worstAt   time.Time
+	lat       latencies
 }
 
 // mixedLoad runs 8 workers of Get / quorum Get / Set, each call under a 5 s
@@ -64,7 +68,7 @@ func mixedLoad(ctx context.Context, kapi client.KeysAPI, stop <-chan struct{}) (
 				mu.Lock()
 				res.calls++
 				if d > res.worst {
-					res.worst = d
+					res.worst, res.worstKind, res.worstAt = d, kind, start
 				}
 				if err != nil {
 					res.failures = append(res.failures, fmt.Sprintf("%s after %v: %v", kind, d.Round(time.Millisecond), err))
@@ -99,7 +103,9 @@ func (r *loadResult) check(t *testing.T, ctx context.Context, kapi client.KeysAP
 	}
 }
 
-// runFault runs the mixed load for 15 s: fault at 5 s, heal at 10 s.
+// runFault runs the mixed load for 15 s: fault at 5 s, heal at 10 s. The
+// worst call is logged with when it started relative to the fault and the
+// heal.
 func runFault(t *testing.T, cl *etcdtest.Cluster, kapi client.KeysAPI, fault, heal func()) *loadResult {
 	ctx := t.Context()
 	if _, err := kapi.Set(ctx, "/health/seed", "seed", nil); err != nil {
@@ -109,14 +115,18 @@ func runFault(t *testing.T, cl *etcdtest.Cluster, kapi client.KeysAPI, fault, he
 	res, wait := mixedLoad(ctx, kapi, stop)
 	phase := time.NewTimer(5 * time.Second)
 	<-phase.C
+	faultAt := time.Now()
 	fault()
 	phase.Reset(5 * time.Second)
 	<-phase.C
+	healAt := time.Now()
 	heal()
 	phase.Reset(5 * time.Second)
 	<-phase.C
 	close(stop)
 	wait()
+	t.Logf("worst call: a %s that started %v after the fault (%v after the heal) and took %v",
+		res.worstKind, res.worstAt.Sub(faultAt).Round(time.Millisecond), res.worstAt.Sub(healAt).Round(time.Millisecond), res.worst.Round(time.Millisecond))
 	return res
 }
 

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"strings"
@@ -35,6 +36,7 @@ type exchange struct {
 	Method string
 	Path   string // escaped path, as sent
 	Query  string // raw query, as sent
+	Form   string // the form body of a PUT or POST, as sent
 	Status int    // 0 when the round trip failed
 }
 
@@ -80,8 +82,15 @@ func (w *wire) RoundTrip(req *http.Request) (*http.Response, error) {
 	if before != nil {
 		before(req)
 	}
+	var form []byte
+	if req.GetBody != nil {
+		if body, err := req.GetBody(); err == nil {
+			form, _ = io.ReadAll(body)
+			body.Close()
+		}
+	}
 	resp, err := w.base.RoundTrip(req)
-	x := exchange{Method: req.Method, Path: req.URL.EscapedPath(), Query: req.URL.RawQuery}
+	x := exchange{Method: req.Method, Path: req.URL.EscapedPath(), Query: req.URL.RawQuery, Form: string(form)}
 	if err == nil {
 		x.Status = resp.StatusCode
 	}

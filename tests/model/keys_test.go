@@ -94,15 +94,15 @@ func TestKeysRoundTrip(t *testing.T) {
 				ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 				defer cancel()
 				want, reason := expectedKey(prefix, key)
-				refusal := "client: key "
+				refusal := "client: invalid key: "
 				if reason == "" && !utf8.ValidString(value) {
-					reason, refusal = "not valid UTF-8", "client: the value "
+					reason, refusal = "not valid UTF-8", "client: invalid value: "
 				}
 				before := tr.Exchanges()
 				r, err := kapi.Set(ctx, prefix+"/"+key, value, nil)
 				if reason != "" {
 					refused.Add(1)
-					if err == nil || !strings.HasPrefix(err.Error(), refusal) || !strings.Contains(err.Error(), reason) {
+					if err == nil || !strings.HasPrefix(err.Error(), refusal) || !strings.Contains(err.Error(), reason) || !errors.Is(err, client.ErrInvalidArgument) {
 						rt.Fatalf("key %q: want a refusal naming %q, got %v (%v)", key, reason, err, r)
 					}
 					if n := tr.Exchanges() - before; n != 0 {

@@ -6,7 +6,10 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
+	"math"
 	"net/http"
+	"net/url"
 	"reflect"
 	"sort"
 	"strconv"
@@ -81,6 +84,30 @@ type op struct {
 	Dir       bool
 	Recursive bool
 	Sort      bool
+	TTL       time.Duration // of the writes that send one
+}
+
+// ttlChoices are the TTLs writes draw: none, the ones the client ignores
+// (<= 0), and long ones (no key expires during a test), whole and not, so
+// that rounding up shows: 1h+1ns is sent as 3601.
+var ttlChoices = []time.Duration{0, 0, 0, -time.Second, -1, time.Hour, time.Hour + 1, 90*time.Minute + 500*time.Millisecond, 2*time.Hour - time.Millisecond}
+
+// ttlSecs is the model's TTL rule: the seconds etcd is sent, 0 for none
+// (TTL <= 0), otherwise the TTL rounded up to whole seconds.
+func ttlSecs(d time.Duration) int64 {
+	if d <= 0 {
+		return 0
+	}
+	return int64(math.Ceil(d.Seconds()))
+}
+
+// sendsTTL reports whether the op is a write that may carry a TTL.
+func (o op) sendsTTL() bool {
+	switch o.Kind {
+	case opSet, opCreate, opUpdate, opCAS, opCreateInOrder, opMkdir:
+		return true
+	}
+	return false
 }
 
 func (o op) String() string {
@@ -96,6 +123,9 @@ func (o op) String() string {
 		s += fmt.Sprintf(", dir=%v, recursive=%v", o.Dir, o.Recursive)
 	case opGet:
 		s += fmt.Sprintf(", recursive=%v, sort=%v", o.Recursive, o.Sort)
+	}
+	if o.TTL != 0 {
+		s += fmt.Sprintf(", ttl=%v", o.TTL)
 	}
 	return s + ")"
 }
@@ -120,18 +150,23 @@ var opGen = rapid.Custom(func(t *rapid.T) op {
 		o.Recursive = rapid.Bool().Draw(t, "recursive")
 		o.Sort = rapid.Bool().Draw(t, "sort")
 	}
+	if o.sendsTTL() {
+		o.TTL = rapid.SampledFrom(ttlChoices).Draw(t, "ttl")
+	}
 	return o
 })
 
 // TestModel runs random sequences of 5–20 key operations (Set, Create,
-// Update, CAS, CAD, Delete with dir/recursive, Get, CreateInOrder, Mkdir)
-// on a 3×3 key space against one single-member cluster per server version
-// and against the model store, each sequence under its own directory; every
-// result must agree: action, node (key, value, dir, indexes, listed
-// children), previous node, X-Etcd-Index, for errors code, cause and
-// index, and the HTTP status (201 for a node created, 200 otherwise, the
-// status of each error code). The client goes through the contract
-// transport, so every exchange is also checked against openapi.yaml.
+// Update, CAS, CAD, Delete with dir/recursive, Get, CreateInOrder, Mkdir,
+// the writes with TTLs of every kind) on a 3×3 key space against one
+// single-member cluster per server version and against the model store,
+// each sequence under its own directory; every result must agree: action,
+// node (key, value, dir, indexes, TTL, listed children), previous node,
+// X-Etcd-Index, for errors code, cause and index, the HTTP status (201 for
+// a node created, 200 otherwise, the status of each error code), and the
+// ttl each write sent (none for a TTL <= 0, else rounded up to whole
+// seconds). The client goes through the contract transport, so every
+// exchange is also checked against openapi.yaml.
 func TestModel(t *testing.T) {
 	run := runID()
 	setChecks(t, modelSequences)
@@ -163,7 +198,17 @@ func TestModel(t *testing.T) {
 					rec.last.Store(0)
 					got, gotErr := apply(ctx, kapi, m, o, false)
 					status := int(rec.last.Load())
+					sentTTL, _ := rec.ttl.Load().(string)
 					want, wantErr := apply(ctx, kapi, m, o, true)
+					if o.sendsTTL() {
+						wantTTL := ""
+						if secs := ttlSecs(o.TTL); secs != 0 {
+							wantTTL = strconv.FormatInt(secs, 10)
+						}
+						if sentTTL != wantTTL {
+							rt.Fatalf("op %d %v under %s: sent ttl %q, the model says %q", i, o, prefix, sentTTL, wantTTL)
+						}
+					}
 					if ws := wantStatus(o, want, wantErr); status != ws {
 						rt.Fatalf("op %d %v under %s: HTTP status %d, the model says %d (answer %s, error %v)", i, o, prefix, status, ws, show(got), gotErr)
 					}
@@ -224,15 +269,16 @@ func apply(ctx context.Context, kapi client.KeysAPI, m *store, o op, model bool)
 		}
 	}
 	if model {
+		secs := ttlSecs(o.TTL)
 		switch o.Kind {
 		case opSet:
-			return m.Set(o.Key, o.Value)
+			return m.Set(o.Key, o.Value, secs)
 		case opCreate:
-			return m.Create(o.Key, o.Value)
+			return m.Create(o.Key, o.Value, secs)
 		case opUpdate:
-			return m.Update(o.Key, o.Value)
+			return m.Update(o.Key, o.Value, secs)
 		case opCAS:
-			return m.CAS(o.Key, o.Value, o.PrevValue, prevIndex)
+			return m.CAS(o.Key, o.Value, o.PrevValue, prevIndex, secs)
 		case opCAD:
 			return m.CAD(o.Key, o.PrevValue, prevIndex)
 		case opDelete:
@@ -240,9 +286,9 @@ func apply(ctx context.Context, kapi client.KeysAPI, m *store, o op, model bool)
 		case opGet:
 			return m.Get(o.Key, o.Recursive)
 		case opCreateInOrder:
-			return m.CreateInOrder(o.Key, o.Value)
+			return m.CreateInOrder(o.Key, o.Value, secs)
 		case opMkdir:
-			return m.Mkdir(o.Key)
+			return m.Mkdir(o.Key, secs)
 		}
 		panic(o.Kind)
 	}
@@ -251,13 +297,21 @@ func apply(ctx context.Context, kapi client.KeysAPI, m *store, o op, model bool)
 	var err error
 	switch o.Kind {
 	case opSet:
-		r, err = kapi.Set(ctx, key, o.Value, nil)
+		r, err = kapi.Set(ctx, key, o.Value, &client.SetOptions{TTL: o.TTL})
 	case opCreate:
-		r, err = kapi.Create(ctx, key, o.Value)
+		if o.TTL == 0 {
+			r, err = kapi.Create(ctx, key, o.Value)
+		} else {
+			r, err = kapi.Set(ctx, key, o.Value, &client.SetOptions{PrevExist: client.PrevNoExist, TTL: o.TTL})
+		}
 	case opUpdate:
-		r, err = kapi.Update(ctx, key, o.Value)
+		if o.TTL == 0 {
+			r, err = kapi.Update(ctx, key, o.Value)
+		} else {
+			r, err = kapi.Set(ctx, key, o.Value, &client.SetOptions{PrevExist: client.PrevExist, TTL: o.TTL})
+		}
 	case opCAS:
-		r, err = kapi.Set(ctx, key, o.Value, &client.SetOptions{PrevValue: o.PrevValue, PrevIndex: prevIndex})
+		r, err = kapi.Set(ctx, key, o.Value, &client.SetOptions{PrevValue: o.PrevValue, PrevIndex: prevIndex, TTL: o.TTL})
 	case opCAD:
 		r, err = kapi.Delete(ctx, key, &client.DeleteOptions{PrevValue: o.PrevValue, PrevIndex: prevIndex})
 	case opDelete:
@@ -265,9 +319,9 @@ func apply(ctx context.Context, kapi client.KeysAPI, m *store, o op, model bool)
 	case opGet:
 		r, err = kapi.Get(ctx, key, &client.GetOptions{Recursive: o.Recursive, Sort: o.Sort})
 	case opCreateInOrder:
-		r, err = kapi.CreateInOrder(ctx, key, o.Value, nil)
+		r, err = kapi.CreateInOrder(ctx, key, o.Value, &client.CreateInOrderOptions{TTL: o.TTL})
 	case opMkdir:
-		r, err = kapi.Set(ctx, key, "", &client.SetOptions{Dir: true})
+		r, err = kapi.Set(ctx, key, "", &client.SetOptions{Dir: true, TTL: o.TTL})
 	}
 	if err != nil {
 		var e client.Error
@@ -280,13 +334,25 @@ func apply(ctx context.Context, kapi client.KeysAPI, m *store, o op, model bool)
 }
 
 // statusRecorder keeps the HTTP status of the last answer, which Response
-// does not carry.
+// does not carry, and the ttl field of the last form sent ("" for none).
 type statusRecorder struct {
 	client.CancelableTransport
 	last atomic.Int64
+	ttl  atomic.Value // string
 }
 
 func (r *statusRecorder) RoundTrip(req *http.Request) (*http.Response, error) {
+	ttl := ""
+	if req.GetBody != nil {
+		if body, err := req.GetBody(); err == nil {
+			b, _ := io.ReadAll(body)
+			body.Close()
+			if form, err := url.ParseQuery(string(b)); err == nil {
+				ttl = form.Get("ttl")
+			}
+		}
+	}
+	r.ttl.Store(ttl)
 	resp, err := r.CancelableTransport.RoundTrip(req)
 	if err == nil {
 		r.last.Store(int64(resp.StatusCode))
@@ -328,25 +394,47 @@ func compare(got *client.Response, gotErr *client.Error, want *client.Response, 
 	}
 	g := &client.Response{Action: got.Action, Node: norm(got.Node), PrevNode: norm(got.PrevNode), Index: got.Index}
 	w := &client.Response{Action: want.Action, Node: norm(want.Node), PrevNode: norm(want.PrevNode), Index: want.Index}
+	alignTTL(g.Node, w.Node)
+	alignTTL(g.PrevNode, w.PrevNode)
 	if !reflect.DeepEqual(g, w) {
 		return fmt.Sprintf("server answer %s\nmodel answer  %s", show(g), show(w))
 	}
 	return ""
 }
 
-// norm sorts children and drops what the model does not hold (TTLs are
-// never used).
+// norm sorts children and drops what the model does not hold (the
+// expiration instant; the TTL stays).
 func norm(n *client.Node) *client.Node {
 	if n == nil {
 		return nil
 	}
-	out := &client.Node{Key: n.Key, Dir: n.Dir, Value: n.Value, CreatedIndex: n.CreatedIndex, ModifiedIndex: n.ModifiedIndex}
+	out := &client.Node{Key: n.Key, Dir: n.Dir, Value: n.Value, CreatedIndex: n.CreatedIndex, ModifiedIndex: n.ModifiedIndex, TTL: n.TTL}
 	for _, c := range n.Nodes {
 		out.Nodes = append(out.Nodes, norm(c))
 	}
 	sort.Sort(out.Nodes)
 	return out
 }
+
+// alignTTL lets the server's TTLs count down: etcd shows the seconds
+// left, rounded up, so a node read a while after its write shows up to a
+// few seconds less than the model's TTL, which is the ttl sent (checked
+// exactly on the wire). Both trees are normed (children sorted).
+func alignTTL(got, want *client.Node) {
+	if got == nil || want == nil {
+		return
+	}
+	if want.TTL > 0 && got.TTL <= want.TTL && got.TTL >= want.TTL-ttlSlack {
+		got.TTL = want.TTL
+	}
+	for i := range min(len(got.Nodes), len(want.Nodes)) {
+		alignTTL(got.Nodes[i], want.Nodes[i])
+	}
+}
+
+// ttlSlack is how many seconds a node's TTL may have counted down between
+// its write and a read in the same sequence.
+const ttlSlack = 30
 
 func show(r *client.Response) string {
 	if r == nil {

@@ -27,7 +27,10 @@ import (
 //   - listings (Get of a directory) leave out children whose name starts
 //     with "_", at every depth; a non-recursive Get lists the immediate
 //     children only, directories without their own children;
-//   - in-order keys are named dir/%020d of the write's index.
+//   - in-order keys are named dir/%020d of the write's index;
+//   - every write sets the node's TTL to the one it sends, and a write
+//     without one makes the node permanent (update and compare-and-swap
+//     included); nodes show their TTL, deleted nodes do not.
 type store struct {
 	prefix string
 	index  uint64
@@ -38,6 +41,7 @@ type mnode struct {
 	dir               bool
 	value             string
 	created, modified uint64
+	ttl               int64 // seconds; 0: permanent
 }
 
 func newStore(prefix string, index uint64) *store {
@@ -112,7 +116,7 @@ func (s *store) walkDirs(rel string) ([]string, *client.Error) {
 // repr is a node as the server shows it without children (prevNode, and
 // the node of a write).
 func (s *store) repr(rel string, n *mnode) *client.Node {
-	out := &client.Node{Key: s.abs(rel), Dir: n.dir, CreatedIndex: n.created, ModifiedIndex: n.modified}
+	out := &client.Node{Key: s.abs(rel), Dir: n.dir, CreatedIndex: n.created, ModifiedIndex: n.modified, TTL: n.ttl}
 	if !n.dir {
 		out.Value = n.value
 	}
@@ -174,7 +178,7 @@ func (s *store) Get(rel string, recursive bool) (*client.Response, *client.Error
 }
 
 // create is the server's internalCreate: replace for set, not for create.
-func (s *store) create(rel, value string, dir, replace bool, action string) (*client.Response, *client.Error) {
+func (s *store) create(rel, value string, dir, replace bool, action string, ttl int64) (*client.Response, *client.Error) {
 	missing, err := s.walkDirs(rel)
 	if err != nil {
 		return nil, err
@@ -193,7 +197,7 @@ func (s *store) create(rel, value string, dir, replace bool, action string) (*cl
 	for _, p := range missing {
 		s.nodes[p] = &mnode{dir: true, created: idx, modified: idx}
 	}
-	n := &mnode{dir: dir, created: idx, modified: idx}
+	n := &mnode{dir: dir, created: idx, modified: idx, ttl: ttl}
 	if !dir {
 		n.value = value
 	}
@@ -202,32 +206,32 @@ func (s *store) create(rel, value string, dir, replace bool, action string) (*cl
 }
 
 // Set is a plain set (replace a file, refuse a directory).
-func (s *store) Set(rel, value string) (*client.Response, *client.Error) {
-	return s.create(rel, value, false, true, "set")
+func (s *store) Set(rel, value string, ttl int64) (*client.Response, *client.Error) {
+	return s.create(rel, value, false, true, "set", ttl)
 }
 
 // Mkdir is a set with dir=true.
-func (s *store) Mkdir(rel string) (*client.Response, *client.Error) {
-	return s.create(rel, "", true, true, "set")
+func (s *store) Mkdir(rel string, ttl int64) (*client.Response, *client.Error) {
+	return s.create(rel, "", true, true, "set", ttl)
 }
 
 // Create is prevExist=false.
-func (s *store) Create(rel, value string) (*client.Response, *client.Error) {
-	return s.create(rel, value, false, false, "create")
+func (s *store) Create(rel, value string, ttl int64) (*client.Response, *client.Error) {
+	return s.create(rel, value, false, false, "create", ttl)
 }
 
 // CreateInOrder is a POST to dir.
-func (s *store) CreateInOrder(dir, value string) (*client.Response, *client.Error) {
+func (s *store) CreateInOrder(dir, value string, ttl int64) (*client.Response, *client.Error) {
 	name := fmt.Sprintf("%020d", s.index+1)
 	rel := name
 	if dir != "" {
 		rel = dir + "/" + name
 	}
-	return s.create(rel, value, false, false, "create")
+	return s.create(rel, value, false, false, "create", ttl)
 }
 
 // Update is prevExist=true with a non-empty value.
-func (s *store) Update(rel, value string) (*client.Response, *client.Error) {
+func (s *store) Update(rel, value string, ttl int64) (*client.Response, *client.Error) {
 	n, err := s.get(rel)
 	if err != nil {
 		return nil, err
@@ -236,7 +240,7 @@ func (s *store) Update(rel, value string) (*client.Response, *client.Error) {
 		return nil, s.err(client.ErrorCodeNotFile, s.abs(rel))
 	}
 	prev := s.repr(rel, n)
-	n.value, n.modified = value, s.next()
+	n.value, n.modified, n.ttl = value, s.next(), ttl
 	return s.resp("update", s.repr(rel, n), prev), nil
 }
 
@@ -272,13 +276,13 @@ func (s *store) compared(rel, prevValue string, prevIndex uint64) (*mnode, *clie
 }
 
 // CAS is a set with prevValue and/or prevIndex.
-func (s *store) CAS(rel, value, prevValue string, prevIndex uint64) (*client.Response, *client.Error) {
+func (s *store) CAS(rel, value, prevValue string, prevIndex uint64, ttl int64) (*client.Response, *client.Error) {
 	n, err := s.compared(rel, prevValue, prevIndex)
 	if err != nil {
 		return nil, err
 	}
 	prev := s.repr(rel, n)
-	n.value, n.modified = value, s.next()
+	n.value, n.modified, n.ttl = value, s.next(), ttl
 	return s.resp("compareAndSwap", s.repr(rel, n), prev), nil
 }
 

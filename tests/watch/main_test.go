@@ -88,3 +88,13 @@ func closeIdle(trs ...interface{ CloseIdleConnections() }) {
 		tr.CloseIdleConnections()
 	}
 }
+
+// requests counts the requests a client made through its validating
+// transport, less the probes its member health sent through it.
+func requests(tr interface{ Exchanges() int }, c client.Client) int {
+	n := tr.Exchanges()
+	for _, h := range client.EndpointsHealth(c) {
+		n -= int(h.Probes)
+	}
+	return n
+}

@@ -166,7 +166,7 @@ func TestStreamDropsDuplicateDeleteAndExpire(t *testing.T) {
 					t.Errorf("event %d: got %q, want %q", i, got[i], want[i])
 				}
 			}
-			if n := str.Exchanges(); n != 1 {
+			if n := requests(str, sc); n != 1 {
 				t.Errorf("the watch made %d requests; all events should have come on one stream", n)
 			}
 
@@ -245,7 +245,7 @@ func TestStreamCatchesUpFromHistory(t *testing.T) {
 				check(i, resp, err)
 			}
 			caughtUp := time.Since(began)
-			historyRequests := str.Exchanges()
+			historyRequests := requests(str, sc)
 
 			// Caught up, the next stream is registered and carries every
 			// live event.
@@ -273,7 +273,7 @@ func TestStreamCatchesUpFromHistory(t *testing.T) {
 				check(i, r.resp, r.err)
 			}
 			liveTook := time.Since(liveStart)
-			if n := str.Exchanges() - historyRequests; n != 1 {
+			if n := requests(str, sc) - historyRequests; n != 1 {
 				t.Errorf("the live events took %d requests, want 1 stream", n)
 			}
 

@@ -1,12 +1,13 @@
 // Package store is a small key-value store over etcd's v2 API, written the
-// way third-party stores (libkv, valkeyrie and their kind) use
-// go.etcd.io/etcd/client/v2: a TTL lock kept alive by refreshes, a
-// compare-and-swap loop, a recursive watch and directory listings, with
-// etcd's errors told apart by type assertions on etcd.Error.
+// way third-party stores use go.etcd.io/etcd/client/v2: a TTL lock kept
+// alive by refreshes, a compare-and-swap loop, a recursive watch and
+// directory listings, with etcd's errors told apart by type assertions on
+// etcd.Error.
 //
 // ../goetcdstore is this file with only the import switched to
-// github.com/meycoin/goetcd/client (`go generate ./dropin/...` remakes it;
-// a test checks that nothing else differs).
+// github.com/meycoin/goetcd/client (`go test ./dropin/ -run
+// TestGoetcdStoreIsTheStore -update` remakes it; that test fails when
+// anything else differs).
 package store
 
 import (
