@@ -78,15 +78,47 @@ goetcdctl:
 demo:
 	@cd tests && $(GO) run ./cmd/demo
 
-## test: every check, unit tests with -race, and the real-etcd suites of tests/;
-## the last line is the pass/fail summary.
+## unit: the library's own tests with -race (client/ and its neighbours; no
+## etcd needed; seconds): the loop to run while changing client/.
+UNIT_ARGS := -race -count=1 -timeout $(TEST_TIMEOUT) $(ROOT_PKGS)
+unit:
+	$(GO) test $(UNIT_ARGS)
+
+## integration: the suites of tests/ against real etcd: 3.5.35 (built once and
+## cached) and Debian's 3.4 at /usr/bin/etcd when it is installed (minutes).
+INTEGRATION_ARGS := -count=1 -timeout $(TEST_TIMEOUT) ./...
+integration: etcd
+	cd tests && $(GO) test $(INTEGRATION_ARGS)
+
+# What make test runs besides unit and integration: the measurements that
+# skip under -race (what a node kept from a large listing keeps alive), and a
+# short run of each decoder's fuzz target. The fuzz runs are bounded by a
+# count of executions, not a time: a -fuzztime duration can end a clean run
+# with a bare "context deadline exceeded" in Go 1.26 (go.dev/issue/75804).
+NORACE_ARGS   := -count=1 -run '^TestRetainedNodeKeepsLittleAlive$$' ./client/
+FUZZ_DECODERS := FuzzKeysDecoder FuzzWatchStream FuzzKeysResult FuzzKeysError FuzzHTTPError \
+	FuzzClusterAnswers FuzzAuthAnswers FuzzStatusAnswers
+FUZZSHORT     ?= 10000x
+
+## test: every check; unit tests with -race; the measurements -race would
+## spoil; a short run of each decoder fuzz target; and the real-etcd suites
+## of tests/. The last line is the pass/fail summary, with the etcd versions
+## that ran and, for any that did not, why.
 test: spec-check check-generated mod-check fmt-check vet etcd
 	@cd tests && $(GO) build -o .cache/testsummary ./cmd/testsummary
+	@targets=$$($(GO) test -list '^Fuzz' ./client/) || exit 1; \
+	for t in $(FUZZ_DECODERS); do \
+		grep -qx "$$t" <<<"$$targets" || { echo "make test: no fuzz target $$t in client/ (FUZZ_DECODERS)" >&2; exit 1; }; \
+	done
 	@set -o pipefail; { \
-		$(GO) test -race -json -count=1 -timeout $(TEST_TIMEOUT) $(ROOT_PKGS); s1=$$?; \
-		($(CLI_GO) test -race -json -count=1 -timeout $(TEST_TIMEOUT) ./...); s3=$$?; \
-		(cd tests && $(GO) test -json -count=1 -timeout $(TEST_TIMEOUT) ./...); s2=$$?; \
-		exit $$((s1 | s2 | s3)); \
+		$(GO) test -json $(UNIT_ARGS); s1=$$?; \
+		$(GO) test -json $(NORACE_ARGS); s2=$$?; \
+		s3=0; for t in $(sort $(FUZZ_DECODERS)); do \
+			$(GO) test -json -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZSHORT) ./client/ || s3=1; \
+		done; \
+		($(CLI_GO) test -race -json -count=1 -timeout $(TEST_TIMEOUT) ./...); s5=$$?; \
+		(cd tests && $(GO) test -json $(INTEGRATION_ARGS)); s4=$$?; \
+		exit $$((s1 | s2 | s3 | s4 | s5)); \
 	} 2>&1 | tests/.cache/testsummary
 
 ## bench: goetcd side by side with etcd's official v2 client and a raw net/http

@@ -3,7 +3,6 @@ package client
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -11,33 +10,6 @@ import (
 	"testing"
 	"time"
 )
-
-// membersServer answers GET /v2/members with the given client URLs per
-// member, and 200 on /version.
-func membersServer(t *testing.T, clientURLs ...[]string) *httptest.Server {
-	t.Helper()
-	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		switch r.URL.Path {
-		case "/version":
-			io.WriteString(w, `{"etcdserver":"3.5.35","etcdcluster":"3.5.0"}`)
-		case "/v2/members":
-			var ms []string
-			for i, urls := range clientURLs {
-				q := make([]string, len(urls))
-				for j, u := range urls {
-					q[j] = fmt.Sprintf("%q", u)
-				}
-				ms = append(ms, fmt.Sprintf(`{"id":"%x","name":"m%d","peerURLs":["http://127.0.0.1:1"],"clientURLs":[%s]}`, i+1, i, strings.Join(q, ",")))
-			}
-			fmt.Fprintf(w, `{"members":[%s]}`+"\n", strings.Join(ms, ","))
-		default:
-			http.NotFound(w, r)
-		}
-	}))
-	t.Cleanup(s.Close)
-	return s
-}
 
 func TestSyncKeepsEndpointsWhenTheListIsUnusable(t *testing.T) {
 	dead := deadEndpoint(t)

@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"errors"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -147,3 +148,5 @@ func TestNilContextIsAnError(t *testing.T) {
 		}
 	}
 }
+
+func sortNodes(ns Nodes) { sort.Sort(ns) }

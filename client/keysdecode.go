@@ -1,5 +1,7 @@
-// The keys answer decoder: its state, buffering, and the Response and Node
-// objects (entry points decodeKeysBody and decodeKeysStream).
+// The keys answer decoder, the one JSON parser of keys answers and watch
+// events: its state, buffering, and the Response and Node objects (entry
+// points decodeKeysBody, decodeKeysStream, and newEventDecoder for the
+// events of a stream).
 
 package client
 
@@ -21,9 +23,11 @@ import (
 // to nil; the last of duplicate members wins; invalid UTF-8 in strings
 // becomes U+FFFD) and refuses what encoding/json refuses (any syntax error,
 // a value of the wrong type, a number that does not fit its field, text
-// after the value). A repeated "node" or "prevNode" member decodes into the
-// node already there, as encoding/json does; a repeated "nodes" member
-// replaces the children rather than decoding into the earlier ones.
+// after the value). A repeated "node", "prevNode" or "nodes" member decodes
+// into the nodes already there, as encoding/json does.
+//
+// The same decoder reads the events of a stream=true watch one at a time
+// from the open body (newEventDecoder, nextEvent).
 //
 // Allocation is what makes it fast: nodes come from slabs, the strings of
 // up to strChunk bytes of keys and values share one allocation (a small
@@ -41,6 +45,9 @@ type keysDecoder struct {
 	// *ResponseTooLargeError.
 	ioErr error
 	eof   bool
+	// stream is set for a watch stream's decoder: input that ends inside
+	// a value is a broken stream (io.ErrUnexpectedEOF), not bad JSON.
+	stream bool
 
 	// head keeps the first bytes of the body for error snippets.
 	head [120]byte
@@ -61,10 +68,15 @@ type keysDecoder struct {
 
 const (
 	decodeBufSize = 32 << 10
-	// strChunk is how many bytes of strings share one allocation.
-	strChunk = 32 << 10
-	// maxSlab is the largest number of nodes allocated at once.
-	maxSlab = 1024
+	// strChunk is how many bytes of strings share one allocation, and
+	// maxSlab the largest number of nodes allocated at once (42 nodes of
+	// 96 bytes fill a 4 KiB size class). A node kept after the rest of its
+	// answer is dropped keeps its slab, the strings of the slab's nodes and
+	// the chunks those lie in alive: small slabs and chunks bound that (to
+	// about 12 KiB for keys and values of a few dozen bytes) at the cost of
+	// a few thousand allocations for 100,000 nodes instead of a few hundred.
+	strChunk = 4 << 10
+	maxSlab  = 42
 	// maxDepth is encoding/json's nesting limit.
 	maxDepth = 10000
 )
@@ -106,29 +118,31 @@ func (d *keysDecoder) reset(r io.Reader, body []byte, limit int64) {
 // decodeResponse decodes one answer into r and checks that only white
 // space follows it.
 func (d *keysDecoder) decodeResponse(r *Response) error {
+	if err := d.responseValue(r); err != nil {
+		return err
+	}
+	if c, ok := d.peek(); ok {
+		return d.badChar(c, "after top-level value")
+	}
+	return d.ioErr
+}
+
+// responseValue decodes one answer (an object or null) into r.
+func (d *keysDecoder) responseValue(r *Response) error {
 	c, ok := d.peek()
 	if !ok {
 		return d.errEnd()
 	}
 	switch c {
 	case '{':
-		if err := d.responseObject(r); err != nil {
-			return err
-		}
+		return d.responseObject(r)
 	case 'n':
-		if err := d.literal("null"); err != nil {
-			return err
-		}
-	default:
-		if err := d.skipValue(); err != nil {
-			return err
-		}
-		return d.errorf("cannot unmarshal %s into a keys answer", kindOf(c))
+		return d.literal("null")
 	}
-	if c, ok := d.peek(); ok {
-		return d.badChar(c, "after top-level value")
+	if err := d.skipValue(); err != nil {
+		return err
 	}
-	return d.ioErr
+	return d.errorf("cannot unmarshal %s into a keys answer", kindOf(c))
 }
 
 func (d *keysDecoder) responseObject(r *Response) error {
@@ -190,14 +204,13 @@ func (d *keysDecoder) newNodeSlow() *Node {
 		return n
 	}
 	if len(d.slab) == 0 {
-		size := 8
-		switch {
-		case d.nslab == 0:
+		// Slabs grow from small (most answers have few nodes) to maxSlab.
+		size := maxSlab
+		switch d.nslab {
+		case 0:
 			size = 1
-		case d.nslab < 4:
-			size = 8 << (2 * (d.nslab - 1)) // 8, 32, 128
-		default:
-			size = maxSlab
+		case 1:
+			size = 8
 		}
 		d.nslab++
 		d.slab = make([]Node, size)
@@ -259,13 +272,20 @@ func (d *keysDecoder) nodes(n *Node) error {
 	}
 	d.pos++
 	base := len(d.stack)
+	// A repeated "nodes" member decodes into the children already there, as
+	// encoding/json does: element i into the i-th node of the earlier list
+	// (up to its capacity), within its array when the new list fits.
+	old := n.Nodes[:cap(n.Nodes)]
 	c, ok := d.peek()
 	if !ok {
 		return d.errEnd()
 	}
 	if c != ']' {
-		for {
+		for i := 0; ; i++ {
 			var child *Node
+			if i < len(old) {
+				child = old[i]
+			}
 			if err := d.nodePtr(&child); err != nil {
 				return err
 			}
@@ -287,7 +307,13 @@ func (d *keysDecoder) nodes(n *Node) error {
 	}
 	d.pos++ // ']'
 	d.depth--
-	kids := make(Nodes, len(d.stack)-base)
+	count := len(d.stack) - base
+	var kids Nodes
+	if count > 0 && count <= len(old) {
+		kids = old[:count]
+	} else {
+		kids = make(Nodes, count)
+	}
 	copy(kids, d.stack[base:])
 	clear(d.stack[base:])
 	d.stack = d.stack[:base]
@@ -312,10 +338,51 @@ type respNode struct {
 }
 
 func (d *keysDecoder) decode() (*Response, error) {
+	rn := d.newResponse()
+	if err := d.decodeResponse(&rn.r); err != nil {
+		return nil, err
+	}
+	return &rn.r, nil
+}
+
+// newResponse starts the objects of one answer: its Response, first node
+// and first strings in one allocation, then slabs and chunks of its own.
+func (d *keysDecoder) newResponse() *respNode {
 	rn := new(respNode)
 	d.spare = &rn.n
 	d.chunk = rn.strs[:0]
-	err := d.decodeResponse(&rn.r)
+	d.slab, d.nslab = nil, 0
+	return rn
+}
+
+// eventBufSize is the read buffer of a stream's decoder: events are small,
+// and one that is not is decoded as it comes in, not buffered whole.
+const eventBufSize = 1 << 10
+
+// newEventDecoder returns a decoder of the events a stream=true watch
+// sends on r, one JSON object after another, for the stream's life.
+func newEventDecoder(r io.Reader) *keysDecoder {
+	d := &keysDecoder{own: make([]byte, eventBufSize), stream: true}
+	d.reset(r, nil, 0)
+	return d
+}
+
+// nextEvent decodes the next event of a stream. It returns io.EOF when the
+// stream ends between events, io.ErrUnexpectedEOF when it ends inside one,
+// the read error when reading fails, and a *decodeError when the event is
+// not JSON or not a keys answer. Nothing is checked after the event: the
+// next call reads on from there.
+func (d *keysDecoder) nextEvent() (*Response, error) {
+	if _, ok := d.peek(); !ok {
+		if d.ioErr != nil {
+			return nil, d.ioErr
+		}
+		return nil, io.EOF
+	}
+	rn := d.newResponse()
+	err := d.responseValue(&rn.r)
+	// What the event's nodes and strings were made from stays with them.
+	d.chunk, d.slab, d.spare = nil, nil, nil
 	if err != nil {
 		return nil, err
 	}

@@ -6,6 +6,7 @@ package client
 import (
 	"encoding/binary"
 	"fmt"
+	"io"
 	"math"
 	"strconv"
 	"time"
@@ -500,6 +501,9 @@ func (d *keysDecoder) errorf(format string, args ...any) error {
 func (d *keysDecoder) errEnd() error {
 	if d.ioErr != nil {
 		return d.ioErr
+	}
+	if d.stream {
+		return io.ErrUnexpectedEOF
 	}
 	return &decodeError{msg: "unexpected end of JSON input", off: d.offset()}
 }

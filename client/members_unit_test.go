@@ -3,97 +3,10 @@ package client
 import (
 	"context"
 	"errors"
-	"io"
 	"net/http"
-	"net/http/httptest"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 )
-
-// route is one canned answer of a fakeEtcd: status and body for a method
-// and path.
-type route struct {
-	status int
-	body   string
-}
-
-// fakeEtcd serves canned answers under the base path /base (so that a
-// request that ignores an endpoint's base path fails loudly) and records
-// every request: "METHOD /path" and its body.
-type fakeEtcd struct {
-	*httptest.Server
-	mu       sync.Mutex
-	routes   map[string]route // "GET /v2/members" → answer
-	requests []string
-	bodies   []string
-	auth     []string // the Authorization header of each request
-	hits     atomic.Int64
-}
-
-func newFakeEtcd(t *testing.T, routes map[string]route) *fakeEtcd {
-	t.Helper()
-	f := &fakeEtcd{routes: routes}
-	f.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		f.hits.Add(1)
-		body, _ := io.ReadAll(r.Body)
-		path, ok := strings.CutPrefix(r.URL.Path, "/base")
-		key := r.Method + " " + path
-		f.mu.Lock()
-		f.requests = append(f.requests, key)
-		f.bodies = append(f.bodies, string(body))
-		f.auth = append(f.auth, r.Header.Get("Authorization"))
-		rt, found := f.routes[key]
-		f.mu.Unlock()
-		if !ok || !found {
-			http.Error(w, "404 page not found", http.StatusNotFound)
-			return
-		}
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(rt.status)
-		io.WriteString(w, rt.body)
-	}))
-	t.Cleanup(f.Close)
-	return f
-}
-
-// endpoint is the fake's URL with its base path.
-func (f *fakeEtcd) endpoint() string { return f.URL + "/base" }
-
-func (f *fakeEtcd) sent() []string {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]string(nil), f.requests...)
-}
-
-func (f *fakeEtcd) lastBody() string {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if len(f.bodies) == 0 {
-		return ""
-	}
-	return f.bodies[len(f.bodies)-1]
-}
-
-func (f *fakeEtcd) lastAuth() string {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if len(f.auth) == 0 {
-		return ""
-	}
-	return f.auth[len(f.auth)-1]
-}
-
-func newTestClient(t *testing.T, cfg Config, endpoints ...string) Client {
-	t.Helper()
-	cfg.Endpoints = endpoints
-	c, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
-}
 
 func TestCheckPeerURLs(t *testing.T) {
 	for _, tc := range []struct {

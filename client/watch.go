@@ -7,7 +7,6 @@ package client
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -285,7 +284,7 @@ func (w *httpWatcher) request(ctx context.Context) (*Response, error) {
 		limited = &eventLimiter{r: body, max: max, left: max}
 		body = limited
 	}
-	w.stream = &watchStream{resp: resp, dec: json.NewDecoder(body), cancel: cancel, idle: idle, endpoint: endpoint, limit: limited, member: member, hw: hw}
+	w.stream = &watchStream{resp: resp, dec: newEventDecoder(body), cancel: cancel, idle: idle, endpoint: endpoint, limit: limited, member: member, hw: hw}
 	return w.stream.next(ctx, w)
 }
 

@@ -5,7 +5,6 @@ package client
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
@@ -16,7 +15,7 @@ import (
 // watchStream is an open stream=true answer.
 type watchStream struct {
 	resp     *http.Response
-	dec      *json.Decoder
+	dec      *keysDecoder // newEventDecoder of the body
 	cancel   context.CancelFunc
 	idle     *idleTimer
 	endpoint string
@@ -57,8 +56,7 @@ func (s *watchStream) next(ctx context.Context, w *httpWatcher) (*Response, erro
 		// each event gets the whole allowance again.
 		s.limit.left = s.limit.max
 	}
-	var r Response
-	err := s.dec.Decode(&r)
+	r, err := s.dec.nextEvent()
 	s.idle.pause()
 	if err != nil {
 		w.closeStream()
@@ -76,8 +74,8 @@ func (s *watchStream) next(ctx context.Context, w *httpWatcher) (*Response, erro
 			// since; open a new one for this call.
 			return nil, &errRepoll{reason: "the stream's context ended"}
 		}
-		var se *json.SyntaxError
-		if errors.As(err, &se) {
+		var de *decodeError
+		if errors.As(err, &de) {
 			return nil, newResponseError(s.endpoint, s.resp, nil, ErrInvalidJSON, "stream: "+err.Error())
 		}
 		var tl *ResponseTooLargeError
@@ -105,7 +103,7 @@ func (s *watchStream) next(ctx context.Context, w *httpWatcher) (*Response, erro
 		w.closeStream()
 		return nil, newResponseError(s.endpoint, s.resp, nil, ErrInvalidJSON, "stream event without an action")
 	}
-	resp, err := keysHeaders(&result{resp: s.resp, endpoint: s.endpoint}, &r)
+	resp, err := keysHeaders(&result{resp: s.resp, endpoint: s.endpoint}, r)
 	if err == nil && r.Node != nil && r.Node.ModifiedIndex <= resp.Index {
 		// The event is older than the watch (X-Etcd-Index): etcd found it in
 		// its history and answers such a stream with that event alone,

@@ -20,32 +20,6 @@ import (
 	"github.com/meycoin/goetcd/tests/etcdtest"
 )
 
-// memberIndex returns the index of the member whose client URL is ep.
-func memberIndex(t *testing.T, cl *etcdtest.Cluster, ep string) int {
-	t.Helper()
-	for i, m := range cl.Members() {
-		if m.ClientURL == ep {
-			return i
-		}
-	}
-	t.Fatalf("endpoint %s is not a member of the cluster", ep)
-	return -1
-}
-
-// waitFor polls cond until it holds or the test's context ends.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
-	defer cancel()
-	for !cond() {
-		select {
-		case <-ctx.Done():
-			t.Fatalf("timed out waiting for %s", what)
-		case <-time.After(5 * time.Millisecond):
-		}
-	}
-}
-
 // latencies keeps the worst latency per kind of call.
 type latencies struct {
 	mu  sync.Mutex
@@ -90,7 +64,7 @@ func TestKillPinnedMemberDuringMixedLoad(t *testing.T) {
 			if _, err := kapi.Set(ctx, "/mixed/seed", "seed", nil); err != nil {
 				t.Fatal(err)
 			}
-			victim := memberIndex(t, cl, client.PinnedEndpoint(c))
+			victim := cl.MemberIndex(t, client.PinnedEndpoint(c))
 
 			var ops atomic.Int64
 			var lat latencies
@@ -140,16 +114,16 @@ func TestKillPinnedMemberDuringMixedLoad(t *testing.T) {
 					}
 				}()
 			}
-			waitFor(t, "200 operations before the kill", func() bool { return ops.Load() >= 200 })
+			etcdtest.WaitFor(t, "200 operations before the kill", func() bool { return ops.Load() >= 200 })
 			cl.Kill(victim)
 			killedAt := ops.Load()
-			waitFor(t, "300 operations with the member dead", func() bool { return ops.Load() >= killedAt+300 })
+			etcdtest.WaitFor(t, "300 operations with the member dead", func() bool { return ops.Load() >= killedAt+300 })
 			cl.Restart(victim)
 			if err := cl.WaitHealthy(ctx); err != nil {
 				t.Fatal(err)
 			}
 			restartedAt := ops.Load()
-			waitFor(t, "200 operations after the restart", func() bool { return ops.Load() >= restartedAt+200 })
+			etcdtest.WaitFor(t, "200 operations after the restart", func() bool { return ops.Load() >= restartedAt+200 })
 			close(stop)
 			wg.Wait()
 
@@ -216,8 +190,8 @@ func TestCreateInOrderNeverDoubleApplies(t *testing.T) {
 					}
 				}()
 			}
-			waitFor(t, "300 creates started", func() bool { return next.Load() >= 300 })
-			victim := memberIndex(t, cl, client.PinnedEndpoint(c))
+			etcdtest.WaitFor(t, "300 creates started", func() bool { return next.Load() >= 300 })
+			victim := cl.MemberIndex(t, client.PinnedEndpoint(c))
 			cl.Kill(victim)
 			wg.Wait()
 			elapsed := time.Since(start)
@@ -276,7 +250,7 @@ func TestPausedMemberCostsOnlyTheHeaderTimeout(t *testing.T) {
 				var tr *clienttest.Transport
 				c, tr = clienttest.New(t, cl.Endpoints(), client.Config{HeaderTimeoutPerRequest: headerTimeout})
 				tr.Base().MaxConnsPerHost = connCap
-				if memberIndex(t, cl, client.PinnedEndpoint(c)) != leader {
+				if cl.MemberIndex(t, client.PinnedEndpoint(c)) != leader {
 					break
 				}
 			}
@@ -285,7 +259,7 @@ func TestPausedMemberCostsOnlyTheHeaderTimeout(t *testing.T) {
 			if _, err := kapi.Set(t.Context(), "/paused/k-before", "v", nil); err != nil {
 				t.Fatal(err)
 			}
-			victim := memberIndex(t, cl, client.PinnedEndpoint(c))
+			victim := cl.MemberIndex(t, client.PinnedEndpoint(c))
 			cl.Pause(victim)
 			defer cl.Resume(victim)
 			var mu sync.Mutex
@@ -340,7 +314,7 @@ func TestTwoOfThreeDown(t *testing.T) {
 			// Member 0 survives and serves plain reads from its own store:
 			// wait until it has applied the write (a follower may lag).
 			survivor, _ := clienttest.New(t, cl.Endpoints()[:1], client.Config{HeaderTimeoutPerRequest: time.Second})
-			waitFor(t, "member 0 to apply the write", func() bool {
+			etcdtest.WaitFor(t, "member 0 to apply the write", func() bool {
 				_, err := client.NewKeysAPI(survivor).Get(t.Context(), "/down/k", nil)
 				return err == nil
 			})

@@ -217,13 +217,13 @@ func TestFrozenMemberWithDefaults(t *testing.T) {
 			if _, err := kapi.Set(t.Context(), "/health/seed", "seed", nil); err != nil {
 				t.Fatal(err)
 			}
-			victim := memberIndex(t, cl, client.PinnedEndpoint(c))
+			victim := cl.MemberIndex(t, client.PinnedEndpoint(c))
 			victimURL := cl.Members()[victim].ClientURL
 			var sawDown time.Duration
 			res := runFault(t, cl, kapi, func() {
 				paused := time.Now()
 				cl.Pause(victim)
-				waitFor(t, "health to mark the frozen member down", func() bool {
+				etcdtest.WaitFor(t, "health to mark the frozen member down", func() bool {
 					for _, h := range client.EndpointsHealth(c) {
 						if h.Endpoint == victimURL && h.State == client.HealthDown {
 							return true

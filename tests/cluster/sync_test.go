@@ -49,12 +49,12 @@ func TestSyncAndLeaderSelection(t *testing.T) {
 	go func() { done <- lc.AutoSync(ctx, 100*time.Millisecond) }()
 	cl.Kill(leader)
 	newLeader := -1
-	waitFor(t, "a new leader", func() bool {
+	etcdtest.WaitFor(t, "a new leader", func() bool {
 		i, err := cl.WaitLeader(t.Context())
 		newLeader = i
 		return err == nil && i != leader
 	})
-	waitFor(t, "AutoSync to pin the new leader", func() bool { return client.PinnedEndpoint(lc) == all[newLeader] })
+	etcdtest.WaitFor(t, "AutoSync to pin the new leader", func() bool { return client.PinnedEndpoint(lc) == all[newLeader] })
 	cancel()
 	if err := <-done; err != context.Canceled {
 		t.Fatalf("AutoSync returned %v, want context.Canceled once its context ends", err)

@@ -11,6 +11,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -49,10 +50,13 @@ func (s Server) String() string { return "etcd-" + s.Version }
 // Servers returns every etcd server the tests should run against, 3.5 first,
 // filtered by GOETCD_ETCD_VERSIONS. It builds 3.5 on first use (about 40 s
 // with an empty build cache; `go run ./cmd/buildetcd` does that up front) and
-// skips the test when the filter leaves nothing.
+// skips the test when the filter leaves nothing. It reports which versions
+// the tests run against and why the others do not (see VersionsMarker).
 func Servers(t testing.TB) []Server {
 	t.Helper()
 	filter := versionFilter()
+	report := VersionReport{Skipped: map[string]string{}}
+	leftOut := fmt.Sprintf("left out by %s=%q", VersionsEnv, os.Getenv(VersionsEnv))
 	var servers []Server
 	if filter.allows(Version35) {
 		path, err := Build35(t.Context())
@@ -60,14 +64,51 @@ func Servers(t testing.TB) []Server {
 			t.Fatalf("etcdtest: %v", err)
 		}
 		servers = append(servers, Server{Version: Version35, Path: path})
+	} else {
+		report.Skipped[Version35] = leftOut
 	}
-	if s, ok := debianServer(); ok && filter.allows(s.Version) {
+	switch s, why := debianServer(); {
+	case why != "":
+		report.Skipped["3.4"] = why
+	case filter.allows(s.Version):
 		servers = append(servers, s)
+	default:
+		report.Skipped[s.Version] = leftOut
 	}
+	for _, s := range servers {
+		report.Ran = append(report.Ran, s.Version)
+	}
+	report.print()
 	if len(servers) == 0 {
 		t.Skipf("etcdtest: no etcd server matches %s=%q", VersionsEnv, os.Getenv(VersionsEnv))
 	}
 	return servers
+}
+
+// VersionsMarker starts the line Servers prints on standard output (once
+// per different report in a test binary): "etcdtest-versions: " and a
+// VersionReport in JSON. cmd/testsummary gathers them from `go test -json`
+// into its summary line, so that a run that could not test a version says
+// so.
+const VersionsMarker = "etcdtest-versions: "
+
+// VersionReport says which etcd versions tests ran against and, for each
+// version (or version prefix) they did not, why.
+type VersionReport struct {
+	Ran     []string          `json:"ran"`
+	Skipped map[string]string `json:"skipped,omitempty"`
+}
+
+var printedReports sync.Map // JSON of a VersionReport -> true
+
+func (r VersionReport) print() {
+	b, err := json.Marshal(r)
+	if err != nil {
+		return
+	}
+	if _, dup := printedReports.LoadOrStore(string(b), true); !dup {
+		fmt.Printf("%s%s\n", VersionsMarker, b)
+	}
 }
 
 // ServerFor returns the first server from Servers whose version starts with
@@ -114,23 +155,29 @@ func versionHasPrefix(version, prefix string) bool {
 var debian struct {
 	once   sync.Once
 	server Server
-	ok     bool
+	why    string
 }
 
-// debianServer reports Debian's etcd only when it really is 3.4: a later
-// Debian release may ship 3.6, which has no v2 API.
-func debianServer() (Server, bool) {
+// debianServer returns Debian's etcd only when it really is 3.4 (a later
+// Debian release may ship 3.6, which has no v2 API); otherwise it says why
+// there is none.
+func debianServer() (Server, string) {
 	debian.once.Do(func() {
 		if _, err := os.Stat(DebianEtcdPath); err != nil {
+			debian.why = "not installed: no " + DebianEtcdPath + " (Debian's etcd-server package; .ci/run installs it)"
 			return
 		}
 		v, err := binaryVersion(context.Background(), DebianEtcdPath)
-		if err != nil || !versionHasPrefix(v, "3.4") {
-			return
+		switch {
+		case err != nil:
+			debian.why = err.Error()
+		case !versionHasPrefix(v, "3.4"):
+			debian.why = fmt.Sprintf("%s is etcd %s, not 3.4 (3.6 and later have no v2 API)", DebianEtcdPath, v)
+		default:
+			debian.server = Server{Version: v, Path: DebianEtcdPath}
 		}
-		debian.server, debian.ok = Server{Version: v, Path: DebianEtcdPath}, true
 	})
-	return debian.server, debian.ok
+	return debian.server, debian.why
 }
 
 // binaryVersion runs `etcd --version` and extracts "etcd Version: X".

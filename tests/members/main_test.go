@@ -14,7 +14,6 @@ import (
 	"net/http"
 	"slices"
 	"testing"
-	"time"
 
 	"github.com/meycoin/goetcd/client"
 	"github.com/meycoin/goetcd/tests/clienttest"
@@ -25,29 +24,6 @@ import (
 // nothing (watch loops, transports, member reapers) outlives the tests.
 func TestMain(m *testing.M) {
 	etcdtest.Main(m)
-}
-
-// waitTimeout bounds every wait on a condition; generous because a busy
-// 2-core machine runs several etcd clusters and test binaries at once.
-const waitTimeout = time.Minute
-
-// waitFor polls cond every few milliseconds until it returns nil, and fails
-// the test with cond's last error after waitTimeout.
-func waitFor(t *testing.T, what string, cond func() error) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), waitTimeout)
-	defer cancel()
-	for {
-		err := cond()
-		if err == nil {
-			return
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatalf("timed out waiting for %s: %v", what, err)
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
 }
 
 // checkContract fails the test unless tr saw exchanges and no violation.

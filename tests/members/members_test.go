@@ -45,7 +45,7 @@ func TestMembership(t *testing.T) {
 
 			var list []client.Member
 			var leader *client.Member
-			waitFor(t, "List and Leader to agree with the servers", func() (err error) {
+			etcdtest.WaitFor(t, "List and Leader to agree with the servers", func() (err error) {
 				list, leader, err = agree(ctx, mapi, raw, founders)
 				return err
 			})
@@ -112,7 +112,7 @@ func testStatus(t *testing.T, s etcdtest.Server, c client.Client, list []client.
 		}
 	}
 	// Stats follow raft, which may still be settling right after start.
-	waitFor(t, "self stats to agree with the member list", func() error {
+	etcdtest.WaitFor(t, "self stats to agree with the member list", func() error {
 		leaders := 0
 		for ep, r := range client.StatusOfEach(ctx, c, client.StatusAPI.SelfStats) {
 			if r.Err != nil {
@@ -219,7 +219,7 @@ func testRefused(t *testing.T, cl *etcdtest.Cluster, mapi client.MembersAPI, tr 
 	// 500 until all members have been connected for 5 s (HealthInterval),
 	// before it looks at the URL; nothing is applied then, so asking again
 	// is safe.
-	waitFor(t, "a 409 for an add of a member's peer URL", func() error {
+	etcdtest.WaitFor(t, "a 409 for an add of a member's peer URL", func() error {
 		_, err := mapi.Add(ctx, cl.Members()[1].PeerURL)
 		if client.IsMemberExists(err) && httpStatus(err) == http.StatusConflict && !client.IsOutcomeUnknown(err) {
 			return nil
@@ -258,7 +258,7 @@ func testLifecycle(t *testing.T, cl *etcdtest.Cluster, c client.Client, mapi cli
 	// seconds (see testRefused); the client reports that as an unknown
 	// outcome, and List tells whether to ask again.
 	var added *client.Member
-	waitFor(t, "Add to be accepted", func() error {
+	etcdtest.WaitFor(t, "Add to be accepted", func() error {
 		m, err := mapi.Add(ctx, peerURL)
 		if err == nil {
 			added = m
@@ -279,7 +279,7 @@ func testLifecycle(t *testing.T, cl *etcdtest.Cluster, c client.Client, mapi cli
 	if added.ID == "" || !slices.Equal(added.PeerURLs, []string{peerURL}) || added.Name != "" || len(added.ClientURLs) != 0 {
 		t.Errorf("Add = %+v, want a new id, the peer URL, no name and no client URLs yet", added)
 	}
-	waitFor(t, "the unstarted member in every list", func() error {
+	etcdtest.WaitFor(t, "the unstarted member in every list", func() error {
 		list, _, err := agree(ctx, mapi, raw, founders)
 		if err != nil {
 			return err
@@ -292,7 +292,7 @@ func testLifecycle(t *testing.T, cl *etcdtest.Cluster, c client.Client, mapi cli
 	})
 
 	proc := cl.AddMemberProcess("added", peerURL, "")
-	waitFor(t, "the started member in every list", func() error {
+	etcdtest.WaitFor(t, "the started member in every list", func() error {
 		list, _, err := agree(ctx, mapi, raw, append(slices.Clone(founders), proc.ClientURL))
 		if err != nil {
 			return err
@@ -304,7 +304,7 @@ func testLifecycle(t *testing.T, cl *etcdtest.Cluster, c client.Client, mapi cli
 		return nil
 	})
 	st := client.NewStatusAPI(c)
-	waitFor(t, "the new member in Machines", func() error {
+	etcdtest.WaitFor(t, "the new member in Machines", func() error {
 		machines, err := st.Machines(ctx)
 		if err != nil || !slices.Contains(machines, proc.ClientURL) || len(machines) != 4 {
 			return fmt.Errorf("Machines = %v, %v; want 4 with %s", machines, err, proc.ClientURL)
@@ -319,7 +319,7 @@ func testLifecycle(t *testing.T, cl *etcdtest.Cluster, c client.Client, mapi cli
 	if err := mapi.Update(ctx, added.ID, []string{movedURL}); err != nil {
 		t.Fatalf("Update(%s, %s): %v", added.ID, movedURL, err)
 	}
-	waitFor(t, "the moved peer URL in every list", func() error {
+	etcdtest.WaitFor(t, "the moved peer URL in every list", func() error {
 		list, _, err := agree(ctx, mapi, raw, founders)
 		if err != nil {
 			return err
@@ -333,7 +333,7 @@ func testLifecycle(t *testing.T, cl *etcdtest.Cluster, c client.Client, mapi cli
 	if err := mapi.Remove(ctx, added.ID); err != nil {
 		t.Fatalf("Remove(%s): %v", added.ID, err)
 	}
-	waitFor(t, "the removal in every list", func() error {
+	etcdtest.WaitFor(t, "the removal in every list", func() error {
 		list, _, err := agree(ctx, mapi, raw, founders)
 		if err != nil {
 			return err
@@ -370,7 +370,7 @@ func testElection(t *testing.T, s etcdtest.Server, cl *etcdtest.Cluster, c clien
 	cl.Kill(1)
 	cl.Kill(2)
 	var noLeader error
-	waitFor(t, "the survivor to lose its leader", func() error {
+	etcdtest.WaitFor(t, "the survivor to lose its leader", func() error {
 		lctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		defer cancel()
 		_, err := mapi.Leader(lctx)
@@ -421,7 +421,7 @@ func testElection(t *testing.T, s etcdtest.Server, cl *etcdtest.Cluster, c clien
 	if err := cl.WaitHealthy(wctx); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "List and Leader to agree after the election", func() error {
+	etcdtest.WaitFor(t, "List and Leader to agree after the election", func() error {
 		_, _, err := agree(ctx, mapi, raw, founders)
 		return err
 	})

@@ -56,7 +56,7 @@ func TestNextCancelIsPrompt(t *testing.T) {
 							_, err := w.Next(ctx)
 							got <- err
 						}()
-						waitFor(t, "the stream registered", func() bool { return serverWatchers(ep) >= 1 })
+						etcdtest.WaitFor(t, "the stream registered", func() bool { return serverWatchers(ep) >= 1 })
 						if _, err := writer.Set(ctx, key, "v", nil); err != nil {
 							t.Fatal(err)
 						}
@@ -70,9 +70,9 @@ func TestNextCancelIsPrompt(t *testing.T) {
 						done <- err
 					}()
 					if stream {
-						waitFor(t, "Next reading the stream", func() bool { return stacksContain("client.(*watchStream).next") })
+						etcdtest.WaitFor(t, "Next reading the stream", func() bool { return stacksContain("client.(*watchStream).next") })
 					} else {
-						waitFor(t, "the long poll held by the server", func() bool { return serverWatchers(ep) >= 1 })
+						etcdtest.WaitFor(t, "the long poll held by the server", func() bool { return serverWatchers(ep) >= 1 })
 					}
 					at := time.Now()
 					cancel()
@@ -90,7 +90,7 @@ func TestNextCancelIsPrompt(t *testing.T) {
 					if d > promptCancel {
 						t.Errorf("stream=%v: Next returned %v after the cancel, want within %v", stream, d, promptCancel)
 					}
-					waitFor(t, "the server to drop the watch", func() bool { return serverWatchers(ep) == 0 })
+					etcdtest.WaitFor(t, "the server to drop the watch", func() bool { return serverWatchers(ep) == 0 })
 				}
 			}
 			closeIdle(wtr.Base(), tr.Base())

@@ -392,7 +392,7 @@ func runSeries(t *testing.T, cl *etcdtest.Cluster, mode killMode) {
 	// The writers start once the member holds all four watches: a stream
 	// opened after its first event would be answered from the history, one
 	// event per request, until it caught up with the writers.
-	waitFor(t, "the four watches registered", func() bool { return serverWatchers(eps[victim]) >= len(watchers) })
+	etcdtest.WaitFor(t, "the four watches registered", func() bool { return serverWatchers(eps[victim]) >= len(watchers) })
 	began := time.Now()
 	var writeErrs [2]error
 	var retries [2]int
@@ -407,7 +407,7 @@ func runSeries(t *testing.T, cl *etcdtest.Cluster, mode killMode) {
 	var killedAt time.Time
 	var killIndex uint64
 	if mode != noKill {
-		waitFor(t, "half of the writes", func() bool { return p.acked() >= eventsPerSeries || ctx.Err() != nil })
+		etcdtest.WaitFor(t, "half of the writes", func() bool { return p.acked() >= eventsPerSeries || ctx.Err() != nil })
 	}
 	if mode != noKill && ctx.Err() == nil {
 		for _, c := range []client.Client{pollClient, streamClient} {

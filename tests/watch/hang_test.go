@@ -71,7 +71,7 @@ func TestWatchSurvivesPausedMember(t *testing.T) {
 				})
 			}
 			// Both watches wait on the victim for the write after v00.
-			waitFor(t, "both watches registered on the member to pause", func() bool { return serverWatchers(eps[victim]) >= 2 })
+			etcdtest.WaitFor(t, "both watches registered on the member to pause", func() bool { return serverWatchers(eps[victim]) >= 2 })
 			cl.Pause(victim)
 			paused := time.Now()
 			t.Cleanup(func() { cl.Resume(victim) })

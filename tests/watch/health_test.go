@@ -100,7 +100,7 @@ func TestThousandWatchersShareTheProbes(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	waitFor(t, "every watcher's event", func() bool { return delivered.Load() >= watchers })
+	etcdtest.WaitFor(t, "every watcher's event", func() bool { return delivered.Load() >= watchers })
 	moved := time.Since(paused)
 	cancel()
 	wg.Wait()
@@ -220,7 +220,7 @@ func TestRecursiveWatchThroughAFreeze(t *testing.T) {
 			acked.Range(func(k, _ any) bool { want = append(want, k.(uint64)); return true })
 			slices.Sort(want)
 			last := want[len(want)-1]
-			waitFor(t, "the watchers to deliver the last write", func() bool {
+			etcdtest.WaitFor(t, "the watchers to deliver the last write", func() bool {
 				mu.Lock()
 				defer mu.Unlock()
 				for i := range got {

@@ -6,7 +6,6 @@
 package watch
 
 import (
-	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -27,32 +26,6 @@ func TestMain(m *testing.M) {
 // waitTimeout bounds every wait on a condition; it is generous because a
 // busy 2-core machine runs several test binaries at once.
 const waitTimeout = 2 * time.Minute
-
-// waitFor polls cond until it holds, failing the test after waitTimeout.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), waitTimeout)
-	defer cancel()
-	for !cond() {
-		select {
-		case <-ctx.Done():
-			t.Fatalf("timed out waiting for %s", what)
-		case <-time.After(5 * time.Millisecond):
-		}
-	}
-}
-
-// memberIndex returns the index of the member whose client URL is ep.
-func memberIndex(t *testing.T, cl *etcdtest.Cluster, ep string) int {
-	t.Helper()
-	for i, m := range cl.Members() {
-		if m.ClientURL == ep {
-			return i
-		}
-	}
-	t.Fatalf("endpoint %s is not a member of the cluster", ep)
-	return -1
-}
 
 // probe is a plain HTTP client for looking at a member from the side (store
 // statistics, raw streams). Keep-alives are off so that it leaves no

@@ -114,7 +114,7 @@ func TestStreamDropsDuplicateDeleteAndExpire(t *testing.T) {
 			}()
 			// Both streams must be registered before the first write, so that
 			// every event arrives on them rather than from the history.
-			waitFor(t, "both stream watches registered", func() bool { return serverWatchers(ep) >= 2 })
+			etcdtest.WaitFor(t, "both stream watches registered", func() bool { return serverWatchers(ep) >= 2 })
 
 			var want []string
 			del, err := writer.Delete(ctx, key, nil)
@@ -263,7 +263,7 @@ func TestStreamCatchesUpFromHistory(t *testing.T) {
 					}
 				}
 			}()
-			waitFor(t, "the live stream registered", func() bool { return serverWatchers(ep) >= 1 })
+			etcdtest.WaitFor(t, "the live stream registered", func() bool { return serverWatchers(ep) >= 1 })
 			liveStart := time.Now()
 			for i := past; i < past+live; i++ {
 				set(i)

@@ -57,7 +57,7 @@ func TestWatchersKeepOffTheCappedPool(t *testing.T) {
 					got[i] = r.Node.Value
 				})
 			}
-			waitFor(t, fmt.Sprintf("%d watchers registered", watchers), func() bool { return serverWatchers(ep) >= watchers })
+			etcdtest.WaitFor(t, fmt.Sprintf("%d watchers registered", watchers), func() bool { return serverWatchers(ep) >= watchers })
 
 			var next atomic.Int64
 			writeErrs := make(chan error, writers)

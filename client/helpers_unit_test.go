@@ -1,5 +1,0 @@
-package client
-
-import "sort"
-
-func sortNodes(ns Nodes) { sort.Sort(ns) }
