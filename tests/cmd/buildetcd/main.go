@@ -1,6 +1,7 @@
-// Command buildetcd builds and caches the etcd 3.5 binary the tests use and
-// prints its path. The Makefile runs it before `go test` so that the first
-// build (about 40 s on 2 cores) does not eat into test timeouts.
+// Command buildetcd builds and caches the etcd binaries the tests build
+// themselves (3.5.35 for the v2 API, 3.6.17 for the v3 backend) and prints
+// their paths. The Makefile runs it before `go test` so that the first
+// builds (about 40 s each on 2 cores) do not eat into test timeouts.
 package main
 
 import (
@@ -15,10 +16,12 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	path, err := etcdtest.Build35(ctx)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "buildetcd:", err)
-		os.Exit(1)
+	for _, build := range []func(context.Context) (string, error){etcdtest.Build35, etcdtest.Build36} {
+		path, err := build(ctx)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "buildetcd:", err)
+			os.Exit(1)
+		}
+		fmt.Println(path)
 	}
-	fmt.Println(path)
 }
