@@ -283,6 +283,16 @@ func (s *snapshot) inheritedLease(i int) int64 {
 	return 0
 }
 
+// ownLease is the lease of the node at chain position i when it is the
+// node's own (its TTL), not the one it shares with a directory above it;
+// 0 otherwise.
+func (s *snapshot) ownLease(i int) int64 {
+	if n := s.chain[i]; n != nil && n.lease != 0 && n.lease != s.inheritedLease(i) {
+		return n.lease
+	}
+	return 0
+}
+
 // compareFailCause is v2's cause of a failed compare.
 func compareFailCause(node *kv, prevValue string, prevIndex uint64) (string, bool) {
 	vOK := prevValue == "" || string(node.value) == prevValue

@@ -59,9 +59,10 @@ type watcher struct {
 	// next is the first revision not read yet; 0 means "from now" until
 	// the first stream says what now is.
 	next int64
-	// start is the revision the current stream was created at: the Index
-	// of the events it brings, as v2 reports its watch's start index.
-	start  int64
+	// start is the header of the current stream's created message: its
+	// revision is the Index of the events the stream brings, as v2 reports
+	// its watch's start index.
+	start  header
 	stream *stream
 	queue  []*client.Response
 }
@@ -205,7 +206,7 @@ func (w *watcher) open(ctx context.Context) error {
 		w.close()
 		return fmt.Errorf("v3keys: %s: %w", name, err)
 	}
-	w.start = h.rev
+	w.start = h
 	if w.next == 0 {
 		w.next = h.rev + 1
 	}
@@ -224,7 +225,7 @@ func (w *watcher) canceled(res *v3gen.WatchResponse) error {
 			Code:    client.ErrorCodeEventIndexCleared,
 			Message: "The event in requested index is outdated and cleared",
 			Cause:   fmt.Sprintf("the requested history has been cleared [%d/%d]", compact, w.next),
-			Index:   uint64(w.start),
+			Index:   uint64(w.start.rev),
 		}
 	}
 	if strings.Contains(res.CancelReason, "Unauthenticated") || strings.Contains(res.CancelReason, msgInvalidToken) {
@@ -405,7 +406,7 @@ func (w *watcher) revision(rev int64, evs []v3gen.Event) ([]*client.Response, er
 	deleted := func(p string) bool { c := changes[p]; return c != nil && c.del && c.put == nil }
 	var out []*client.Response
 	emit := func(action, p string, c *change, exp int64) {
-		r := &client.Response{Action: action, Index: uint64(w.start)}
+		r := w.start.response(action)
 		if c.put != nil {
 			r.Node = node(p, c.put)
 			if exp > 0 {

@@ -35,6 +35,9 @@ type plan struct {
 	act string
 	// result makes the answer from the header of the applied transaction.
 	result func(h header) *client.Response
+	// prevLease is the lease of the node before the write when it was the
+	// node's own: the answer's previous node shows its TTL.
+	prevLease int64
 	// creates names a node the guard requires to be absent although the
 	// snapshot does not read it (an in-order name): when the guard fails
 	// and the snapshot is unchanged, that node exists.
@@ -106,7 +109,13 @@ func (k *keysAPI) write(ctx context.Context, op string, class client.RequestClas
 			return nil, fmt.Errorf("v3keys: %s: %w", name, err)
 		}
 		if out.Succeeded {
-			return pl.result(h), nil
+			r := pl.result(h)
+			if pl.prevLease != 0 && r.PrevNode != nil {
+				if err := k.fillTTLs(ctx, name, []leased{{r.PrevNode, pl.prevLease}}); err != nil {
+					return nil, err
+				}
+			}
+			return r, nil
 		}
 		prev := s
 		if s, err = parseSnapshot(p, n, h, out.Responses); err != nil {
@@ -302,7 +311,7 @@ func (k *keysAPI) planCreate(s *snapshot, lease int64, w *writeOpts, replace boo
 		return &plan{ttl: w.ttl}, nil
 	}
 	inherited := s.inheritedLease(i)
-	pl := &plan{cmps: k.l.guards(s), act: actOf(action, s.path, w.refresh, w.ttl)}
+	pl := &plan{cmps: k.l.guards(s), act: actOf(action, s.path, w.refresh, w.ttl), prevLease: s.ownLease(i)}
 	for j := first; j < i; j++ {
 		pl.ops = append(pl.ops, put(k.l.nodeKey(s.names[j], kindDir), nil, inherited))
 	}
@@ -353,7 +362,7 @@ func (k *keysAPI) planRewrite(s *snapshot, lease int64, w *writeOpts, cur *kv, a
 	if w.refresh {
 		value = cur.value
 	}
-	pl := &plan{cmps: k.l.guards(s), act: actOf(action, s.path, w.refresh, w.ttl)}
+	pl := &plan{cmps: k.l.guards(s), act: actOf(action, s.path, w.refresh, w.ttl), prevLease: s.ownLease(i)}
 	if cur.dir() {
 		value = nil
 		if nodeLease != cur.lease {
@@ -434,7 +443,7 @@ func (k *keysAPI) planDelete(o *client.DeleteOptions) planner {
 			return nil, err
 		}
 		action := "delete"
-		pl := &plan{cmps: k.l.guards(s)}
+		pl := &plan{cmps: k.l.guards(s), prevLease: s.ownLease(len(s.chain) - 1)}
 		if o.PrevValue != "" || o.PrevIndex != 0 {
 			if cur.dir() {
 				return nil, s.v2err(client.ErrorCodeNotFile, "/"+s.path)
