@@ -1,0 +1,144 @@
+package watch
+
+import (
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/meycoin/goetcd/client"
+	"github.com/meycoin/goetcd/tests/clienttest"
+	"github.com/meycoin/goetcd/tests/contract"
+	"github.com/meycoin/goetcd/tests/etcdtest"
+)
+
+// v3Writes is how many writes each series gets on the v3 backend: every
+// write is a read and a transaction, and the v3 store keeps its history
+// until compaction, so a shorter run proves the same.
+const v3Writes = 1000
+
+// TestEveryEventInOrderV3 is TestEveryEventInOrder on the v3 backend, on
+// etcd 3.5 and 3.6.
+func TestEveryEventInOrderV3(t *testing.T) {
+	for _, s := range etcdtest.V3Servers(t) {
+		t.Run(s.String(), func(t *testing.T) {
+			cl := etcdtest.StartCluster(t, s, 1)
+			runSeries(t, cl, noKill, v3Watches, v3Writes)
+		})
+	}
+}
+
+// TestEveryEventMemberKilledV3 is TestEveryEventMemberKilled on the v3
+// backend: both watch clients stream from the leader of a 3-member cluster,
+// which is SIGKILLed half-way; every event must still arrive once, in order.
+func TestEveryEventMemberKilledV3(t *testing.T) {
+	for _, s := range etcdtest.V3Servers(t) {
+		t.Run(s.String(), func(t *testing.T) {
+			cl := etcdtest.StartCluster(t, s, 3)
+			runSeries(t, cl, killLeader, v3Watches, v3Writes)
+		})
+	}
+}
+
+// v3Watches makes the v3 KeysAPIs of runSeries: a writer, and two watch
+// clients that send to eps[victim] (each KeysAPI pins a random member, so
+// new ones are made until one pins the victim).
+func v3Watches(t *testing.T, cl *etcdtest.Cluster, victim int) watches {
+	eps := cl.Endpoints()
+	writer, wtr := newV3(t, eps, 2*time.Second)
+	poll, ptr := pinnedV3(t, eps, eps[victim])
+	stream, str := pinnedV3(t, eps, eps[victim])
+	return watches{
+		writer: writer, poll: poll, stream: stream,
+		held:       func() int { return ptr.openStreams(eps[victim]) + str.openStreams(eps[victim]) },
+		serving:    func() []string { return []string{ptr.lastEndpoint(), str.lastEndpoint()} },
+		exchanges:  func() [3]int { return [3]int{wtr.ct.Exchanges(), ptr.ct.Exchanges(), str.ct.Exchanges()} },
+	}
+}
+
+// pinnedV3 makes v3 KeysAPIs over eps until one sends its first request to
+// target.
+func pinnedV3(t *testing.T, eps []string, target string) (client.KeysAPI, *streamWire) {
+	t.Helper()
+	for range 200 {
+		k, sw := newV3(t, eps, 0)
+		if _, err := k.Get(t.Context(), "/", nil); err != nil {
+			t.Fatal(err)
+		}
+		if sw.lastEndpoint() == target {
+			return k, sw
+		}
+	}
+	t.Fatalf("no v3 KeysAPI pinned %s", target)
+	return nil, nil
+}
+
+// newV3 makes a v3 KeysAPI whose exchanges are validated and recorded.
+func newV3(t *testing.T, eps []string, headerTimeout time.Duration) (client.KeysAPI, *streamWire) {
+	t.Helper()
+	base := &http.Transport{MaxIdleConnsPerHost: 64, IdleConnTimeout: 30 * time.Second}
+	t.Cleanup(base.CloseIdleConnections)
+	sw := &streamWire{base: base, open: map[string]int{}}
+	sw.ct = contract.New(t, "", sw)
+	k, _ := clienttest.Backend{Server: etcdtest.Server{}, V3: true}.KeysAPI(t, eps, client.Config{Transport: &clienttest.Transport{Transport: sw.ct}, HeaderTimeoutPerRequest: headerTimeout})
+	return k, sw
+}
+
+// streamWire records, below the contract transport, the member each request
+// went to and the v3 watch streams open on each member.
+type streamWire struct {
+	base http.RoundTripper
+	ct   *contract.Transport
+
+	mu   sync.Mutex
+	last string
+	open map[string]int
+}
+
+func (w *streamWire) RoundTrip(req *http.Request) (*http.Response, error) {
+	ep := req.URL.Scheme + "://" + req.URL.Host
+	w.mu.Lock()
+	w.last = ep
+	w.mu.Unlock()
+	resp, err := w.base.RoundTrip(req)
+	if err != nil || resp.StatusCode != http.StatusOK || !strings.HasSuffix(req.URL.Path, "/v3/watch") {
+		return resp, err
+	}
+	w.mu.Lock()
+	w.open[ep]++
+	w.mu.Unlock()
+	resp.Body = &closeOnce{ReadCloser: resp.Body, done: func() {
+		w.mu.Lock()
+		w.open[ep]--
+		w.mu.Unlock()
+	}}
+	return resp, nil
+}
+
+func (w *streamWire) lastEndpoint() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.last
+}
+
+func (w *streamWire) openStreams(ep string) int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.open[ep]
+}
+
+// closeOnce runs done when the body is first closed.
+type closeOnce struct {
+	io.ReadCloser
+	once sync.Once
+	done func()
+}
+
+func (c *closeOnce) Close() error {
+	err := c.ReadCloser.Close()
+	c.once.Do(c.done)
+	return err
+}
+
