@@ -52,9 +52,9 @@ func v3Watches(t *testing.T, cl *etcdtest.Cluster, victim int) watches {
 	stream, str := pinnedV3(t, eps, eps[victim])
 	return watches{
 		writer: writer, poll: poll, stream: stream,
-		held:       func() int { return ptr.openStreams(eps[victim]) + str.openStreams(eps[victim]) },
-		serving:    func() []string { return []string{ptr.lastEndpoint(), str.lastEndpoint()} },
-		exchanges:  func() [3]int { return [3]int{wtr.ct.Exchanges(), ptr.ct.Exchanges(), str.ct.Exchanges()} },
+		held:      func() int { return ptr.openStreams(eps[victim]) + str.openStreams(eps[victim]) },
+		serving:   func() []string { return []string{ptr.lastEndpoint(), str.lastEndpoint()} },
+		exchanges: func() [3]int { return [3]int{wtr.ct.Exchanges(), ptr.ct.Exchanges(), str.ct.Exchanges()} },
 	}
 }
 
@@ -141,4 +141,3 @@ func (c *closeOnce) Close() error {
 	c.once.Do(c.done)
 	return err
 }
-
