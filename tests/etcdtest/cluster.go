@@ -725,6 +725,21 @@ func (c *Cluster) leaderOnceV3(ctx context.Context, idx []int, live []*Member) (
 	return -1, fmt.Errorf("leader %s is not a live member", leader)
 }
 
+// Compact compacts the cluster's v3 store up to revision rev through the
+// v3 gateway of a live member, physically, so that the history before rev
+// is gone when it returns. It fails the test on error.
+func (c *Cluster) Compact(ctx context.Context, rev int64) {
+	c.t.Helper()
+	_, live := c.liveMembers()
+	if len(live) == 0 {
+		c.t.Fatal("etcdtest: compact: no live members")
+	}
+	body := strings.NewReader(fmt.Sprintf(`{"revision":"%d","physical":true}`, rev))
+	if _, err := c.do(ctx, http.MethodPost, live[0].ClientURL+"/v3/kv/compaction", body); err != nil {
+		c.t.Fatalf("etcdtest: compact to revision %d: %v", rev, err)
+	}
+}
+
 // LeaderIndex is WaitLeader bounded by StartTimeout; it fails the test when
 // no leader emerges.
 func (c *Cluster) LeaderIndex() int {

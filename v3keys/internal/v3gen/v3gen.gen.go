@@ -280,7 +280,8 @@ type LeaseTimeToLiveResponse struct {
 
 // PutRequest Write one key.
 type PutRequest struct {
-	// IgnoreValue Keep the current value (the key must exist).
+	// IgnoreValue Keep the current value: the key must exist, and a put that also
+	// gives a value answers 400 code 3 `etcdserver: value is provided`.
 	IgnoreValue bool `json:"ignore_value,omitempty"`
 
 	// Key Bytes in standard base64 with padding.
