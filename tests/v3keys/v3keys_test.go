@@ -310,8 +310,8 @@ type attempt struct {
 }
 
 func (l *attemptLog) Enabled(context.Context, slog.Level) bool { return true }
-func (l *attemptLog) WithAttrs([]slog.Attr) slog.Handler        { return l }
-func (l *attemptLog) WithGroup(string) slog.Handler             { return l }
+func (l *attemptLog) WithAttrs([]slog.Attr) slog.Handler       { return l }
+func (l *attemptLog) WithGroup(string) slog.Handler            { return l }
 
 func (l *attemptLog) Handle(_ context.Context, r slog.Record) error {
 	var a attempt
