@@ -208,8 +208,9 @@ var cannedClients = []string{nameGoetcd, nameOfficial, nameRaw}
 func BenchmarkCannedSmallGet(b *testing.B) {
 	srv := startCanned(b, map[string][]byte{
 		"/v2/keys/foo": etcdAnswer("200 OK", smallIndex, []byte(smallGetBody), false),
+		"/v3/kv/txn":   v3SmallGet(),
 	})
-	for _, name := range inOrder(cannedClients) {
+	for _, name := range inOrder(append(cannedClients, nameGoetcdV3)) {
 		b.Run("client="+name, func(b *testing.B) {
 			benchSmallGet(b, newKV(b, name, srv.url))
 		})
@@ -284,8 +285,9 @@ func BenchmarkCannedBigGet(b *testing.B) {
 	body := bigDirBody(bigChildren)
 	srv := startCanned(b, map[string][]byte{
 		"/v2/keys/big": etcdAnswer("200 OK", bigIndex, body, true),
+		"/v3/kv/txn":   v3BigGet(),
 	})
-	names := inOrder(cannedClients)
+	names := inOrder(append(cannedClients, nameGoetcdV3))
 	type acc struct {
 		wall, cpu     latencies
 		peak          []float64

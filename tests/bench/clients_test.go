@@ -145,6 +145,8 @@ func newKV(tb testing.TB, name, endpoint string) kv {
 	case nameRaw:
 		tr := tunedTransport(d)
 		return &rawKV{hc: &http.Client{Transport: tr}, base: endpoint + "/v2/keys", tr: tr, d: d}
+	case nameGoetcdV3:
+		return newV3KV(tb, endpoint, d)
 	}
 	tb.Fatalf("unknown client %q", name)
 	return nil
