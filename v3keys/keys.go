@@ -187,7 +187,10 @@ func (k *keysAPI) Set(ctx context.Context, key, value string, opts *client.SetOp
 	if ck == "" {
 		return nil, k.rootError(ctx, op)
 	}
-	return k.write(ctx, op, setClass(&o), ck, need{}, k.planSet(&o, w))
+	// A plain set or a create most often makes a new key in an existing
+	// directory: it starts from that guess (see guessSnapshot).
+	n := need{guess: !o.Refresh && o.PrevIndex == 0 && o.PrevValue == "" && o.PrevExist != client.PrevExist}
+	return k.write(ctx, op, setClass(&o), ck, n, k.planSet(&o, w))
 }
 
 // Create makes a key that must not exist yet.

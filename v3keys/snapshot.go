@@ -85,6 +85,10 @@ type need struct {
 	levels int
 	// seq reads the in-order sequence key of path.
 	seq bool
+	// guess starts a write from the likely state instead of a read: the
+	// directories above the path exist without a lease and the path does
+	// not (see guessSnapshot).
+	guess bool
 }
 
 // snapshot is the state of a path's chain at one revision.
@@ -103,6 +107,24 @@ type snapshot struct {
 	seqMod int64
 	// subtree is the keys below the path, when a write asked for them.
 	subtree []*kv
+	// guessed marks a snapshot that was not read (guessSnapshot): its
+	// directories' revisions are unknown.
+	guessed bool
+}
+
+// guessSnapshot is the state a write of p to a new key most likely finds,
+// made without reading: every directory above p exists without a lease of
+// its own, and p does not exist. A write planned from it is guarded by
+// exactly that, so when the guess is wrong the transaction applies nothing
+// and its other branch reads the real state; when it is right (a new key in
+// an existing directory) the write takes one round trip instead of two.
+func (l layout) guessSnapshot(p string) *snapshot {
+	paths := chainPaths(p)
+	s := &snapshot{path: p, names: paths, chain: make([]*kv, len(paths)), guessed: true}
+	for i := 0; i < len(paths)-1; i++ {
+		s.chain[i] = &kv{key: l.nodeKey(paths[i], kindDir), kind: kindDir}
+	}
+	return s
 }
 
 // chainPaths lists the paths from the first segment of p down to p.
@@ -314,6 +336,12 @@ func compareFailCause(node *kv, prevValue string, prevIndex uint64) (string, boo
 func (l layout) guards(s *snapshot) []v3gen.Compare {
 	cmps := make([]v3gen.Compare, 0, len(s.chain)+2)
 	for i, node := range s.chain {
+		if s.guessed && node != nil {
+			cmps = append(cmps,
+				v3gen.Compare{Key: node.key, Target: v3gen.VERSION, Result: v3gen.GREATER, Version: "0"},
+				v3gen.Compare{Key: node.key, Target: v3gen.LEASE, Result: v3gen.EQUAL, Lease: "0"})
+			continue
+		}
 		if node == nil {
 			k, e := l.nodeRange(s.names[i])
 			cmps = append(cmps, v3gen.Compare{Key: k, RangeEnd: e, Target: v3gen.VERSION, Result: v3gen.EQUAL, Version: "0"})

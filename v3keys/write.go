@@ -59,8 +59,11 @@ func (needMore) Error() string { return "v3keys: internal: the snapshot must rea
 // write applies the write mk plans, for path p, reading what n says.
 func (k *keysAPI) write(ctx context.Context, op string, class client.RequestClass, p string, n need, mk planner) (*client.Response, error) {
 	name := op + " /" + p
-	s, err := k.read(ctx, name, p, n)
-	if err != nil {
+	var s *snapshot
+	var err error
+	if n.guess {
+		s = k.l.guessSnapshot(p)
+	} else if s, err = k.read(ctx, name, p, n); err != nil {
 		return nil, err
 	}
 	var lease int64
@@ -77,6 +80,13 @@ func (k *keysAPI) write(ctx context.Context, op string, class client.RequestClas
 				}
 				continue
 			}
+			if s, err = k.read(ctx, name, p, n); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		if err != nil && s.guessed {
+			// Only what was read may decide an error.
 			if s, err = k.read(ctx, name, p, n); err != nil {
 				return nil, err
 			}
