@@ -337,9 +337,15 @@ func (l layout) guards(s *snapshot) []v3gen.Compare {
 	cmps := make([]v3gen.Compare, 0, len(s.chain)+2)
 	for i, node := range s.chain {
 		if s.guessed && node != nil {
-			cmps = append(cmps,
-				v3gen.Compare{Key: node.key, Target: v3gen.VERSION, Result: v3gen.GREATER, Version: "0"},
-				v3gen.Compare{Key: node.key, Target: v3gen.LEASE, Result: v3gen.EQUAL, Lease: "0"})
+			// The directory right above the path is enough: the
+			// directories above a node exist while it does, and a
+			// directory without a lease has none above it (a lease given
+			// to a directory is given to what it holds too).
+			if i == len(s.chain)-2 {
+				cmps = append(cmps,
+					v3gen.Compare{Key: node.key, Target: v3gen.VERSION, Result: v3gen.GREATER, Version: "0"},
+					v3gen.Compare{Key: node.key, Target: v3gen.LEASE, Result: v3gen.EQUAL, Lease: "0"})
+			}
 			continue
 		}
 		if node == nil {
