@@ -277,16 +277,11 @@ func endpointOf(resp *http.Response) string {
 }
 
 // opError names the v2 operation in an error of the pipeline: an
-// *OutcomeUnknownError gets it as its Op, the context's own errors are
-// returned as they are.
+// *OutcomeUnknownError gets it as its Op.
 func opError(op string, err error) error {
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return err
-	}
 	var ou *client.OutcomeUnknownError
 	if errors.As(err, &ou) {
 		ou.Op = op
-		return err
 	}
 	return err
 }

@@ -48,16 +48,9 @@ func (k *keysAPI) getNode(ctx context.Context, p string, recursive, serializable
 		key, end := k.l.levelRange(p, i)
 		ops = append(ops, v3gen.RequestOp{RequestRange: &v3gen.RangeRequest{Key: key, RangeEnd: end, Serializable: serializable}})
 	}
-	var out v3gen.TxnResponse
-	err := k.g.call(ctx, client.RequestRead, name, func(ctx context.Context, edit v3gen.RequestEditorFn) (*http.Response, error) {
-		return k.g.api.KvTxn(ctx, v3gen.TxnRequest{Success: ops}, edit)
-	}, &out)
+	out, h, err := k.txn(ctx, client.RequestRead, name, v3gen.TxnRequest{Success: ops})
 	if err != nil {
 		return nil, err
-	}
-	h, err := decodeHeader(out.Header)
-	if err != nil {
-		return nil, fmt.Errorf("v3keys: %s: %w", name, err)
 	}
 	if len(out.Responses) != len(ops) {
 		return nil, fmt.Errorf("v3keys: %s: %w: %d answers to %d reads", name, ErrNotGateway, len(out.Responses), len(ops))
@@ -119,10 +112,7 @@ func (k *keysAPI) moreLevels(ctx context.Context, name string, t *tree, p string
 		key, end := k.l.levelRange(p, depth+i)
 		ops = append(ops, v3gen.RequestOp{RequestRange: &v3gen.RangeRequest{Key: key, RangeEnd: end, Revision: str(rev), Serializable: serializable}})
 	}
-	var out v3gen.TxnResponse
-	err := k.g.call(ctx, client.RequestRead, name, func(ctx context.Context, edit v3gen.RequestEditorFn) (*http.Response, error) {
-		return k.g.api.KvTxn(ctx, v3gen.TxnRequest{Success: ops}, edit)
-	}, &out)
+	out, _, err := k.txn(ctx, client.RequestRead, name, v3gen.TxnRequest{Success: ops})
 	if err != nil {
 		return err
 	}

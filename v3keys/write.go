@@ -106,17 +106,9 @@ func (k *keysAPI) write(ctx context.Context, op string, class client.RequestClas
 		}
 		success := append(pl.ops, v3gen.RequestOp{RequestPut: &v3gen.PutRequest{Key: k.l.act, Value: []byte(pl.act)}})
 		failure := k.l.readOps(p, n, false)
-		txn := v3gen.TxnRequest{Compare: pl.cmps, Success: success, Failure: failure}
-		var out v3gen.TxnResponse
-		err = k.g.call(ctx, class, name, func(ctx context.Context, edit v3gen.RequestEditorFn) (*http.Response, error) {
-			return k.g.api.KvTxn(ctx, txn, edit)
-		}, &out)
+		out, h, err := k.txn(ctx, class, name, v3gen.TxnRequest{Compare: pl.cmps, Success: success, Failure: failure})
 		if err != nil {
 			return nil, err
-		}
-		h, err := decodeHeader(out.Header)
-		if err != nil {
-			return nil, fmt.Errorf("v3keys: %s: %w", name, err)
 		}
 		if out.Succeeded {
 			r := pl.result(h)
@@ -161,19 +153,27 @@ func sameState(a, b *snapshot) bool {
 	return true
 }
 
-// read takes a linearizable snapshot of p.
-func (k *keysAPI) read(ctx context.Context, name, p string, n need) (*snapshot, error) {
-	txn := v3gen.TxnRequest{Success: k.l.readOps(p, n, false)}
+// txn sends a transaction with class and returns its answer and header.
+func (k *keysAPI) txn(ctx context.Context, class client.RequestClass, name string, req v3gen.TxnRequest) (*v3gen.TxnResponse, header, error) {
 	var out v3gen.TxnResponse
-	err := k.g.call(ctx, client.RequestRead, name, func(ctx context.Context, edit v3gen.RequestEditorFn) (*http.Response, error) {
-		return k.g.api.KvTxn(ctx, txn, edit)
+	err := k.g.call(ctx, class, name, func(ctx context.Context, edit v3gen.RequestEditorFn) (*http.Response, error) {
+		return k.g.api.KvTxn(ctx, req, edit)
 	}, &out)
 	if err != nil {
-		return nil, err
+		return nil, header{}, err
 	}
 	h, err := decodeHeader(out.Header)
 	if err != nil {
-		return nil, fmt.Errorf("v3keys: %s: %w", name, err)
+		return nil, header{}, fmt.Errorf("v3keys: %s: %w", name, err)
+	}
+	return &out, h, nil
+}
+
+// read takes a linearizable snapshot of p.
+func (k *keysAPI) read(ctx context.Context, name, p string, n need) (*snapshot, error) {
+	out, h, err := k.txn(ctx, client.RequestRead, name, v3gen.TxnRequest{Success: k.l.readOps(p, n, false)})
+	if err != nil {
+		return nil, err
 	}
 	s, err := parseSnapshot(p, n, h, out.Responses)
 	if err != nil {

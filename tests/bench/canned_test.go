@@ -47,17 +47,23 @@ func etcdAnswer(status string, index uint64, body []byte, chunked bool) []byte {
 	b.WriteString("HTTP/1.1 " + status + "\r\n")
 	b.WriteString(etcdHeaders)
 	fmt.Fprintf(&b, "X-Etcd-Index: %d\r\nX-Raft-Index: %d\r\nX-Raft-Term: 2\r\n", index, index+1)
+	writeBody(&b, body, chunked)
+	return b.Bytes()
+}
+
+// writeBody ends an answer's headers with the Date and the body's framing,
+// and writes the body: Content-Length, or one chunk.
+func writeBody(b *bytes.Buffer, body []byte, chunked bool) {
 	b.WriteString(etcdDate)
 	if chunked {
 		b.WriteString("Transfer-Encoding: chunked\r\n\r\n")
-		fmt.Fprintf(&b, "%x\r\n", len(body))
+		fmt.Fprintf(b, "%x\r\n", len(body))
 		b.Write(body)
 		b.WriteString("\r\n0\r\n\r\n")
 	} else {
-		fmt.Fprintf(&b, "Content-Length: %d\r\n\r\n", len(body))
+		fmt.Fprintf(b, "Content-Length: %d\r\n\r\n", len(body))
 		b.Write(body)
 	}
-	return b.Bytes()
 }
 
 // bigDirBody is etcd's answer to a recursive GET of a directory with n

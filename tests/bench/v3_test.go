@@ -45,16 +45,7 @@ func gatewayAnswer(body []byte, chunked bool) []byte {
 	var b bytes.Buffer
 	b.WriteString("HTTP/1.1 200 OK\r\n")
 	b.WriteString(gatewayHeaders)
-	b.WriteString(etcdDate)
-	if chunked {
-		b.WriteString("Transfer-Encoding: chunked\r\n\r\n")
-		fmt.Fprintf(&b, "%x\r\n", len(body))
-		b.Write(body)
-		b.WriteString("\r\n0\r\n\r\n")
-	} else {
-		fmt.Fprintf(&b, "Content-Length: %d\r\n\r\n", len(body))
-		b.Write(body)
-	}
+	writeBody(&b, body, chunked)
 	return b.Bytes()
 }
 

@@ -118,25 +118,34 @@ func TestRealEtcdConformsV3(t *testing.T) {
 	}
 }
 
+// openWatch opens a watch stream with body (and token) and returns its
+// lines, read through the validating body until the test ends.
+func openWatch(t *testing.T, c *http.Client, ep, body, token string) *bufio.Scanner {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	t.Cleanup(cancel)
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, ep+"/v3/watch", strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", token)
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatalf("watch: %v", err)
+	}
+	t.Cleanup(func() { resp.Body.Close() })
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("watch: %s", resp.Status)
+	}
+	return bufio.NewScanner(resp.Body)
+}
+
 // watchV3 opens a watch stream on the prefix of k from revision 1, writes
 // once more and reads the created message and the events through the
 // validating body. It returns the number of exchanges it made.
 func watchV3(t *testing.T, c *http.Client, ep, k string) int {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
-	defer cancel()
-	body := `{"create_request":{"key":"` + b64("/t/") + `","range_end":"` + b64("/t0") + `","start_revision":"1","prev_kv":true}}`
-	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, ep+"/v3/watch", strings.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := c.Do(req)
-	if err != nil {
-		t.Fatalf("watch: %v", err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("watch: %s", resp.Status)
-	}
-	lines := bufio.NewScanner(resp.Body)
+	lines := openWatch(t, c, ep, `{"create_request":{"key":"`+b64("/t/")+`","range_end":"`+b64("/t0")+`","start_revision":"1","prev_kv":true}}`, "")
 	if !lines.Scan() || !strings.Contains(lines.Text(), `"created":true`) {
 		t.Fatalf("watch: first message %q, want created (%v)", lines.Text(), lines.Err())
 	}
@@ -153,17 +162,7 @@ func watchV3(t *testing.T, c *http.Client, ep, k string) int {
 // cancelled with the compact revision.
 func watchCompacted(t *testing.T, c *http.Client, ep string) int {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
-	defer cancel()
-	body := `{"create_request":{"key":"` + b64("/t/") + `","start_revision":"1"}}`
-	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, ep+"/v3/watch", strings.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := c.Do(req)
-	if err != nil {
-		t.Fatalf("watch: %v", err)
-	}
-	defer resp.Body.Close()
-	lines := bufio.NewScanner(resp.Body)
+	lines := openWatch(t, c, ep, `{"create_request":{"key":"`+b64("/t/")+`","start_revision":"1"}}`, "")
 	for !strings.Contains(lines.Text(), `"compact_revision"`) {
 		if !lines.Scan() {
 			t.Fatalf("watch from a compacted revision: no cancel message: %v", lines.Err())
@@ -206,15 +205,7 @@ func authV3(t *testing.T, c *http.Client, ep string) int {
 	for _, x := range calls {
 		x.do(t, c, ep)
 	}
-	req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, ep+"/v3/watch", strings.NewReader(`{"create_request":{"key":"`+b64("/t/")+`"}}`))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", out.Token+"x")
-	resp, err := c.Do(req)
-	if err != nil {
-		t.Fatalf("watch: %v", err)
-	}
-	defer resp.Body.Close()
-	lines := bufio.NewScanner(resp.Body)
+	lines := openWatch(t, c, ep, `{"create_request":{"key":"`+b64("/t/")+`"}}`, out.Token+"x")
 	if !lines.Scan() || !strings.Contains(lines.Text(), `"canceled":true`) {
 		t.Errorf("watch with a wrong token: %q, want a cancelled watch", lines.Text())
 	}

@@ -301,34 +301,47 @@ func checkEvents(t *testing.T, w *watchRun) {
 // a directory on a 1-member cluster, and has four watchers follow them: the
 // key and the directory (recursively), each by long polling and by
 // streaming. Each must deliver every acknowledged write, once, in order, with
-// its value, action and modifiedIndex.
+// its value, action and modifiedIndex. It runs on every backend (the v3
+// backend with fewer writes, see seriesOf).
 func TestEveryEventInOrder(t *testing.T) {
-	for _, s := range etcdtest.Servers(t) {
-		t.Run(s.String(), func(t *testing.T) {
-			cl := etcdtest.StartCluster(t, s, 1)
-			runSeries(t, cl, noKill, v2Watches, eventsPerSeries)
+	for _, b := range clienttest.Backends(t) {
+		t.Run(b.String(), func(t *testing.T) {
+			cl := etcdtest.StartCluster(t, b.Server, 1)
+			setup, writes := seriesOf(b)
+			runSeries(t, cl, noKill, setup, writes)
 		})
 	}
 }
 
 // TestEveryEventMemberKilled is TestEveryEventInOrder on a 3-member cluster
 // whose member serving the watches (both watch clients are pinned to it) is
-// SIGKILLed when half the writes are done: the leader on 3.5, a follower on
-// 3.4. The watches must move to another member and go on from their last
-// event without losing or repeating one. Writes use preconditions and are
-// retried until known to be applied, so a write whose answer the kill lost
-// is never applied twice: the watchers' expectations stay exact.
+// SIGKILLed when half the writes are done: the leader on 3.5 and 3.6, a
+// follower on 3.4. The watches must move to another member and go on from
+// their last event without losing or repeating one. Writes use
+// preconditions and are retried until known to be applied, so a write
+// whose answer the kill lost is never applied twice: the watchers'
+// expectations stay exact.
 func TestEveryEventMemberKilled(t *testing.T) {
-	for _, s := range etcdtest.Servers(t) {
-		t.Run(s.String(), func(t *testing.T) {
-			cl := etcdtest.StartCluster(t, s, 3)
-			if strings.HasPrefix(s.Version, "3.5") {
-				runSeries(t, cl, killLeader, v2Watches, eventsPerSeries)
-			} else {
-				runSeries(t, cl, killFollower, v2Watches, eventsPerSeries)
+	for _, b := range clienttest.Backends(t) {
+		t.Run(b.String(), func(t *testing.T) {
+			cl := etcdtest.StartCluster(t, b.Server, 3)
+			setup, writes := seriesOf(b)
+			mode := killLeader
+			if strings.HasPrefix(b.Server.Version, "3.4") {
+				mode = killFollower
 			}
+			runSeries(t, cl, mode, setup, writes)
 		})
 	}
+}
+
+// seriesOf gives runSeries the clients of backend b and the writes of each
+// series.
+func seriesOf(b clienttest.Backend) (func(*testing.T, *etcdtest.Cluster, int) watches, int) {
+	if b.V3 {
+		return v3Watches, v3Writes
+	}
+	return v2Watches, eventsPerSeries
 }
 
 // killMode says whether runSeries kills the member serving the watches, and
