@@ -59,10 +59,6 @@ type Config struct {
 	// headers, as client.Config.HeaderTimeoutPerRequest. Zero means none.
 	HeaderTimeoutPerRequest time.Duration
 
-	// SelectionMode picks the member requests go to first, as
-	// client.Config.SelectionMode.
-	SelectionMode client.EndpointSelectionMode
-
 	// MaxResponseBytes, when positive, bounds the size of one answer (a
 	// recursive Get of a huge tree): a larger one fails with a
 	// *client.ResponseTooLargeError. Zero means no limit.
@@ -105,7 +101,6 @@ func New(cfg Config) (client.KeysAPI, error) {
 		Transport:               tr,
 		WatchTransport:          cfg.WatchTransport,
 		HeaderTimeoutPerRequest: cfg.HeaderTimeoutPerRequest,
-		SelectionMode:           cfg.SelectionMode,
 		Logger:                  cfg.Logger,
 	})
 	if err != nil {

@@ -69,9 +69,9 @@ func Backends(t testing.TB) []Backend {
 }
 
 // KeysAPI makes the backend's KeysAPI for endpoints with cfg (its
-// Transport, WatchTransport, HeaderTimeoutPerRequest, SelectionMode,
-// MaxResponseBytes, Logger, and Username and Password, which the v3
-// backend exchanges for a token). It also returns the v2 client.Client,
+// Transport, WatchTransport, HeaderTimeoutPerRequest, MaxResponseBytes,
+// Logger, and Username and Password, which the v3 backend exchanges for a
+// token; the v2 client takes all of cfg). It also returns the v2 client.Client,
 // or nil for the v3 backend, which has none.
 func (b Backend) KeysAPI(t testing.TB, endpoints []string, cfg client.Config) (client.KeysAPI, client.Client) {
 	t.Helper()
@@ -83,7 +83,6 @@ func (b Backend) KeysAPI(t testing.TB, endpoints []string, cfg client.Config) (c
 			Transport:               cfg.Transport,
 			WatchTransport:          cfg.WatchTransport,
 			HeaderTimeoutPerRequest: cfg.HeaderTimeoutPerRequest,
-			SelectionMode:           cfg.SelectionMode,
 			MaxResponseBytes:        cfg.MaxResponseBytes,
 			Logger:                  cfg.Logger,
 		})
