@@ -38,7 +38,6 @@ const (
 
 // Messages of etcd's auth errors that a token (re)fetch can cure.
 const (
-	msgInvalidToken   = "etcdserver: invalid auth token"
 	msgUserEmpty      = "etcdserver: user name is empty"
 	msgAuthNotEnabled = "etcdserver: authentication is not enabled"
 )
@@ -200,6 +199,13 @@ func (g *gateway) currentToken(ctx context.Context, op string) (string, uint64, 
 	g.token = out.Token
 	g.tokenGen++
 	return g.token, g.tokenGen, nil
+}
+
+// generation is the number of the current token.
+func (g *gateway) generation() uint64 {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.tokenGen
 }
 
 // dropToken forgets the token of generation gen, unless another caller has

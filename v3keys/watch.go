@@ -65,6 +65,9 @@ type watcher struct {
 	start  header
 	stream *stream
 	queue  []*client.Response
+	// authRefused counts the watches refused for the token in a row: a
+	// second refusal after a fresh token is an error, not a reopen.
+	authRefused int
 }
 
 // stream is an open watch answer.
@@ -206,7 +209,7 @@ func (w *watcher) open(ctx context.Context) error {
 		w.close()
 		return fmt.Errorf("v3keys: %s: %w", name, err)
 	}
-	w.start = h
+	w.start, w.authRefused = h, 0
 	if w.next == 0 {
 		w.next = h.rev + 1
 	}
@@ -228,12 +231,18 @@ func (w *watcher) canceled(res *v3gen.WatchResponse) error {
 			Index:   uint64(w.start.rev),
 		}
 	}
-	if strings.Contains(res.CancelReason, "Unauthenticated") || strings.Contains(res.CancelReason, msgInvalidToken) {
-		ge := &GatewayError{Op: "watch /" + w.key, StatusCode: http.StatusUnauthorized, Code: codeUnauthenticated, Message: res.CancelReason}
-		if w.k.g.username == "" {
+	op := "watch /" + w.key
+	switch {
+	case strings.Contains(res.CancelReason, "PermissionDenied"):
+		return &authError{&GatewayError{Op: op, StatusCode: http.StatusForbidden, Code: codePermissionDenied, Message: res.CancelReason}}
+	case strings.Contains(res.CancelReason, "Unauthenticated"):
+		ge := &GatewayError{Op: op, StatusCode: http.StatusUnauthorized, Code: codeUnauthenticated, Message: res.CancelReason}
+		w.authRefused++
+		if w.k.g.username == "" || w.authRefused > 1 {
 			return &authError{ge}
 		}
-		w.k.g.dropToken(w.k.g.tokenGen)
+		// The token expired: fetch another one and open the watch again.
+		w.k.g.dropToken(w.k.g.generation())
 		return &errReopen{"the token was refused: " + res.CancelReason}
 	}
 	return &errReopen{"the server cancelled the watch: " + res.CancelReason}

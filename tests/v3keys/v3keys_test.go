@@ -251,6 +251,9 @@ func TestAuth(t *testing.T) {
 		if !client.IsUnauthorized(err) || !errors.As(err, &ge) || ge.StatusCode != http.StatusForbidden {
 			t.Errorf("a user without permission: %v", err)
 		}
+		if _, err = nobody.Watcher("/a/k", nil).Next(ctx(t)); !client.IsUnauthorized(err) {
+			t.Errorf("a watch of a user without permission: %v", err)
+		}
 		var root struct{ Token string }
 		e.admin(t, "/v3/auth/authenticate", `{"name":"root","password":"rootpw"}`, "", &root)
 		e.admin(t, "/v3/auth/disable", `{}`, root.Token, nil)
