@@ -95,6 +95,10 @@ type gateway struct {
 
 	mu    sync.Mutex
 	token string
+	// authOff is set when the server answered that auth is not enabled:
+	// requests go without a token, and none is fetched until a server
+	// refuses one for want of it.
+	authOff bool
 	// tokenGen counts token fetches, so that callers that saw the same bad
 	// token fetch a new one once, not once each.
 	tokenGen uint64
@@ -170,7 +174,7 @@ func (g *gateway) currentToken(ctx context.Context, op string) (string, uint64, 
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if g.token != "" {
+	if g.token != "" || g.authOff {
 		return g.token, g.tokenGen, nil
 	}
 	var out v3gen.AuthenticateResponse
@@ -189,6 +193,7 @@ func (g *gateway) currentToken(ctx context.Context, op string) (string, uint64, 
 		if errors.As(err, &ge) && ge.Code == codeFailedPrecondition && ge.Message == msgAuthNotEnabled {
 			// Auth is off: requests go without a token (and the next
 			// refusal, if auth is turned on, fetches one).
+			g.authOff = true
 			return "", g.tokenGen, nil
 		}
 		return "", 0, fmt.Errorf("v3keys: %s: authenticating as %q: %w", op, g.username, err)
@@ -213,7 +218,7 @@ func (g *gateway) generation() uint64 {
 func (g *gateway) dropToken(gen uint64) {
 	g.mu.Lock()
 	if g.tokenGen == gen {
-		g.token = ""
+		g.token, g.authOff = "", false
 	}
 	g.mu.Unlock()
 }

@@ -205,6 +205,16 @@ func TestInOrderContention(t *testing.T) {
 // and a user without permission gets v2's 110.
 func TestAuth(t *testing.T) {
 	forEachV3(t, func(t *testing.T, e *env) {
+		// A KeysAPI with a user, made while auth is off, sends no token
+		// and asks for none again until the server wants one.
+		earlyLog := &attemptLog{}
+		early, _ := e.newKeysAPI(t, v3keys.Config{Username: "app", Password: "apppw", Logger: slog.New(earlyLog)})
+		for range 3 {
+			must(t)(early.Set(ctx(t), "/a/early", "before auth", nil))
+		}
+		if n := earlyLog.count("POST /v3/auth/authenticate", http.StatusBadRequest); n != 1 {
+			t.Errorf("with auth off, %d refused token requests, want 1", n)
+		}
 		for _, c := range []struct{ path, body string }{
 			{"/v3/auth/user/add", `{"name":"root","password":"rootpw"}`},
 			{"/v3/auth/role/add", `{"name":"root"}`},
@@ -217,6 +227,9 @@ func TestAuth(t *testing.T) {
 			{"/v3/auth/enable", `{}`},
 		} {
 			e.admin(t, c.path, c.body, "", nil)
+		}
+		if g := must(t)(early.Get(ctx(t), "/a/early", nil)); g.Node.Value != "before auth" {
+			t.Errorf("after auth was turned on: %+v", g.Node)
 		}
 		log := &attemptLog{}
 		app, _ := e.newKeysAPI(t, v3keys.Config{Username: "app", Password: "apppw", Logger: slog.New(log)})
