@@ -115,6 +115,22 @@
 // with WatcherOptions.Resync, reads the key afresh and returns a Response
 // with Action client.ActionResync, as the v2 Watcher does.
 //
+// # Compared with etcd's own emulation
+//
+// etcd 3.4 and 3.5 shipped a server-side v2-on-v3 store
+// (--experimental-enable-v2v3). This package keeps what it got right: keys
+// grouped by depth so that a directory's level is one range, directories as
+// keys of their own, an action key written in the write's own transaction
+// for watchers, and indexes taken from revisions. It does differently what
+// that store got wrong: it had no TTLs (leases here); a plain set kept the
+// old createdIndex (the other file kind here resets it); a set did not
+// create missing directories and answered 100; an update answered "Not a
+// file" whatever failed; in-order names came from the wall clock, so they
+// were neither the index nor ordered between clients; a recursive delete
+// stopped at 63 levels; its watchers' recursive filter took /ab for a child
+// of /a, and failed on a revision without the action key (here that is an
+// expiry, or a writer that does not use the layout).
+//
 // The README's section "Leaving v2: the v3 backend" lists every remaining
 // difference from a v2 server.
 package v3keys
