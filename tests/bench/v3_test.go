@@ -20,9 +20,7 @@ const nameGoetcdV3 = "goetcd-v3"
 // newV3KV is the v3 backend on goetcd's tuned transport.
 func newV3KV(tb testing.TB, endpoint string, d *countingDialer) kv {
 	tb.Helper()
-	tr := tunedTransport(d)
-	wtr := tr.Clone()
-	wtr.MaxConnsPerHost = 0
+	tr, wtr := goetcdTransports(d)
 	k, err := v3keys.New(v3keys.Config{Endpoints: []string{endpoint}, Transport: tr, WatchTransport: wtr})
 	if err != nil {
 		tb.Fatal(err)
