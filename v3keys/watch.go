@@ -72,10 +72,11 @@ type watcher struct {
 
 // stream is an open watch answer.
 type stream struct {
-	resp   *http.Response
-	dec    *json.Decoder
-	limit  *eventLimit // nil without Config.MaxResponseBytes
-	cancel context.CancelFunc
+	resp     *http.Response
+	dec      *json.Decoder
+	limit    *eventLimit // nil without Config.MaxResponseBytes
+	cancel   context.CancelFunc
+	endpoint string // the member that answered
 }
 
 // errReopen marks a stream that ended without an error the caller should
@@ -136,11 +137,13 @@ func (w *watcher) step(ctx context.Context) error {
 	}
 	msg, idle, err := w.stream.read(ctx, w.opts.IdleTimeout)
 	if err != nil {
+		endpoint := w.stream.endpoint
 		w.close()
 		switch {
 		case ctx.Err() != nil:
 			return ctx.Err()
 		case idle:
+			w.leave(endpoint)
 			return &errReopen{"no event within the idle timeout"}
 		case errors.Is(err, io.EOF):
 			return &errReopen{"the stream ended"}
@@ -171,17 +174,32 @@ func (w *watcher) open(ctx context.Context) error {
 		body.CreateRequest.StartRevision = str(w.next)
 	}
 	// The stream lives across Next calls until it ends or the context of
-	// the Next that opened it ends.
+	// the Next that opened it ends. Opening it is bounded by the idle
+	// timeout too: a member that hangs does not answer at all.
 	sctx, cancel := context.WithCancel(ctx)
 	name := "watch /" + w.key
+	pinned := client.PinnedEndpoint(w.k.g.c)
+	var idle *time.Timer
+	var hung atomic.Bool
+	if w.opts.IdleTimeout > 0 {
+		idle = time.AfterFunc(w.opts.IdleTimeout, func() { hung.Store(true); cancel() })
+	}
 	resp, err := w.k.g.open(sctx, client.RequestWatch, name, func(ctx context.Context, edit v3gen.RequestEditorFn) (*http.Response, error) {
 		return w.k.g.api.Watch(ctx, body, edit)
 	})
+	if idle != nil && !idle.Stop() && err == nil {
+		resp.Body.Close()
+		err = context.Canceled
+	}
 	if err != nil {
 		cancel()
+		if hung.Load() && ctx.Err() == nil {
+			w.leave(pinned)
+			return &errReopen{"no answer within the idle timeout"}
+		}
 		return err
 	}
-	w.stream = &stream{resp: resp, cancel: cancel}
+	w.stream = &stream{resp: resp, cancel: cancel, endpoint: endpointOf(resp)}
 	var r io.Reader = resp.Body
 	if max := w.k.g.maxBody; max > 0 {
 		w.stream.limit = &eventLimit{r: resp.Body, max: max}
@@ -214,6 +232,27 @@ func (w *watcher) open(ctx context.Context) error {
 		w.next = h.rev + 1
 	}
 	return nil
+}
+
+// leave moves the client's pin off endpoint, a member that took a watch
+// and then answered nothing for the idle timeout, so that the watch opens
+// again elsewhere: the client's exported API can only draw the pinned
+// member again at random (SetEndpoints), which it does until it leaves
+// endpoint, a few times at most.
+func (w *watcher) leave(endpoint string) {
+	c := w.k.g.c
+	eps := c.Endpoints()
+	if len(eps) < 2 {
+		return
+	}
+	for range 8 {
+		if client.PinnedEndpoint(c) != endpoint {
+			return
+		}
+		if c.SetEndpoints(eps) != nil {
+			return
+		}
+	}
 }
 
 // canceled turns a watch the server cancelled into the error v2 gives, or

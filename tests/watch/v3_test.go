@@ -1,8 +1,11 @@
 package watch
 
 import (
+	"context"
+	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -118,4 +121,68 @@ func (c *closeOnce) Close() error {
 	err := c.ReadCloser.Close()
 	c.once.Do(c.done)
 	return err
+}
+
+// TestWatchSurvivesPausedMemberV3 is TestWatchSurvivesPausedMember on the
+// v3 backend: the follower serving two watches of the same key is
+// SIGSTOPped while writes go on through the other members; the watches
+// have only their IdleTimeout to notice, and must then open again on
+// another member and deliver every write, in order, once.
+func TestWatchSurvivesPausedMemberV3(t *testing.T) {
+	for _, s := range etcdtest.V3Servers(t) {
+		t.Run(s.String(), func(t *testing.T) {
+			cl := etcdtest.StartCluster(t, s, 3)
+			eps := cl.Endpoints()
+			victim := (cl.LeaderIndex() + 1) % len(eps) // a follower: no election slows the writes
+			writer, wtr := newV3(t, slices.Delete(slices.Clone(eps), victim, victim+1), 2*time.Second)
+			kapi, sw := pinnedV3(t, eps, eps[victim])
+			const key, writes = "/hang/k", 20
+			first, err := writer.Set(t.Context(), key, "v00", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(t.Context(), waitTimeout)
+			defer cancel()
+			got := make([][]uint64, 2)
+			errs := make([]error, 2)
+			var wg sync.WaitGroup
+			for i := range got {
+				w := kapi.Watcher(key, &client.WatcherOptions{AfterIndex: first.Node.ModifiedIndex - 1, IdleTimeout: hangIdle})
+				wg.Go(func() {
+					for len(got[i]) < writes+1 {
+						r, err := w.Next(ctx)
+						if err != nil {
+							errs[i] = err
+							return
+						}
+						got[i] = append(got[i], r.Node.ModifiedIndex)
+					}
+				})
+			}
+			waitFor(t, "both watches open on the member to pause", func() bool { return sw.openStreams(eps[victim]) >= 2 })
+			cl.Pause(victim)
+			t.Cleanup(func() { cl.Resume(victim) })
+			want := []uint64{first.Node.ModifiedIndex}
+			for n := 1; n <= writes; n++ {
+				r, err := writer.Set(t.Context(), key, fmt.Sprintf("v%02d", n), nil)
+				if err != nil {
+					t.Fatalf("write %d with a follower paused: %v", n, err)
+				}
+				want = append(want, r.Node.ModifiedIndex)
+			}
+			wg.Wait()
+			for i := range got {
+				if errs[i] != nil {
+					t.Fatalf("watcher %d after %d events: %v", i, len(got[i]), errs[i])
+				}
+				if !slices.Equal(got[i], want) {
+					t.Errorf("watcher %d delivered indexes %v, want %v", i, got[i], want)
+				}
+			}
+			if ep := sw.lastEndpoint(); ep == eps[victim] {
+				t.Errorf("the watches still go to the paused member %s", ep)
+			}
+			t.Logf("%s: %d writer and %d watch exchanges validated", cl.Server(), wtr.ct.Exchanges(), sw.ct.Exchanges())
+		})
+	}
 }
