@@ -65,7 +65,11 @@
 // unchanged; if another writer got in between, the transaction's other
 // branch has read the new state, and the write is worked out again. So a
 // write applies once, at one revision, with its conditions (prevValue,
-// prevIndex, prevExist) checked against the state it applies to. Missing
+// prevIndex, prevExist) checked against the state it applies to. A plain
+// set or a create starts from a guess instead of a read (its directory
+// exists without a lease, the key does not), guarded the same way: a new
+// key in an existing directory takes one round trip, and a wrong guess
+// applies nothing and brings the state read by the other branch. Missing
 // directories above a written node are created in the same transaction.
 // Every write also puts the key <Prefix>/act, whose value names the v2
 // action and the node (e.g. "compareAndSwap 0 /jobs/42"), for watchers.
