@@ -57,7 +57,7 @@ check-generated:
 mod-check:
 	@cd tests && $(GO) run ./cmd/modcheck -root ..
 
-## etcd: build (once, cached) the etcd 3.5.35 server the tests run.
+## etcd: build (once, cached) the etcd 3.5.35 and 3.6.17 servers the tests run.
 etcd:
 	@cd tests && $(GO) run ./cmd/buildetcd >/dev/null
 

@@ -47,17 +47,23 @@ func etcdAnswer(status string, index uint64, body []byte, chunked bool) []byte {
 	b.WriteString("HTTP/1.1 " + status + "\r\n")
 	b.WriteString(etcdHeaders)
 	fmt.Fprintf(&b, "X-Etcd-Index: %d\r\nX-Raft-Index: %d\r\nX-Raft-Term: 2\r\n", index, index+1)
+	writeBody(&b, body, chunked)
+	return b.Bytes()
+}
+
+// writeBody ends an answer's headers with the Date and the body's framing,
+// and writes the body: Content-Length, or one chunk.
+func writeBody(b *bytes.Buffer, body []byte, chunked bool) {
 	b.WriteString(etcdDate)
 	if chunked {
 		b.WriteString("Transfer-Encoding: chunked\r\n\r\n")
-		fmt.Fprintf(&b, "%x\r\n", len(body))
+		fmt.Fprintf(b, "%x\r\n", len(body))
 		b.Write(body)
 		b.WriteString("\r\n0\r\n\r\n")
 	} else {
-		fmt.Fprintf(&b, "Content-Length: %d\r\n\r\n", len(body))
+		fmt.Fprintf(b, "Content-Length: %d\r\n\r\n", len(body))
 		b.Write(body)
 	}
-	return b.Bytes()
 }
 
 // bigDirBody is etcd's answer to a recursive GET of a directory with n
@@ -208,8 +214,9 @@ var cannedClients = []string{nameGoetcd, nameOfficial, nameRaw}
 func BenchmarkCannedSmallGet(b *testing.B) {
 	srv := startCanned(b, map[string][]byte{
 		"/v2/keys/foo": etcdAnswer("200 OK", smallIndex, []byte(smallGetBody), false),
+		"/v3/kv/txn":   v3SmallGet(),
 	})
-	for _, name := range inOrder(cannedClients) {
+	for _, name := range inOrder(append(cannedClients, nameGoetcdV3)) {
 		b.Run("client="+name, func(b *testing.B) {
 			benchSmallGet(b, newKV(b, name, srv.url))
 		})
@@ -284,8 +291,9 @@ func BenchmarkCannedBigGet(b *testing.B) {
 	body := bigDirBody(bigChildren)
 	srv := startCanned(b, map[string][]byte{
 		"/v2/keys/big": etcdAnswer("200 OK", bigIndex, body, true),
+		"/v3/kv/txn":   v3BigGet(),
 	})
-	names := inOrder(cannedClients)
+	names := inOrder(append(cannedClients, nameGoetcdV3))
 	type acc struct {
 		wall, cpu     latencies
 		peak          []float64

@@ -122,11 +122,7 @@ func newKV(tb testing.TB, name, endpoint string) kv {
 	d := newCountingDialer()
 	switch name {
 	case nameGoetcd, nameGoetcd + "-stream":
-		tr := tunedTransport(d)
-		// What goetcd makes for itself from a capped transport (see
-		// Config.WatchTransport), made here so that close reaches it.
-		wtr := tr.Clone()
-		wtr.MaxConnsPerHost = 0
+		tr, wtr := goetcdTransports(d)
 		c, err := goetcd.New(goetcd.Config{Endpoints: []string{endpoint}, Transport: tr, WatchTransport: wtr})
 		if err != nil {
 			tb.Fatal(err)
@@ -145,9 +141,21 @@ func newKV(tb testing.TB, name, endpoint string) kv {
 	case nameRaw:
 		tr := tunedTransport(d)
 		return &rawKV{hc: &http.Client{Transport: tr}, base: endpoint + "/v2/keys", tr: tr, d: d}
+	case nameGoetcdV3:
+		return newV3KV(tb, endpoint, d)
 	}
 	tb.Fatalf("unknown client %q", name)
 	return nil
+}
+
+// goetcdTransports are goetcd's transport and its watches': the tuned
+// transport, and what goetcd makes for itself from a capped transport (see
+// Config.WatchTransport), made here so that close reaches it.
+func goetcdTransports(d *countingDialer) (tr, wtr *http.Transport) {
+	tr = tunedTransport(d)
+	wtr = tr.Clone()
+	wtr.MaxConnsPerHost = 0
+	return tr, wtr
 }
 
 // --- goetcd ---

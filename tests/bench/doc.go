@@ -24,4 +24,6 @@
 //	official-default  go.etcd.io/etcd/client/v2 on its own DefaultTransport
 //	                  settings (MaxIdleConnsPerHost 2): what users get
 //	raw               net/http + encoding/json by hand, tuned transport
+//	goetcd-v3         the v3 backend (package v3keys) on goetcd's transport,
+//	                  against canned v3 gateway answers or the v3 store
 package bench

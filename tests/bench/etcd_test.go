@@ -21,8 +21,9 @@ import (
 // in the middle of one client's turn). Run them with -benchtime=1x.
 
 // setClients are compared on Sets: the official client twice, on the tuned
-// transport and on its own DefaultTransport.
-var setClients = []string{nameGoetcd, nameOfficial, nameOfficialDefault, nameRaw}
+// transport and on its own DefaultTransport; the v3 backend writes the v3
+// store of the same member.
+var setClients = []string{nameGoetcd, nameGoetcdV3, nameOfficial, nameOfficialDefault, nameRaw}
 
 // setOps is how many Sets one iteration makes at each concurrency.
 var setOps = map[int]int{1: 1000, 16: 4000, 64: 6000}

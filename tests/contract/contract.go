@@ -17,6 +17,7 @@ import (
 	"regexp"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -37,14 +38,22 @@ func DefaultSpecPath() string {
 	return filepath.Join(filepath.Dir(file), "..", "..", "openapi.yaml")
 }
 
+// V3SpecPath returns v3keys/openapi.yaml, the part of etcd's v3 gateway the
+// v3 backend uses.
+func V3SpecPath() string {
+	return filepath.Join(filepath.Dir(DefaultSpecPath()), "v3keys", "openapi.yaml")
+}
+
 // Transport is an http.RoundTripper that validates each exchange against an
 // OpenAPI document and reports every violation with t.Errorf.
 type Transport struct {
 	// Base performs the actual exchange; nil means http.DefaultTransport.
 	Base http.RoundTripper
 
-	t       testing.TB
-	router  routers.Router
+	t testing.TB
+	// routers are tried in order; the first that knows the request's path
+	// validates the exchange.
+	routers []routers.Router
 	options *openapi3filter.Options
 
 	exchanges  atomic.Int64
@@ -118,13 +127,16 @@ func Load(specPath string) (*openapi3.T, error) {
 // keysPath matches the key-space path item, whatever its parameter is called.
 var keysPath = regexp.MustCompile(`^/v2/keys/\{([A-Za-z0-9_]+)\}$`)
 
-// New loads and validates the spec at specPath (DefaultSpecPath when empty)
-// and returns a Transport over base. It fails the test if the spec cannot be
-// loaded, is invalid, or cannot be routed.
+// New loads and validates the spec at specPath and returns a Transport over
+// base. With an empty specPath it validates against both of the
+// repository's specs: openapi.yaml (the v2 API) and, for the requests it
+// does not describe, v3keys/openapi.yaml (the v3 gateway). It fails the test
+// if a spec cannot be loaded, is invalid, or cannot be routed.
 func New(t testing.TB, specPath string, base http.RoundTripper) *Transport {
 	t.Helper()
+	specs := []string{specPath}
 	if specPath == "" {
-		specPath = DefaultSpecPath()
+		specs = []string{DefaultSpecPath(), V3SpecPath()}
 	}
 	// kin-openapi keeps format validators in a global map, so define uint64
 	// once, before any validation can read the map. Values beyond int64 still
@@ -135,6 +147,26 @@ func New(t testing.TB, specPath string, base http.RoundTripper) *Transport {
 		openapi3filter.RegisterBodyDecoder("text/plain", textPlainDecoder)
 	})
 
+	var rs []routers.Router
+	for _, specPath := range specs {
+		rs = append(rs, loadRouter(t, specPath))
+	}
+	tr := &Transport{
+		Base:    base,
+		t:       t,
+		routers: rs,
+		options: &openapi3filter.Options{
+			AuthenticationFunc:    openapi3filter.NoopAuthenticationFunc,
+			IncludeResponseStatus: true,
+		},
+	}
+	t.Cleanup(func() { tr.done.Store(true) })
+	return tr
+}
+
+// loadRouter loads and validates one spec and makes its router.
+func loadRouter(t testing.TB, specPath string) routers.Router {
+	t.Helper()
 	doc, err := Load(specPath)
 	if err != nil {
 		t.Fatalf("contract: %v", err)
@@ -150,17 +182,7 @@ func New(t testing.TB, specPath string, base http.RoundTripper) *Transport {
 	if err != nil {
 		t.Fatalf("contract: building router for %s: %v", specPath, err)
 	}
-	tr := &Transport{
-		Base:   base,
-		t:      t,
-		router: router,
-		options: &openapi3filter.Options{
-			AuthenticationFunc:    openapi3filter.NoopAuthenticationFunc,
-			IncludeResponseStatus: true,
-		},
-	}
-	t.Cleanup(func() { tr.done.Store(true) })
-	return tr
+	return router
 }
 
 // routingCopy returns doc with /v2/keys/{key} turned into the gorilla/mux
@@ -307,7 +329,14 @@ func undeclaredRedirect(in *openapi3filter.RequestValidationInput, status int) e
 // validateRequest returns nil when the request has no route, after reporting
 // it; without a route there is nothing to check the response against.
 func (tr *Transport) validateRequest(req *http.Request, body []byte) *openapi3filter.RequestValidationInput {
-	route, params, err := tr.router.FindRoute(req)
+	var route *routers.Route
+	var params map[string]string
+	var err error
+	for _, r := range tr.routers {
+		if route, params, err = r.FindRoute(req); err == nil {
+			break
+		}
+	}
 	if err != nil {
 		tr.report(req, "(not sent yet)", fmt.Errorf("no route in the spec: %w", err))
 		return nil
@@ -407,8 +436,12 @@ func isWait(req *http.Request) bool {
 	return req.Method == http.MethodGet && queryBool(req.URL, "wait")
 }
 
-// isStream reports a streaming watch; etcd ignores stream without wait.
+// isStream reports a streaming watch: a v2 watch with stream=true (etcd
+// ignores stream without wait), or a watch of the v3 gateway.
 func isStream(req *http.Request) bool {
+	if req.Method == http.MethodPost && strings.HasSuffix(req.URL.Path, "/v3/watch") {
+		return true
+	}
 	return isWait(req) && queryBool(req.URL, "stream")
 }
 

@@ -172,7 +172,8 @@ func (m *Member) live() bool {
 
 // StartCluster starts an n-member cluster of server s on free 127.0.0.1
 // ports and returns once every member answers GET /health and
-// GET /v2/members/leader with 200. Members use fast raft timings
+// GET /v2/members/leader with 200 (servers without the v2 API: once every
+// member's POST /v3/maintenance/status names a leader). Members use fast raft timings
 // (heartbeat 50 ms, election 500 ms) and skip fsync where supported. The
 // cluster is killed in t.Cleanup, and when the test has failed the last
 // lines of each member's log are printed.
@@ -296,12 +297,14 @@ func (c *Cluster) memberArgs(m *Member, state string) []string {
 		"--initial-cluster=" + m.initialCluster,
 		"--initial-cluster-state=" + state,
 		"--initial-cluster-token=" + c.token,
-		"--enable-v2=true",
 		"--heartbeat-interval=50",
 		"--election-timeout=500",
 		// 3.4 defaults to capnslog; zap on both gives comparable logs.
 		"--logger=zap",
 		"--log-outputs=stderr",
+	}
+	if c.server.HasV2() {
+		args = append(args, "--enable-v2=true")
 	}
 	if supportsFlag(c.server.Path, "unsafe-no-fsync") {
 		args = append(args, "--unsafe-no-fsync")
@@ -399,13 +402,47 @@ func (c *Cluster) probeReady(ctx context.Context, m *Member) error {
 	if _, err := c.get(ctx, m.ClientURL+"/health"); err != nil {
 		return err
 	}
+	if !c.server.HasV2() {
+		st, err := c.status(ctx, m)
+		if err == nil && st.Leader == "" {
+			err = fmt.Errorf("%s: no leader", m.Name)
+		}
+		return err
+	}
 	_, err := c.get(ctx, m.ClientURL+"/v2/members/leader")
 	return err
 }
 
+// memberStatus is the part of POST /v3/maintenance/status the harness
+// needs (servers without the v2 API).
+type memberStatus struct {
+	Header struct {
+		MemberID string `json:"member_id"`
+	} `json:"header"`
+	Leader string `json:"leader"`
+}
+
+// status asks m for its status over the v3 gateway.
+func (c *Cluster) status(ctx context.Context, m *Member) (*memberStatus, error) {
+	body, err := c.do(ctx, http.MethodPost, m.ClientURL+"/v3/maintenance/status", strings.NewReader("{}"))
+	if err != nil {
+		return nil, err
+	}
+	var st memberStatus
+	if err := json.Unmarshal(body, &st); err != nil {
+		return nil, fmt.Errorf("%s: decoding status: %w", m.Name, err)
+	}
+	return &st, nil
+}
+
 // get returns the body of a 200 answer and an error for anything else.
 func (c *Cluster) get(ctx context.Context, url string) ([]byte, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	return c.do(ctx, http.MethodGet, url, nil)
+}
+
+// do sends a request and returns the body of a 200 answer, or an error.
+func (c *Cluster) do(ctx context.Context, method, url string, reqBody io.Reader) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, method, url, reqBody)
 	if err != nil {
 		return nil, err
 	}
@@ -416,10 +453,10 @@ func (c *Cluster) get(ctx context.Context, url string) ([]byte, error) {
 	defer resp.Body.Close()
 	body, err := io.ReadAll(resp.Body)
 	if err != nil {
-		return nil, fmt.Errorf("GET %s: %w", url, err)
+		return nil, fmt.Errorf("%s %s: %w", method, url, err)
 	}
 	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("GET %s: %s %s", url, resp.Status, strings.TrimSpace(string(body)))
+		return nil, fmt.Errorf("%s %s: %s %s", method, url, resp.Status, strings.TrimSpace(string(body)))
 	}
 	return body, nil
 }
@@ -590,7 +627,8 @@ func (c *Cluster) liveMembers() (idx []int, members []*Member) {
 }
 
 // WaitHealthy waits until every live (running, not paused) member answers
-// GET /health and GET /v2/members/leader with 200.
+// GET /health and GET /v2/members/leader with 200 (or, without the v2 API,
+// names a leader in its status).
 func (c *Cluster) WaitHealthy(ctx context.Context) error {
 	_, live := c.liveMembers()
 	if len(live) == 0 {
@@ -607,9 +645,10 @@ type leaderInfo struct {
 }
 
 // WaitLeader waits until all live members report the same leader through
-// GET /v2/members/leader and that leader is itself live, then returns its
-// index. Requiring agreement matters after a leader dies: followers keep
-// naming the dead leader until their election timeout fires.
+// GET /v2/members/leader (POST /v3/maintenance/status without the v2 API)
+// and that leader is itself live, then returns its index. Requiring
+// agreement matters after a leader dies: followers keep naming the dead
+// leader until their election timeout fires.
 func (c *Cluster) WaitLeader(ctx context.Context) (int, error) {
 	var last error
 	for {
@@ -630,6 +669,9 @@ func (c *Cluster) leaderOnce(ctx context.Context) (int, error) {
 	idx, live := c.liveMembers()
 	if len(live) == 0 {
 		return -1, errors.New("no live members")
+	}
+	if !c.server.HasV2() {
+		return c.leaderOnceV3(ctx, idx, live)
 	}
 	var agreed *leaderInfo
 	for _, m := range live {
@@ -653,6 +695,49 @@ func (c *Cluster) leaderOnce(ctx context.Context) (int, error) {
 		}
 	}
 	return -1, fmt.Errorf("leader %s (%s) is not a live member", agreed.Name, agreed.ID)
+}
+
+// leaderOnceV3 is leaderOnce for servers without the v2 API: every live
+// member's status names the same leader, and that is a live member.
+func (c *Cluster) leaderOnceV3(ctx context.Context, idx []int, live []*Member) (int, error) {
+	leader := ""
+	ids := make([]string, len(live))
+	for k, m := range live {
+		st, err := c.status(ctx, m)
+		if err != nil {
+			return -1, err
+		}
+		ids[k] = st.Header.MemberID
+		switch {
+		case st.Leader == "":
+			return -1, fmt.Errorf("%s knows no leader", m.Name)
+		case leader == "":
+			leader = st.Leader
+		case leader != st.Leader:
+			return -1, fmt.Errorf("members disagree on the leader: %s and %s", leader, st.Leader)
+		}
+	}
+	for k, id := range ids {
+		if id == leader {
+			return idx[k], nil
+		}
+	}
+	return -1, fmt.Errorf("leader %s is not a live member", leader)
+}
+
+// Compact compacts the cluster's v3 store up to revision rev through the
+// v3 gateway of a live member, physically, so that the history before rev
+// is gone when it returns. It fails the test on error.
+func (c *Cluster) Compact(ctx context.Context, rev int64) {
+	c.t.Helper()
+	_, live := c.liveMembers()
+	if len(live) == 0 {
+		c.t.Fatal("etcdtest: compact: no live members")
+	}
+	body := strings.NewReader(fmt.Sprintf(`{"revision":"%d","physical":true}`, rev))
+	if _, err := c.do(ctx, http.MethodPost, live[0].ClientURL+"/v3/kv/compaction", body); err != nil {
+		c.t.Fatalf("etcdtest: compact to revision %d: %v", rev, err)
+	}
 }
 
 // LeaderIndex is WaitLeader bounded by StartTimeout; it fails the test when

@@ -2,9 +2,11 @@
 // client can be tested against the wire behaviour of every server version it
 // supports instead of against a fake.
 //
-// Two versions are available: etcd 3.5.35, built from the Go module proxy
-// (./cmd/etcd) and cached outside the repository, and Debian's etcd 3.4 at
-// /usr/bin/etcd when it is installed. 3.6 dropped the v2 API.
+// Three versions are available: etcd 3.5.35, built from the Go module proxy
+// (./cmd/etcd) and cached outside the repository, Debian's etcd 3.4 at
+// /usr/bin/etcd when it is installed, and etcd 3.6.17 (built from the proxy
+// too, by the module in ../etcd36), which serves no v2 API: Servers lists
+// the servers of the v2 API, V3Servers those the v3 backend runs on.
 package etcdtest
 
 import (
@@ -28,6 +30,10 @@ import (
 // Version35 is the etcd 3.5 release built from ./cmd/etcd; go.mod pins it.
 const Version35 = "3.5.35"
 
+// Version36 is the etcd 3.6 release built from ../etcd36; its go.mod pins
+// it.
+const Version36 = "3.6.17"
+
 // DebianEtcdPath is where Debian's etcd-server package installs the binary.
 const DebianEtcdPath = "/usr/bin/etcd"
 
@@ -47,6 +53,16 @@ type Server struct {
 // String names the server in subtest names and failure messages.
 func (s Server) String() string { return "etcd-" + s.Version }
 
+// HasV2 reports whether the server serves the v2 API (--enable-v2): 3.5
+// and older do, 3.6 and later do not.
+func (s Server) HasV2() bool {
+	var major, minor int
+	if _, err := fmt.Sscanf(s.Version, "%d.%d", &major, &minor); err != nil {
+		return false
+	}
+	return major < 3 || (major == 3 && minor < 6)
+}
+
 // Servers returns every etcd server the tests should run against, 3.5 first,
 // filtered by GOETCD_ETCD_VERSIONS. It builds 3.5 on first use (about 40 s
 // with an empty build cache; `go run ./cmd/buildetcd` does that up front) and
@@ -59,7 +75,7 @@ func Servers(t testing.TB) []Server {
 	leftOut := fmt.Sprintf("left out by %s=%q", VersionsEnv, os.Getenv(VersionsEnv))
 	var servers []Server
 	if filter.allows(Version35) {
-		path, err := Build35(t.Context())
+		path, err := build35.build(t.Context())
 		if err != nil {
 			t.Fatalf("etcdtest: %v", err)
 		}
@@ -109,6 +125,29 @@ func (r VersionReport) print() {
 	if _, dup := printedReports.LoadOrStore(string(b), true); !dup {
 		fmt.Printf("%s%s\n", VersionsMarker, b)
 	}
+}
+
+// V3Servers returns the servers the v3 backend is tested on: etcd 3.5.35
+// and 3.6.17, building each on first use, filtered by GOETCD_ETCD_VERSIONS;
+// it skips the test when the filter leaves nothing.
+func V3Servers(t testing.TB) []Server {
+	t.Helper()
+	filter := versionFilter()
+	var servers []Server
+	for _, b := range []*builder{&build35, &build36} {
+		if !filter.allows(b.version) {
+			continue
+		}
+		path, err := b.build(t.Context())
+		if err != nil {
+			t.Fatalf("etcdtest: %v", err)
+		}
+		servers = append(servers, Server{Version: b.version, Path: path})
+	}
+	if len(servers) == 0 {
+		t.Skipf("etcdtest: no v3 server matches %s=%q", VersionsEnv, os.Getenv(VersionsEnv))
+	}
+	return servers
 }
 
 // ServerFor returns the first server from Servers whose version starts with
@@ -196,10 +235,22 @@ func binaryVersion(ctx context.Context, path string) (string, error) {
 	return "", fmt.Errorf("%s --version: no version line in %q", path, out)
 }
 
-var build35 struct {
+// builder builds and caches one etcd release from a module of the tests
+// (a main package calling etcdmain.Main).
+type builder struct {
+	version string
+	// dir is the module's directory relative to the tests module, and pkg
+	// the main package inside it.
+	dir, pkg string
+
 	mu   sync.Mutex
 	path string
 }
+
+var (
+	build35 = builder{version: Version35, dir: ".", pkg: "./cmd/etcd"}
+	build36 = builder{version: Version36, dir: "etcd36", pkg: "."}
+)
 
 // Build35 returns the path of the cached etcd 3.5.35 binary, building it
 // first if needed. The binary lives in os.UserCacheDir()/goetcd under a name
@@ -208,25 +259,32 @@ var build35 struct {
 // ServeMux answers 307 where older ones answer 301). Concurrent test binaries
 // serialise on a lock file and the result is renamed into place atomically,
 // so a half-written binary is never visible.
-func Build35(ctx context.Context) (string, error) {
-	build35.mu.Lock()
-	defer build35.mu.Unlock()
-	if build35.path != "" {
-		return build35.path, nil
+func Build35(ctx context.Context) (string, error) { return build35.build(ctx) }
+
+// Build36 is Build35 for etcd 3.6.17, built from the module in ../etcd36
+// (cached under a hash of its go.sum).
+func Build36(ctx context.Context) (string, error) { return build36.build(ctx) }
+
+func (b *builder) build(ctx context.Context) (string, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.path != "" {
+		return b.path, nil
 	}
-	path, err := build35Locked(ctx)
+	path, err := b.buildLocked(ctx)
 	if err != nil {
-		return "", fmt.Errorf("building etcd %s: %w", Version35, err)
+		return "", fmt.Errorf("building etcd %s: %w", b.version, err)
 	}
-	build35.path = path
+	b.path = path
 	return path, nil
 }
 
-func build35Locked(ctx context.Context) (string, error) {
-	modDir, err := testsModuleDir()
+func (b *builder) buildLocked(ctx context.Context) (string, error) {
+	testsDir, err := testsModuleDir()
 	if err != nil {
 		return "", err
 	}
+	modDir := filepath.Join(testsDir, b.dir)
 	goTool, err := exec.LookPath("go")
 	if err != nil {
 		return "", err
@@ -249,8 +307,8 @@ func build35Locked(ctx context.Context) (string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", err
 	}
-	final := filepath.Join(dir, fmt.Sprintf("etcd-%s-%x", Version35, sum[:6]))
-	if cachedBinaryOK(ctx, final) {
+	final := filepath.Join(dir, fmt.Sprintf("etcd-%s-%x", b.version, sum[:6]))
+	if cachedBinaryOK(ctx, final, b.version) {
 		return final, nil
 	}
 
@@ -261,7 +319,7 @@ func build35Locked(ctx context.Context) (string, error) {
 		return "", err
 	}
 	defer unlock()
-	if cachedBinaryOK(ctx, final) {
+	if cachedBinaryOK(ctx, final, b.version) {
 		return final, nil
 	}
 
@@ -271,18 +329,18 @@ func build35Locked(ctx context.Context) (string, error) {
 	}
 	defer os.RemoveAll(tmpDir)
 	tmp := filepath.Join(tmpDir, "etcd")
-	cmd := exec.CommandContext(ctx, goTool, "build", "-o", tmp, "./cmd/etcd")
+	cmd := exec.CommandContext(ctx, goTool, "build", "-o", tmp, b.pkg)
 	cmd.Dir = modDir
 	// The caller's GOFLAGS (say -race) must not change a binary that is
 	// cached under a name that does not mention them.
 	cmd.Env = append(os.Environ(), "GOFLAGS=-mod=readonly -buildvcs=false", "CGO_ENABLED=0")
 	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go build ./cmd/etcd in %s: %w\n%s", modDir, err, out)
+		return "", fmt.Errorf("go build %s in %s: %w\n%s", b.pkg, modDir, err, out)
 	}
 	if v, err := binaryVersion(ctx, tmp); err != nil {
 		return "", err
-	} else if v != Version35 {
-		return "", fmt.Errorf("./cmd/etcd built version %q, want %q (check tests/go.mod)", v, Version35)
+	} else if v != b.version {
+		return "", fmt.Errorf("%s in %s built version %q, want %q (check its go.mod)", b.pkg, modDir, v, b.version)
 	}
 	if err := os.Rename(tmp, final); err != nil {
 		return "", err
@@ -292,13 +350,13 @@ func build35Locked(ctx context.Context) (string, error) {
 
 // cachedBinaryOK also runs the binary, so that a truncated file left by a
 // crashed machine is rebuilt rather than trusted forever.
-func cachedBinaryOK(ctx context.Context, path string) bool {
+func cachedBinaryOK(ctx context.Context, path, version string) bool {
 	fi, err := os.Stat(path)
 	if err != nil || !fi.Mode().IsRegular() || fi.Mode().Perm()&0o111 == 0 {
 		return false
 	}
 	v, err := binaryVersion(ctx, path)
-	return err == nil && v == Version35
+	return err == nil && v == version
 }
 
 // testsModuleDir finds tests/ from this source file, which works under

@@ -102,15 +102,16 @@ func TestNextCancelIsPrompt(t *testing.T) {
 
 // TestWatchChanCancel ranges over a WatchChan (long polling and streaming)
 // for 50 events written while it runs, then cancels: C must close, Err must
-// be context.Canceled, and no goroutine may be left.
+// be context.Canceled, and no goroutine may be left. It runs on every
+// backend.
 func TestWatchChanCancel(t *testing.T) {
-	for _, s := range etcdtest.Servers(t) {
+	for _, s := range clienttest.Backends(t) {
 		t.Run(s.String(), func(t *testing.T) {
-			cl := etcdtest.StartCluster(t, s, 1)
+			cl := etcdtest.StartCluster(t, s.Server, 1)
 			ignore := goleak.IgnoreCurrent()
-			wc, wtr := clienttest.New(t, cl.Endpoints(), client.Config{})
-			c, tr := clienttest.New(t, cl.Endpoints(), client.Config{})
-			writer, kapi := client.NewKeysAPI(wc), client.NewKeysAPI(c)
+			wtr, tr := clienttest.NewTransport(t, nil), clienttest.NewTransport(t, nil)
+			writer, _ := s.KeysAPI(t, cl.Endpoints(), client.Config{Transport: wtr})
+			kapi, _ := s.KeysAPI(t, cl.Endpoints(), client.Config{Transport: tr})
 			const n = 50
 
 			for _, stream := range []bool{false, true} {

@@ -45,6 +45,7 @@ type series struct {
 	name      string
 	watchKey  string
 	recursive bool
+	writes    int     // how many writes the writer makes
 	acked     []write // in write order; guarded by pacer.mu
 	done      bool    // its writer has finished; guarded by pacer.mu
 }
@@ -219,11 +220,11 @@ func writeExactlyOnce(ctx context.Context, kapi client.KeysAPI, key, value strin
 	}
 }
 
-// runWriter writes eventsPerSeries values to s: to the key itself, or in turn
-// to dirChildren children of the directory.
+// runWriter writes s.writes values to s: to the key itself, or in turn to
+// dirChildren children of the directory.
 func runWriter(ctx context.Context, kapi client.KeysAPI, p *pacer, s *series, retries *int) error {
 	prev := map[string]uint64{}
-	for i := range eventsPerSeries {
+	for i := range s.writes {
 		key := s.watchKey
 		if s.recursive {
 			key = fmt.Sprintf("%s/c%02d", s.watchKey, i%dirChildren)
@@ -300,34 +301,47 @@ func checkEvents(t *testing.T, w *watchRun) {
 // a directory on a 1-member cluster, and has four watchers follow them: the
 // key and the directory (recursively), each by long polling and by
 // streaming. Each must deliver every acknowledged write, once, in order, with
-// its value, action and modifiedIndex.
+// its value, action and modifiedIndex. It runs on every backend (the v3
+// backend with fewer writes, see seriesOf).
 func TestEveryEventInOrder(t *testing.T) {
-	for _, s := range etcdtest.Servers(t) {
-		t.Run(s.String(), func(t *testing.T) {
-			cl := etcdtest.StartCluster(t, s, 1)
-			runSeries(t, cl, noKill)
+	for _, b := range clienttest.Backends(t) {
+		t.Run(b.String(), func(t *testing.T) {
+			cl := etcdtest.StartCluster(t, b.Server, 1)
+			setup, writes := seriesOf(b)
+			runSeries(t, cl, noKill, setup, writes)
 		})
 	}
 }
 
 // TestEveryEventMemberKilled is TestEveryEventInOrder on a 3-member cluster
 // whose member serving the watches (both watch clients are pinned to it) is
-// SIGKILLed when half the writes are done: the leader on 3.5, a follower on
-// 3.4. The watches must move to another member and go on from their last
-// event without losing or repeating one. Writes use preconditions and are
-// retried until known to be applied, so a write whose answer the kill lost
-// is never applied twice: the watchers' expectations stay exact.
+// SIGKILLed when half the writes are done: the leader on 3.5 and 3.6, a
+// follower on 3.4. The watches must move to another member and go on from
+// their last event without losing or repeating one. Writes use
+// preconditions and are retried until known to be applied, so a write
+// whose answer the kill lost is never applied twice: the watchers'
+// expectations stay exact.
 func TestEveryEventMemberKilled(t *testing.T) {
-	for _, s := range etcdtest.Servers(t) {
-		t.Run(s.String(), func(t *testing.T) {
-			cl := etcdtest.StartCluster(t, s, 3)
-			if strings.HasPrefix(s.Version, "3.5") {
-				runSeries(t, cl, killLeader)
-			} else {
-				runSeries(t, cl, killFollower)
+	for _, b := range clienttest.Backends(t) {
+		t.Run(b.String(), func(t *testing.T) {
+			cl := etcdtest.StartCluster(t, b.Server, 3)
+			setup, writes := seriesOf(b)
+			mode := killLeader
+			if strings.HasPrefix(b.Server.Version, "3.4") {
+				mode = killFollower
 			}
+			runSeries(t, cl, mode, setup, writes)
 		})
 	}
+}
+
+// seriesOf gives runSeries the clients of backend b and the writes of each
+// series.
+func seriesOf(b clienttest.Backend) (func(*testing.T, *etcdtest.Cluster, int) watches, int) {
+	if b.V3 {
+		return v3Watches, v3Writes
+	}
+	return v2Watches, eventsPerSeries
 }
 
 // killMode says whether runSeries kills the member serving the watches, and
@@ -340,9 +354,22 @@ const (
 	killFollower
 )
 
-// runSeries runs both series with their four watchers on cl, killing the
-// member that serves the watches half-way as mode says.
-func runSeries(t *testing.T, cl *etcdtest.Cluster, mode killMode) {
+// watches is what runSeries needs of a backend: a writer, the KeysAPIs of
+// the polling and the streaming watchers, both sending to the member the
+// kill hits, and ways to see where they send.
+type watches struct {
+	writer, poll, stream client.KeysAPI
+	// held is how many watches that member holds now.
+	held func() int
+	// serving lists the members the two watch clients send to now.
+	serving func() []string
+	// exchanges counts the requests of the writer and the two watch clients.
+	exchanges func() [3]int
+}
+
+// v2Watches makes the v2 clients of runSeries, the watch clients pinned to
+// eps[victim].
+func v2Watches(t *testing.T, cl *etcdtest.Cluster, victim int) watches {
 	eps := cl.Endpoints()
 	wc, wtr := clienttest.New(t, eps, client.Config{HeaderTimeoutPerRequest: 2 * time.Second})
 	// The watch clients have no header timeout: the contract transport reads
@@ -351,7 +378,24 @@ func runSeries(t *testing.T, cl *etcdtest.Cluster, mode killMode) {
 	// connections at once; no timeout is needed to notice.
 	pollClient, pollTr := clienttest.New(t, eps, client.Config{})
 	streamClient, streamTr := clienttest.New(t, eps, client.Config{})
-	writer := client.NewKeysAPI(wc)
+	// Both watch clients talk to the same member, the one the kill hits.
+	pinTo(t, pollClient, eps, eps[victim])
+	pinTo(t, streamClient, eps, eps[victim])
+	return watches{
+		writer: client.NewKeysAPI(wc), poll: client.NewKeysAPI(pollClient), stream: client.NewKeysAPI(streamClient),
+		held: func() int { return serverWatchers(eps[victim]) },
+		serving: func() []string {
+			return []string{client.PinnedEndpoint(pollClient), client.PinnedEndpoint(streamClient)}
+		},
+		exchanges: func() [3]int { return [3]int{wtr.Exchanges(), pollTr.Exchanges(), streamTr.Exchanges()} },
+	}
+}
+
+// runSeries runs both series (writes each) with their four watchers on cl,
+// through the clients setup makes, killing the member that serves the
+// watches half-way as mode says.
+func runSeries(t *testing.T, cl *etcdtest.Cluster, mode killMode, setup func(*testing.T, *etcdtest.Cluster, int) watches, writes int) {
+	eps := cl.Endpoints()
 	victim, leader := 0, cl.LeaderIndex()
 	switch mode {
 	case killLeader:
@@ -359,13 +403,12 @@ func runSeries(t *testing.T, cl *etcdtest.Cluster, mode killMode) {
 	case killFollower:
 		victim = (leader + 1) % len(eps)
 	}
-	// Both watch clients talk to the same member, the one the kill hits.
-	pinTo(t, pollClient, eps, eps[victim])
-	pinTo(t, streamClient, eps, eps[victim])
+	ws := setup(t, cl, victim)
+	writer := ws.writer
 	start := storeIndex(t, writer)
 
-	key := &series{name: "key", watchKey: "/ev/key"}
-	dir := &series{name: "dir", watchKey: "/ev/dir", recursive: true}
+	key := &series{name: "key", watchKey: "/ev/key", writes: writes}
+	dir := &series{name: "dir", watchKey: "/ev/dir", recursive: true, writes: writes}
 	var watchers []*watchRun
 	for _, s := range []*series{key, dir} {
 		watchers = append(watchers,
@@ -378,12 +421,12 @@ func runSeries(t *testing.T, cl *etcdtest.Cluster, mode killMode) {
 	defer cancel()
 	var wg sync.WaitGroup
 	for _, w := range watchers {
-		kapi := client.NewKeysAPI(pollClient)
+		kapi := ws.poll
 		if w.stream {
-			kapi = client.NewKeysAPI(streamClient)
+			kapi = ws.stream
 		}
 		wg.Go(func() {
-			w.run(ctx, kapi, p, start, eventsPerSeries)
+			w.run(ctx, kapi, p, start, writes)
 			if w.err != nil {
 				cancel()
 			}
@@ -392,7 +435,7 @@ func runSeries(t *testing.T, cl *etcdtest.Cluster, mode killMode) {
 	// The writers start once the member holds all four watches: a stream
 	// opened after its first event would be answered from the history, one
 	// event per request, until it caught up with the writers.
-	etcdtest.WaitFor(t, "the four watches registered", func() bool { return serverWatchers(eps[victim]) >= len(watchers) })
+	etcdtest.WaitFor(t, "the four watches registered", func() bool { return ws.held() >= len(watchers) })
 	began := time.Now()
 	var writeErrs [2]error
 	var retries [2]int
@@ -407,15 +450,15 @@ func runSeries(t *testing.T, cl *etcdtest.Cluster, mode killMode) {
 	var killedAt time.Time
 	var killIndex uint64
 	if mode != noKill {
-		etcdtest.WaitFor(t, "half of the writes", func() bool { return p.acked() >= eventsPerSeries || ctx.Err() != nil })
+		etcdtest.WaitFor(t, "half of the writes", func() bool { return p.acked() >= writes || ctx.Err() != nil })
 	}
 	if mode != noKill && ctx.Err() == nil {
-		for _, c := range []client.Client{pollClient, streamClient} {
-			if ep := client.PinnedEndpoint(c); ep != eps[victim] {
+		for _, ep := range ws.serving() {
+			if ep != eps[victim] {
 				t.Fatalf("a watch client moved to %s before the kill", ep)
 			}
 		}
-		held := serverWatchers(eps[victim])
+		held := ws.held()
 		p.mu.Lock()
 		killIndex = p.maxAcked
 		p.mu.Unlock()
@@ -459,17 +502,19 @@ func runSeries(t *testing.T, cl *etcdtest.Cluster, mode killMode) {
 		report = append(report, line)
 	}
 	t.Logf("%s: %d writes (%d+%d retried after lost answers) and %d×%d events checked in %v (%.0f writes/s); writers paused %d times for %v, largest lead %d indexes (limit %d)",
-		cl.Server(), p.acked(), retries[0], retries[1], len(watchers), eventsPerSeries, elapsed.Round(time.Millisecond),
+		cl.Server(), p.acked(), retries[0], retries[1], len(watchers), writes, elapsed.Round(time.Millisecond),
 		float64(p.acked())/elapsed.Seconds(), p.pauses, p.paused.Round(time.Millisecond), p.maxSeen, maxLead)
 	t.Logf("%s: %s", cl.Server(), strings.Join(report, "; "))
-	t.Logf("%s: requests: writer %d, polling watchers %d, streaming watchers %d", cl.Server(), wtr.Exchanges(), pollTr.Exchanges(), streamTr.Exchanges())
+	x := ws.exchanges()
+	t.Logf("%s: requests: writer %d, polling watchers %d, streaming watchers %d", cl.Server(), x[0], x[1], x[2])
 	if mode != noKill {
-		for _, c := range []client.Client{pollClient, streamClient} {
-			if ep := client.PinnedEndpoint(c); ep == eps[victim] {
+		serving := ws.serving()
+		for _, ep := range serving {
+			if ep == eps[victim] {
 				t.Errorf("a watch client is still pinned to the killed member %s", ep)
 			}
 		}
-		t.Logf("%s: watch clients now pinned to %s and %s", cl.Server(), client.PinnedEndpoint(pollClient), client.PinnedEndpoint(streamClient))
+		t.Logf("%s: watch clients now pinned to %s and %s", cl.Server(), serving[0], serving[1])
 	}
 }
 

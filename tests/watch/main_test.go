@@ -2,7 +2,9 @@
 // every event delivered once and in order across thousands of writes, a
 // killed or hung member, stream mode and its duplicate delete events, the
 // 1000-event history window with and without Resync, cancellation without
-// leftover goroutines, and a thousand watchers on one client.
+// leftover goroutines, and a thousand watchers on one client. The tests that
+// take a clienttest.Backend (the runSeries ones, TestWatchChanCancel) also
+// prove the v3 backend's Watcher, on etcd 3.5 and 3.6.
 package watch
 
 import (

@@ -239,7 +239,7 @@ func median(vs []float64) float64 {
 // ---- the report ---------------------------------------------------------
 
 // Clients in table order.
-var clients = []string{"goetcd", "goetcd-stream", "official", "official-default", "raw"}
+var clients = []string{"goetcd", "goetcd-v3", "goetcd-stream", "official", "official-default", "raw"}
 
 // metric is one row of the table.
 type metric struct {
@@ -780,6 +780,12 @@ The clients:
   transport): URL by concatenation, ` + "`encoding/json`" + ` into structs of the
   same shape as Response and Node, the X-Etcd-Index/X-Raft-* headers read.
   It is the practical limit of a plain Go HTTP client.
+* **goetcd-v3**: the v3 backend (` + "`v3keys`" + `): the same KeysAPI kept in
+  etcd's v3 store over the v3 JSON gateway, on goetcd's transport; for the
+  small and the 100,000-node Get against canned gateway answers of etcd
+  3.5.35 (the read transaction a Get sends), for Sets against the same
+  member's v3 store (each Set is a read and a guarded transaction). Not
+  used in the ratios.
 * **goetcd-stream**: goetcd's watcher with ` + "`WatcherOptions.Stream`" + ` (one
   answer carrying every event); shown for the watch only, not used in the
   ratios.

@@ -98,7 +98,7 @@ type AuthenticateResponse struct {
 	Header *ResponseHeader `json:"header,omitempty"`
 
 	// Token The token.
-	Token *string `json:"token,omitempty"`
+	Token string `json:"token,omitempty"`
 }
 
 // Bytes Bytes in standard base64 with padding.
@@ -151,7 +151,7 @@ type DeleteRangeRequest struct {
 	Key Bytes `json:"key"`
 
 	// PrevKv Answer the deleted keys as they were.
-	PrevKv *bool `json:"prev_kv,omitempty"`
+	PrevKv bool `json:"prev_kv,omitempty"`
 
 	// RangeEnd Bytes in standard base64 with padding.
 	RangeEnd Bytes `json:"range_end,omitempty"`
@@ -166,7 +166,7 @@ type DeleteRangeResponse struct {
 	Header *ResponseHeader `json:"header,omitempty"`
 
 	// PrevKvs The deleted keys as they were.
-	PrevKvs *[]KeyValue `json:"prev_kvs,omitempty"`
+	PrevKvs []KeyValue `json:"prev_kvs,omitempty"`
 }
 
 // Empty No fields.
@@ -186,7 +186,7 @@ type Event struct {
 	PrevKv *KeyValue `json:"prev_kv,omitempty"`
 
 	// Type Absent for a put.
-	Type *EventType `json:"type,omitempty"`
+	Type EventType `json:"type,omitempty"`
 }
 
 // EventType Absent for a put.
@@ -239,7 +239,7 @@ type LeaseGrantResponse struct {
 	TTL Int64 `json:"TTL,omitempty"`
 
 	// Error Never set by 3.5 or 3.6.
-	Error *string `json:"error,omitempty"`
+	Error string `json:"error,omitempty"`
 
 	// Header Who answered, and the store's revision when it did.
 	Header *ResponseHeader `json:"header,omitempty"`
@@ -257,7 +257,7 @@ type LeaseTimeToLiveRequest struct {
 	ID Int64 `json:"ID"`
 
 	// Keys Also answer the keys attached to the lease.
-	Keys *bool `json:"keys,omitempty"`
+	Keys bool `json:"keys,omitempty"`
 }
 
 // LeaseTimeToLiveResponse Remaining TTL (`-1` for an unknown lease) and granted TTL.
@@ -275,13 +275,14 @@ type LeaseTimeToLiveResponse struct {
 	Header *ResponseHeader `json:"header,omitempty"`
 
 	// Keys The keys attached, when asked for.
-	Keys *[]Bytes `json:"keys,omitempty"`
+	Keys []Bytes `json:"keys,omitempty"`
 }
 
 // PutRequest Write one key.
 type PutRequest struct {
-	// IgnoreValue Keep the current value (the key must exist).
-	IgnoreValue *bool `json:"ignore_value,omitempty"`
+	// IgnoreValue Keep the current value: the key must exist, and a put that also
+	// gives a value answers 400 code 3 `etcdserver: value is provided`.
+	IgnoreValue bool `json:"ignore_value,omitempty"`
 
 	// Key Bytes in standard base64 with padding.
 	Key Bytes `json:"key"`
@@ -290,7 +291,7 @@ type PutRequest struct {
 	Lease Int64 `json:"lease,omitempty"`
 
 	// PrevKv Answer the key as it was before (absent if it did not exist).
-	PrevKv *bool `json:"prev_kv,omitempty"`
+	PrevKv bool `json:"prev_kv,omitempty"`
 
 	// Value Bytes in standard base64 with padding.
 	Value Bytes `json:"value,omitempty"`
@@ -310,13 +311,13 @@ type PutResponse struct {
 // RangeRequest A read of one key or of `[key, range_end)`.
 type RangeRequest struct {
 	// CountOnly Answer only `count`.
-	CountOnly *bool `json:"count_only,omitempty"`
+	CountOnly bool `json:"count_only,omitempty"`
 
 	// Key Bytes in standard base64 with padding.
 	Key Bytes `json:"key"`
 
 	// KeysOnly Leave the values out.
-	KeysOnly *bool `json:"keys_only,omitempty"`
+	KeysOnly bool `json:"keys_only,omitempty"`
 
 	// Limit A signed 64-bit integer as a string of decimal digits.
 	Limit Int64 `json:"limit,omitempty"`
@@ -328,7 +329,7 @@ type RangeRequest struct {
 	Revision Int64 `json:"revision,omitempty"`
 
 	// Serializable Answer from the member's own state, without a round of consensus.
-	Serializable *bool `json:"serializable,omitempty"`
+	Serializable bool `json:"serializable,omitempty"`
 }
 
 // RangeResponse The keys read; `count` is absent when it is 0.
@@ -340,10 +341,10 @@ type RangeResponse struct {
 	Header *ResponseHeader `json:"header,omitempty"`
 
 	// Kvs The keys, in ascending key order.
-	Kvs *[]KeyValue `json:"kvs,omitempty"`
+	Kvs []KeyValue `json:"kvs,omitempty"`
 
 	// More A `limit` left keys out.
-	More *bool `json:"more,omitempty"`
+	More bool `json:"more,omitempty"`
 }
 
 // RequestOp One operation of a transaction branch (exactly one field).
@@ -393,10 +394,10 @@ type Status struct {
 	Code int32 `json:"code"`
 
 	// Details Never filled by 3.5 or 3.6.
-	Details *[]map[string]interface{} `json:"details,omitempty"`
+	Details []map[string]interface{} `json:"details,omitempty"`
 
 	// Error The message again (3.5 only).
-	Error *string `json:"error,omitempty"`
+	Error string `json:"error,omitempty"`
 
 	// Message The server's message, e.g. `etcdserver: request timed out`.
 	Message string `json:"message"`
@@ -416,20 +417,20 @@ type StatusResponse struct {
 	// DowngradeInfo A downgrade in progress (3.6; empty otherwise).
 	DowngradeInfo *struct {
 		// Enabled A downgrade is enabled.
-		Enabled *bool `json:"enabled,omitempty"`
+		Enabled bool `json:"enabled,omitempty"`
 
 		// TargetVersion The version being downgraded to.
-		TargetVersion *string `json:"targetVersion,omitempty"`
+		TargetVersion string `json:"targetVersion,omitempty"`
 	} `json:"downgradeInfo,omitempty"`
 
 	// Errors Alarms raised (such as `NOSPACE`).
-	Errors *[]string `json:"errors,omitempty"`
+	Errors []string `json:"errors,omitempty"`
 
 	// Header Who answered, and the store's revision when it did.
 	Header *ResponseHeader `json:"header,omitempty"`
 
 	// IsLearner The member is a learner.
-	IsLearner *bool `json:"isLearner,omitempty"`
+	IsLearner bool `json:"isLearner,omitempty"`
 
 	// Leader An unsigned 64-bit integer as a string of decimal digits.
 	Leader Uint64 `json:"leader,omitempty"`
@@ -444,44 +445,44 @@ type StatusResponse struct {
 	RaftTerm Uint64 `json:"raftTerm,omitempty"`
 
 	// StorageVersion The version of the database file (3.6).
-	StorageVersion *string `json:"storageVersion,omitempty"`
+	StorageVersion string `json:"storageVersion,omitempty"`
 
 	// Version The member's server version.
-	Version *string `json:"version,omitempty"`
+	Version string `json:"version,omitempty"`
 }
 
 // StreamError An error that ends a stream after its 200 status (etcd 3.5 names
 // the fields `grpc_code`, `http_code`, `http_status`; 3.6 `code`).
 type StreamError struct {
 	// Code The gRPC code (3.6).
-	Code *int32 `json:"code,omitempty"`
+	Code int32 `json:"code,omitempty"`
 
 	// Details Always empty.
-	Details *[]map[string]interface{} `json:"details,omitempty"`
+	Details []map[string]interface{} `json:"details,omitempty"`
 
 	// GrpcCode The gRPC code (3.5).
-	GrpcCode *int32 `json:"grpc_code,omitempty"`
+	GrpcCode int32 `json:"grpc_code,omitempty"`
 
 	// HttpCode The HTTP status the code maps to (3.5).
-	HttpCode *int32 `json:"http_code,omitempty"`
+	HttpCode int32 `json:"http_code,omitempty"`
 
 	// HttpStatus The HTTP status text (3.5).
-	HttpStatus *string `json:"http_status,omitempty"`
+	HttpStatus string `json:"http_status,omitempty"`
 
 	// Message What went wrong.
-	Message *string `json:"message,omitempty"`
+	Message string `json:"message,omitempty"`
 }
 
 // TxnRequest Conditions and the two branches.
 type TxnRequest struct {
 	// Compare Conditions that must all hold.
-	Compare *[]Compare `json:"compare,omitempty"`
+	Compare []Compare `json:"compare,omitempty"`
 
 	// Failure Applied when a condition does not hold.
-	Failure *[]RequestOp `json:"failure,omitempty"`
+	Failure []RequestOp `json:"failure,omitempty"`
 
 	// Success Applied when every condition holds.
-	Success *[]RequestOp `json:"success,omitempty"`
+	Success []RequestOp `json:"success,omitempty"`
 }
 
 // TxnResponse The outcome; `succeeded` is absent when a condition failed.
@@ -490,10 +491,10 @@ type TxnResponse struct {
 	Header *ResponseHeader `json:"header,omitempty"`
 
 	// Responses The answers of the applied branch.
-	Responses *[]ResponseOp `json:"responses,omitempty"`
+	Responses []ResponseOp `json:"responses,omitempty"`
 
 	// Succeeded Every condition held and `success` was applied.
-	Succeeded *bool `json:"succeeded,omitempty"`
+	Succeeded bool `json:"succeeded,omitempty"`
 }
 
 // Uint64 An unsigned 64-bit integer as a string of decimal digits.
@@ -505,7 +506,7 @@ type WatchCreateRequest struct {
 	Key Bytes `json:"key"`
 
 	// PrevKv Give each event the key as it was before it.
-	PrevKv *bool `json:"prev_kv,omitempty"`
+	PrevKv bool `json:"prev_kv,omitempty"`
 
 	// RangeEnd Bytes in standard base64 with padding.
 	RangeEnd Bytes `json:"range_end,omitempty"`
@@ -527,19 +528,19 @@ type WatchRequest struct {
 // stream (id 0).
 type WatchResponse struct {
 	// CancelReason Why the watch was cancelled, when not for compaction.
-	CancelReason *string `json:"cancel_reason,omitempty"`
+	CancelReason string `json:"cancel_reason,omitempty"`
 
 	// Canceled No more events will come for this watch.
-	Canceled *bool `json:"canceled,omitempty"`
+	Canceled bool `json:"canceled,omitempty"`
 
 	// CompactRevision A signed 64-bit integer as a string of decimal digits.
 	CompactRevision Int64 `json:"compact_revision,omitempty"`
 
 	// Created The answer to the create request.
-	Created *bool `json:"created,omitempty"`
+	Created bool `json:"created,omitempty"`
 
 	// Events Events in revision order; those of one revision together.
-	Events *[]Event `json:"events,omitempty"`
+	Events []Event `json:"events,omitempty"`
 
 	// Header Who answered, and the store's revision when it did.
 	Header *ResponseHeader `json:"header,omitempty"`
@@ -666,8 +667,9 @@ type ClientInterface interface {
 
 	// AuthenticateWithBody Exchange a user name and password for a token.
 	//
-	// Works whether auth is enabled or not (with auth disabled the token
-	// is not needed). A wrong name or password answers 400 code 3
+	// With auth disabled it answers 400 code 9 `etcdserver:
+	// authentication is not enabled` (no token is needed then). A wrong
+	// name or password answers 400 code 3
 	// `etcdserver: authentication failed, invalid user ID or password`.
 	// With auth enabled a request without a token answers 400 code 3
 	// `etcdserver: user name is empty`, one with a token the server no
@@ -683,8 +685,9 @@ type ClientInterface interface {
 
 	// Authenticate Exchange a user name and password for a token.
 	//
-	// Works whether auth is enabled or not (with auth disabled the token
-	// is not needed). A wrong name or password answers 400 code 3
+	// With auth disabled it answers 400 code 9 `etcdserver:
+	// authentication is not enabled` (no token is needed then). A wrong
+	// name or password answers 400 code 3
 	// `etcdserver: authentication failed, invalid user ID or password`.
 	// With auth enabled a request without a token answers 400 code 3
 	// `etcdserver: user name is empty`, one with a token the server no
@@ -913,8 +916,9 @@ type ClientInterface interface {
 
 // AuthenticateWithBody Exchange a user name and password for a token.
 //
-// Works whether auth is enabled or not (with auth disabled the token
-// is not needed). A wrong name or password answers 400 code 3
+// With auth disabled it answers 400 code 9 `etcdserver:
+// authentication is not enabled` (no token is needed then). A wrong
+// name or password answers 400 code 3
 // `etcdserver: authentication failed, invalid user ID or password`.
 // With auth enabled a request without a token answers 400 code 3
 // `etcdserver: user name is empty`, one with a token the server no
@@ -940,8 +944,9 @@ func (c *Client) AuthenticateWithBody(ctx context.Context, contentType string, b
 
 // Authenticate Exchange a user name and password for a token.
 //
-// Works whether auth is enabled or not (with auth disabled the token
-// is not needed). A wrong name or password answers 400 code 3
+// With auth disabled it answers 400 code 9 `etcdserver:
+// authentication is not enabled` (no token is needed then). A wrong
+// name or password answers 400 code 3
 // `etcdserver: authentication failed, invalid user ID or password`.
 // With auth enabled a request without a token answers 400 code 3
 // `etcdserver: user name is empty`, one with a token the server no
@@ -1683,8 +1688,9 @@ type ClientWithResponsesInterface interface {
 
 	// AuthenticateWithBodyWithResponse Exchange a user name and password for a token.
 	//
-	// Works whether auth is enabled or not (with auth disabled the token
-	// is not needed). A wrong name or password answers 400 code 3
+	// With auth disabled it answers 400 code 9 `etcdserver:
+	// authentication is not enabled` (no token is needed then). A wrong
+	// name or password answers 400 code 3
 	// `etcdserver: authentication failed, invalid user ID or password`.
 	// With auth enabled a request without a token answers 400 code 3
 	// `etcdserver: user name is empty`, one with a token the server no
@@ -1700,8 +1706,9 @@ type ClientWithResponsesInterface interface {
 
 	// AuthenticateWithResponse Exchange a user name and password for a token.
 	//
-	// Works whether auth is enabled or not (with auth disabled the token
-	// is not needed). A wrong name or password answers 400 code 3
+	// With auth disabled it answers 400 code 9 `etcdserver:
+	// authentication is not enabled` (no token is needed then). A wrong
+	// name or password answers 400 code 3
 	// `etcdserver: authentication failed, invalid user ID or password`.
 	// With auth enabled a request without a token answers 400 code 3
 	// `etcdserver: user name is empty`, one with a token the server no
@@ -2370,8 +2377,9 @@ func (r WatchReply) ContentType() string {
 
 // AuthenticateWithBodyWithResponse Exchange a user name and password for a token.
 //
-// Works whether auth is enabled or not (with auth disabled the token
-// is not needed). A wrong name or password answers 400 code 3
+// With auth disabled it answers 400 code 9 `etcdserver:
+// authentication is not enabled` (no token is needed then). A wrong
+// name or password answers 400 code 3
 // `etcdserver: authentication failed, invalid user ID or password`.
 // With auth enabled a request without a token answers 400 code 3
 // `etcdserver: user name is empty`, one with a token the server no
@@ -2393,8 +2401,9 @@ func (c *ClientWithResponses) AuthenticateWithBodyWithResponse(ctx context.Conte
 
 // AuthenticateWithResponse Exchange a user name and password for a token.
 //
-// Works whether auth is enabled or not (with auth disabled the token
-// is not needed). A wrong name or password answers 400 code 3
+// With auth disabled it answers 400 code 9 `etcdserver:
+// authentication is not enabled` (no token is needed then). A wrong
+// name or password answers 400 code 3
 // `etcdserver: authentication failed, invalid user ID or password`.
 // With auth enabled a request without a token answers 400 code 3
 // `etcdserver: user name is empty`, one with a token the server no

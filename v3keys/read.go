@@ -1,0 +1,275 @@
+package v3keys
+
+// Get: one read transaction holds the chain of the key (for v2's errors
+// and causes) and the levels of the tree below it, one range per depth, so
+// a listing of one level reads that level only; a deep recursive listing
+// reads further levels at the same revision. TTLs are read from the
+// leases of the nodes that have their own.
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/meycoin/goetcd/client"
+	"github.com/meycoin/goetcd/v3keys/internal/v3gen"
+)
+
+// getLevels is how many levels below the key a recursive Get reads in its
+// first transaction; a deeper tree takes more transactions of up to
+// moreLevels levels each.
+const (
+	getLevels  = 16
+	moreLevels = 64
+)
+
+// ttlLookups bounds the lease lookups one Get runs at once.
+const ttlLookups = 8
+
+// getNode reads the node at p (canonical, "" the root) and its children
+// (all levels if recursive).
+func (k *keysAPI) getNode(ctx context.Context, p string, recursive, serializable bool) (*client.Response, error) {
+	name := "get /" + p
+	levels := 1
+	if recursive {
+		levels = getLevels
+	}
+	levels = min(levels, maxDepth-depthOf(p))
+	paths := chainPaths(p)
+	ops := make([]v3gen.RequestOp, 0, len(paths)+levels)
+	for _, c := range paths {
+		key, end := k.l.nodeRange(c)
+		ops = append(ops, v3gen.RequestOp{RequestRange: &v3gen.RangeRequest{Key: key, RangeEnd: end, Serializable: serializable}})
+	}
+	for i := 1; i <= levels; i++ {
+		key, end := k.l.levelRange(p, i)
+		ops = append(ops, v3gen.RequestOp{RequestRange: &v3gen.RangeRequest{Key: key, RangeEnd: end, Serializable: serializable}})
+	}
+	out, h, err := k.txn(ctx, client.RequestRead, name, v3gen.TxnRequest{Success: ops})
+	if err != nil {
+		return nil, err
+	}
+	if len(out.Responses) != len(ops) {
+		return nil, fmt.Errorf("v3keys: %s: %w: %d answers to %d reads", name, ErrNotGateway, len(out.Responses), len(ops))
+	}
+	s := &snapshot{path: p, h: h, names: paths, chain: make([]*kv, len(paths))}
+	for i := range paths {
+		if s.chain[i], err = pickNode(rangeKVs(out.Responses[i])); err != nil {
+			return nil, fmt.Errorf("v3keys: %s: %w", name, err)
+		}
+	}
+	cur, err := s.walk()
+	if err != nil {
+		return nil, err
+	}
+	r := h.response("get")
+	var parentLease int64
+	if cur == nil {
+		r.Node = &client.Node{Dir: true}
+	} else {
+		r.Node = node(p, cur)
+		parentLease = s.inheritedLease(len(s.chain) - 1)
+	}
+	t := &tree{l: k.l, dirs: map[string]*client.Node{p: r.Node}, leases: map[string]int64{p: 0}}
+	if cur != nil {
+		t.leases[p] = cur.lease
+		t.own(r.Node, cur.lease, parentLease)
+	}
+	if cur == nil || cur.dir() {
+		for i := 0; i < levels; i++ {
+			if err = t.add(rangeKVs(out.Responses[len(paths)+i]), recursive); err != nil {
+				return nil, fmt.Errorf("v3keys: %s: %w", name, err)
+			}
+		}
+		for depth := levels; recursive && len(t.dirs) > 0 && depthOf(p)+depth < maxDepth; depth += moreLevels {
+			n := min(moreLevels, maxDepth-depthOf(p)-depth)
+			if err = k.moreLevels(ctx, name, t, p, depth, n, h.rev, serializable); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if err := k.fillTTLs(ctx, name, t.ttl); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// rangeKVs is the keys of a range answer inside a transaction.
+func rangeKVs(r v3gen.ResponseOp) []v3gen.KeyValue {
+	if r.ResponseRange == nil {
+		return nil
+	}
+	return r.ResponseRange.Kvs
+}
+
+// moreLevels reads n levels below depth at revision rev into t.
+func (k *keysAPI) moreLevels(ctx context.Context, name string, t *tree, p string, depth, n int, rev int64, serializable bool) error {
+	ops := make([]v3gen.RequestOp, 0, n)
+	for i := 1; i <= n; i++ {
+		key, end := k.l.levelRange(p, depth+i)
+		ops = append(ops, v3gen.RequestOp{RequestRange: &v3gen.RangeRequest{Key: key, RangeEnd: end, Revision: str(rev), Serializable: serializable}})
+	}
+	out, _, err := k.txn(ctx, client.RequestRead, name, v3gen.TxnRequest{Success: ops})
+	if err != nil {
+		return err
+	}
+	if len(out.Responses) != len(ops) {
+		return fmt.Errorf("v3keys: %s: %w: %d answers to %d reads", name, ErrNotGateway, len(out.Responses), len(ops))
+	}
+	for _, r := range out.Responses {
+		if err = t.add(rangeKVs(r), true); err != nil {
+			return fmt.Errorf("v3keys: %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// tree assembles a listing level by level.
+type tree struct {
+	l layout
+	// dirs are the listed directories by path, to hang the next level on.
+	dirs map[string]*client.Node
+	// leases are their leases, to tell a child's own lease from the one it
+	// shares with its directory.
+	leases map[string]int64
+	// ttl lists the nodes with a lease of their own.
+	ttl []leased
+}
+
+// leased is a node whose TTL is its lease's.
+type leased struct {
+	n     *client.Node
+	lease int64
+}
+
+// own notes n's lease if it is n's own (not its directory's).
+func (t *tree) own(n *client.Node, lease, parentLease int64) {
+	if lease != 0 && lease != parentLease {
+		t.ttl = append(t.ttl, leased{n, lease})
+	}
+}
+
+// add hangs one level's keys (in key order) on their directories, leaving
+// out hidden names and what lies below them. recursive keeps the
+// directories of this level for the next.
+func (t *tree) add(kvs []v3gen.KeyValue, recursive bool) error {
+	next := make(map[string]*client.Node)
+	for i := 0; i < len(kvs); {
+		pk, ok := t.l.parse(kvs[i].Key)
+		j := i + 1
+		if !ok {
+			i = j
+			continue
+		}
+		// The keys of one node are next to each other.
+		for j < len(kvs) {
+			o, ok := t.l.parse(kvs[j].Key)
+			if !ok || o.path != pk.path {
+				break
+			}
+			j++
+		}
+		x, err := pickNode(kvs[i:j])
+		i = j
+		if err != nil {
+			return err
+		}
+		parent, base := "", pk.path
+		if s := strings.LastIndexByte(pk.path, '/'); s >= 0 {
+			parent, base = pk.path[:s], pk.path[s+1:]
+		}
+		dir := t.dirs[parent]
+		if dir == nil || strings.HasPrefix(base, "_") {
+			continue
+		}
+		n := node(pk.path, x)
+		dir.Nodes = append(dir.Nodes, n)
+		t.own(n, x.lease, t.leases[parent])
+		if recursive && x.dir() {
+			next[pk.path] = n
+			t.leases[pk.path] = x.lease
+		}
+	}
+	if recursive {
+		t.dirs = next
+	}
+	return nil
+}
+
+// fillTTLs sets the TTL and expiration of nodes from their leases: the
+// remaining time rounded up, as v2 shows it.
+func (k *keysAPI) fillTTLs(ctx context.Context, name string, nodes []leased) error {
+	if len(nodes) == 0 {
+		return nil
+	}
+	byLease := map[int64][]*client.Node{}
+	for _, x := range nodes {
+		byLease[x.lease] = append(byLease[x.lease], x.n)
+	}
+	type result struct {
+		lease, ttl int64
+		err        error
+	}
+	leases := make(chan int64)
+	results := make(chan result)
+	var wg sync.WaitGroup
+	for range min(ttlLookups, len(byLease)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for id := range leases {
+				ttl, err := k.timeToLive(ctx, name, id)
+				results <- result{id, ttl, err}
+			}
+		}()
+	}
+	go func() {
+		for id := range byLease {
+			leases <- id
+		}
+		close(leases)
+		wg.Wait()
+		close(results)
+	}()
+	var first error
+	for r := range results {
+		if r.err != nil {
+			if first == nil {
+				first = r.err
+			}
+			continue
+		}
+		exp := time.Now().Add(time.Duration(r.ttl) * time.Second).UTC()
+		for _, n := range byLease[r.lease] {
+			n.TTL, n.Expiration = r.ttl, &exp
+		}
+	}
+	return first
+}
+
+// timeToLive is a lease's remaining TTL as v2 shows it: whole seconds
+// rounded up, at most the granted TTL; 0 for a lease that just ended.
+func (k *keysAPI) timeToLive(ctx context.Context, name string, id int64) (int64, error) {
+	var out v3gen.LeaseTimeToLiveResponse
+	err := k.g.call(ctx, client.RequestRead, name, func(ctx context.Context, edit v3gen.RequestEditorFn) (*http.Response, error) {
+		return k.g.api.LeaseTimeToLive(ctx, v3gen.LeaseTimeToLiveRequest{ID: str(id)}, edit)
+	}, &out)
+	if err != nil {
+		return 0, err
+	}
+	ttl, err := num(out.TTL)
+	if err != nil {
+		return 0, fmt.Errorf("v3keys: %s: %w", name, err)
+	}
+	granted, err := num(out.GrantedTTL)
+	if err != nil {
+		return 0, fmt.Errorf("v3keys: %s: %w", name, err)
+	}
+	if ttl < 0 {
+		return 0, nil
+	}
+	return min(ttl+1, max(granted, ttl)), nil
+}
