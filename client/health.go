@@ -313,6 +313,14 @@ func (m *memberHealth) answering(w *waiter) {
 	m.mu.Unlock()
 }
 
+// active reports whether the monitor runs: something has waited on a
+// member within the last tick.
+func (h *health) active() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.running
+}
+
 // done ends w's wait on m.
 func (m *memberHealth) done(w *waiter) {
 	m.mu.Lock()

@@ -201,7 +201,9 @@ func (c *httpClusterClient) GetVersion(ctx context.Context) (*version.Versions, 
 // lost to a leader change. In EndpointSelectionPrioritizeLeader mode it
 // looks up the leader in the background until a member that is not down
 // names one, and pins it, so that the client follows a new leader as soon
-// as it is elected rather than at the next Sync.
+// as it is elected rather than at the next Sync. The search lasts while
+// the Client is in use (member health's monitor runs), leaderSearch at
+// most: a Client nobody calls any more leaves nothing running.
 func (c *httpClusterClient) leaderMayHaveChanged() {
 	if c.selectionMode != EndpointSelectionPrioritizeLeader || !c.repinning.CompareAndSwap(false, true) {
 		return
@@ -209,8 +211,8 @@ func (c *httpClusterClient) leaderMayHaveChanged() {
 	go func() {
 		defer c.repinning.Store(false)
 		deadline := time.Now().Add(leaderSearch)
-		for time.Now().Before(deadline) {
-			ctx, cancel := context.WithTimeout(context.Background(), probeTimeout)
+		for time.Now().Before(deadline) && c.health.active() {
+			ctx, cancel := context.WithTimeout(context.Background(), leaderSearchEvery*5)
 			leader, err := getLeader(ctx, c)
 			cancel()
 			if err == nil && c.pinLeader(leader) {

@@ -118,7 +118,7 @@ func checkPrefix(p string) error {
 	if strings.HasSuffix(p, "/") {
 		return fmt.Errorf("v3keys: Config.Prefix %q ends with a slash; leave it out (keys are Prefix+\"/...\")", p)
 	}
-	if err := checkUTF8("Config.Prefix", p); err != nil {
+	if err := client.CheckText("Config.Prefix", p); err != nil {
 		return fmt.Errorf("v3keys: %w", err)
 	}
 	for i := 0; i < len(p); i++ {
@@ -136,7 +136,7 @@ type keysAPI struct {
 }
 
 // errNilContext is returned by calls given a nil context.
-var errNilContext = errors.New("client: nil context.Context (use context.Background())")
+var errNilContext = &client.InvalidArgumentError{Field: "ctx", Reason: "nil context.Context (use context.Background())"}
 
 // Get reads a key or a directory (its children; with Recursive the whole
 // tree). Quorum reads are linearizable; others are served by the member
@@ -170,11 +170,11 @@ func (k *keysAPI) Set(ctx context.Context, key, value string, opts *client.SetOp
 	if opts != nil {
 		o = *opts
 	}
-	ttl, err := checkSet(value, &o)
+	ttl, err := client.CheckSetOptions(value, &o)
 	if err != nil {
 		return nil, err
 	}
-	w := &writeOpts{value: value, dir: o.Dir, ttl: ttl, refresh: o.Refresh, noValue: o.NoValueOnSuccess, prevValue: o.PrevValue, prevIndex: o.PrevIndex}
+	w := &writeOpts{value: value, dir: o.Dir, ttl: int64(ttl), refresh: o.Refresh, noValue: o.NoValueOnSuccess, prevValue: o.PrevValue, prevIndex: o.PrevIndex}
 	if o.Dir {
 		w.value = ""
 	}
@@ -207,14 +207,12 @@ func (k *keysAPI) CreateInOrder(ctx context.Context, dir, value string, opts *cl
 	if err != nil {
 		return nil, err
 	}
-	if err := checkUTF8("the value", value); err != nil {
+	if err := client.CheckText("value", value); err != nil {
 		return nil, err
 	}
 	w := &writeOpts{value: value}
 	if opts != nil {
-		if w.ttl, err = ttlSeconds("CreateInOrderOptions.TTL", opts.TTL); err != nil {
-			return nil, err
-		}
+		w.ttl = int64(client.TTLSeconds(opts.TTL))
 	}
 	return k.write(ctx, "create-in-order", client.RequestOneShot, cd, need{seq: true}, k.planInOrder(w))
 }
@@ -238,7 +236,7 @@ func (k *keysAPI) Delete(ctx context.Context, key string, opts *client.DeleteOpt
 	if opts != nil {
 		o = *opts
 	}
-	if err := checkUTF8("DeleteOptions.PrevValue", o.PrevValue); err != nil {
+	if err := client.CheckText("DeleteOptions.PrevValue", o.PrevValue); err != nil {
 		return nil, err
 	}
 	op := "delete"

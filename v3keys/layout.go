@@ -15,6 +15,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/meycoin/goetcd/client"
 )
 
 // Kind bytes, the last byte of every node key.
@@ -189,7 +191,7 @@ func (l layout) parse(key []byte) (pk parsedKey, ok bool) {
 // checkDepth refuses a path deeper than the layout can hold.
 func checkDepth(p string) error {
 	if d := depthOf(p); d > maxDepth {
-		return fmt.Errorf("v3keys: key /%s has %d segments; the v3 layout holds at most %d", p, d, maxDepth)
+		return &client.InvalidArgumentError{Field: "key", Reason: fmt.Sprintf("/%s has %d segments; the v3 layout holds at most %d", p, d, maxDepth)}
 	}
 	return nil
 }
