@@ -144,6 +144,11 @@ func V3Servers(t testing.TB) []Server {
 		}
 		servers = append(servers, Server{Version: b.version, Path: path})
 	}
+	var report VersionReport
+	for _, s := range servers {
+		report.Ran = append(report.Ran, s.Version)
+	}
+	report.print()
 	if len(servers) == 0 {
 		t.Skipf("etcdtest: no v3 server matches %s=%q", VersionsEnv, os.Getenv(VersionsEnv))
 	}

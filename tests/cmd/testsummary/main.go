@@ -156,7 +156,10 @@ func (v versionTally) String() string {
 	ran := sortedKeys(v.ran)
 	s := "no etcd server ran"
 	if len(ran) > 0 {
-		s = "etcd " + strings.Join(ran, " and ") + " ran"
+		s = "etcd " + ran[len(ran)-1] + " ran"
+		if len(ran) > 1 {
+			s = "etcd " + strings.Join(ran[:len(ran)-1], ", ") + " and " + ran[len(ran)-1] + " ran"
+		}
 	}
 	for _, ver := range sortedKeys(v.skipped) {
 		covered := false
