@@ -66,77 +66,22 @@ func TestKillPinnedMemberDuringMixedLoad(t *testing.T) {
 			}
 			victim := cl.MemberIndex(t, client.PinnedEndpoint(c))
 
-			var ops atomic.Int64
-			var lat latencies
-			var mu sync.Mutex
-			var failures []string
-			acked := map[string]string{}
 			stop := make(chan struct{})
-			var wg sync.WaitGroup
-			for g := 0; g < 8; g++ {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					for n := 0; ; n++ {
-						select {
-						case <-stop:
-							return
-						default:
-						}
-						cctx, cancel := context.WithTimeout(ctx, 20*time.Second)
-						start := time.Now()
-						var kind string
-						var err error
-						switch (g + n) % 3 {
-						case 0:
-							kind = "get"
-							_, err = kapi.Get(cctx, "/mixed/seed", nil)
-						case 1:
-							kind = "quorum get"
-							_, err = kapi.Get(cctx, "/mixed/seed", &client.GetOptions{Quorum: true})
-						case 2:
-							kind = "set"
-							key, val := fmt.Sprintf("/mixed/g%d/k%05d", g, n), fmt.Sprintf("v%d-%d", g, n)
-							if _, err = kapi.Set(cctx, key, val, nil); err == nil {
-								mu.Lock()
-								acked[key] = val
-								mu.Unlock()
-							}
-						}
-						cancel()
-						lat.add(kind, time.Since(start))
-						if err != nil {
-							mu.Lock()
-							failures = append(failures, fmt.Sprintf("%s: %v", kind, err))
-							mu.Unlock()
-						}
-						ops.Add(1)
-					}
-				}()
-			}
-			etcdtest.WaitFor(t, "200 operations before the kill", func() bool { return ops.Load() >= 200 })
+			res, wait := mixedLoad(ctx, kapi, "/mixed", 20*time.Second, stop)
+			etcdtest.WaitFor(t, "200 operations before the kill", func() bool { return res.ops.Load() >= 200 })
 			cl.Kill(victim)
-			killedAt := ops.Load()
-			etcdtest.WaitFor(t, "300 operations with the member dead", func() bool { return ops.Load() >= killedAt+300 })
+			killedAt := res.ops.Load()
+			etcdtest.WaitFor(t, "300 operations with the member dead", func() bool { return res.ops.Load() >= killedAt+300 })
 			cl.Restart(victim)
 			if err := cl.WaitHealthy(ctx); err != nil {
 				t.Fatal(err)
 			}
-			restartedAt := ops.Load()
-			etcdtest.WaitFor(t, "200 operations after the restart", func() bool { return ops.Load() >= restartedAt+200 })
+			restartedAt := res.ops.Load()
+			etcdtest.WaitFor(t, "200 operations after the restart", func() bool { return res.ops.Load() >= restartedAt+200 })
 			close(stop)
-			wg.Wait()
-
-			if len(failures) > 0 {
-				t.Errorf("%d of %d calls failed; first: %s", len(failures), ops.Load(), strings.Join(failures[:min(5, len(failures))], " | "))
-			}
-			for key, val := range acked {
-				resp, err := kapi.Get(ctx, key, &client.GetOptions{Quorum: true})
-				if err != nil || resp.Node.Value != val {
-					t.Errorf("acknowledged set %s=%s: read back %v, %v", key, val, resp, err)
-				}
-			}
-			t.Logf("%s: %d calls, %d acknowledged sets, 0 missing; %s; %d exchanges validated", s, ops.Load(), len(acked), lat.String(), tr.Exchanges())
+			wait()
+			res.check(t, ctx, kapi)
+			t.Logf("%s: %d calls, %d acknowledged sets, 0 missing; %s; %d exchanges validated", s, res.calls, len(res.acked), res.lat.String(), tr.Exchanges())
 		})
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -19,6 +20,8 @@ import (
 
 // loadResult is what a mixed load saw.
 type loadResult struct {
+	// ops counts the calls made so far (read while the load runs).
+	ops      atomic.Int64
 	calls    int
 	failures []string
 	acked    map[string]string
@@ -30,9 +33,10 @@ type loadResult struct {
 	lat       latencies
 }
 
-// mixedLoad runs 8 workers of Get / quorum Get / Set, each call under a 5 s
-// deadline, until stop is closed; wait returns once they have all ended.
-func mixedLoad(ctx context.Context, kapi client.KeysAPI, stop <-chan struct{}) (res *loadResult, wait func()) {
+// mixedLoad runs 8 workers of Get / quorum Get / Set below prefix, each
+// call under deadline, until stop is closed; wait returns once they have
+// all ended.
+func mixedLoad(ctx context.Context, kapi client.KeysAPI, prefix string, deadline time.Duration, stop <-chan struct{}) (res *loadResult, wait func()) {
 	res = &loadResult{acked: map[string]string{}}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
@@ -46,18 +50,18 @@ func mixedLoad(ctx context.Context, kapi client.KeysAPI, stop <-chan struct{}) (
 					return
 				default:
 				}
-				cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+				cctx, cancel := context.WithTimeout(ctx, deadline)
 				start := time.Now()
 				var kind string
 				var err error
-				key, val := fmt.Sprintf("/health/g%d/k%05d", g, n), fmt.Sprintf("v%d-%d", g, n)
+				key, val := fmt.Sprintf("%s/g%d/k%05d", prefix, g, n), fmt.Sprintf("v%d-%d", g, n)
 				switch (g + n) % 3 {
 				case 0:
 					kind = "get"
-					_, err = kapi.Get(cctx, "/health/seed", nil)
+					_, err = kapi.Get(cctx, prefix+"/seed", nil)
 				case 1:
 					kind = "quorum get"
-					_, err = kapi.Get(cctx, "/health/seed", &client.GetOptions{Quorum: true})
+					_, err = kapi.Get(cctx, prefix+"/seed", &client.GetOptions{Quorum: true})
 				case 2:
 					kind = "set"
 					_, err = kapi.Set(cctx, key, val, nil)
@@ -76,6 +80,7 @@ func mixedLoad(ctx context.Context, kapi client.KeysAPI, stop <-chan struct{}) (
 					res.acked[key] = val
 				}
 				mu.Unlock()
+				res.ops.Add(1)
 			}
 		}()
 	}
@@ -86,7 +91,7 @@ func mixedLoad(ctx context.Context, kapi client.KeysAPI, stop <-chan struct{}) (
 func (r *loadResult) check(t *testing.T, ctx context.Context, kapi client.KeysAPI) {
 	t.Helper()
 	if len(r.failures) > 0 {
-		t.Errorf("%d of %d calls failed with the default Config; first: %s", len(r.failures), r.calls, strings.Join(r.failures[:min(5, len(r.failures))], " | "))
+		t.Errorf("%d of %d calls failed; first: %s", len(r.failures), r.calls, strings.Join(r.failures[:min(5, len(r.failures))], " | "))
 	}
 	lost := 0
 	for key, val := range r.acked {
@@ -112,7 +117,7 @@ func runFault(t *testing.T, cl *etcdtest.Cluster, kapi client.KeysAPI, fault, he
 		t.Fatal(err)
 	}
 	stop := make(chan struct{})
-	res, wait := mixedLoad(ctx, kapi, stop)
+	res, wait := mixedLoad(ctx, kapi, "/health", 5*time.Second, stop)
 	phase := time.NewTimer(5 * time.Second)
 	<-phase.C
 	faultAt := time.Now()

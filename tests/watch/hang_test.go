@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/meycoin/goetcd/client"
-	"github.com/meycoin/goetcd/tests/clienttest"
 	"github.com/meycoin/goetcd/tests/etcdtest"
 )
 
@@ -28,19 +27,8 @@ const hangDetect = 3 * time.Second
 func TestWatchSurvivesPausedMember(t *testing.T) {
 	for _, s := range etcdtest.Servers(t) {
 		t.Run(s.String(), func(t *testing.T) {
-			cl := etcdtest.StartCluster(t, s, 3)
-			eps := cl.Endpoints()
-			victim := (cl.LeaderIndex() + 1) % len(eps) // a follower: no election slows the writes
-			var others []string
-			for i, ep := range eps {
-				if i != victim {
-					others = append(others, ep)
-				}
-			}
-			wc, wtr := clienttest.New(t, others, client.Config{HeaderTimeoutPerRequest: 2 * time.Second})
-			watchClient, watchTr := clienttest.New(t, eps, client.Config{})
-			pinTo(t, watchClient, eps, eps[victim])
-			writer := client.NewKeysAPI(wc)
+			f := newFrozenFollower(t, s)
+			cl, eps, victim, watchClient, watchTr, writer := f.cl, f.eps, f.victim, f.watch, f.watchTr, f.writer
 			const key, writes = "/hang/k", 20
 
 			first, err := writer.Set(t.Context(), key, "v00", nil)
@@ -109,7 +97,7 @@ func TestWatchSurvivesPausedMember(t *testing.T) {
 				t.Logf("%s: %s watcher (default options): first write after the pause delivered %v after the pause, last one %v after it was written",
 					cl.Server(), name, got[i][1].at.Sub(paused).Round(time.Millisecond), got[i][writes].at.Sub(lastWrite).Round(time.Millisecond))
 			}
-			t.Logf("%s: %d writer and %d watch exchanges validated", cl.Server(), wtr.Exchanges(), watchTr.Exchanges())
+			t.Logf("%s: %d watch exchanges validated", cl.Server(), watchTr.Exchanges())
 		})
 	}
 }

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/meycoin/goetcd/client"
-	"github.com/meycoin/goetcd/tests/clienttest"
 	"github.com/meycoin/goetcd/tests/etcdtest"
 )
 
@@ -26,20 +25,8 @@ const quietFor = 60 * time.Second
 // all 1,000 watchers must move off it and deliver their event.
 func TestThousandWatchersShareTheProbes(t *testing.T) {
 	const watchers = 1000
-	s := etcdtest.ServerFor(t, "3.5")
-	cl := etcdtest.StartCluster(t, s, 3)
-	eps := cl.Endpoints()
-	victim := (cl.LeaderIndex() + 1) % len(eps)
-	var others []string
-	for i, ep := range eps {
-		if i != victim {
-			others = append(others, ep)
-		}
-	}
-	wc, wtr := clienttest.New(t, eps, client.Config{})
-	pinTo(t, wc, eps, eps[victim])
-	writerC, _ := clienttest.New(t, others, client.Config{})
-	writer := client.NewKeysAPI(writerC)
+	f := newFrozenFollower(t, etcdtest.ServerFor(t, "3.5"))
+	cl, eps, victim, wc, wtr, writer := f.cl, f.eps, f.victim, f.watch, f.watchTr, f.writer
 	seed, err := writer.Set(t.Context(), "/quiet/seed", "s", nil)
 	if err != nil {
 		t.Fatal(err)
@@ -131,19 +118,8 @@ const writeRate = 400
 func TestRecursiveWatchThroughAFreeze(t *testing.T) {
 	for _, s := range etcdtest.Servers(t) {
 		t.Run(s.String(), func(t *testing.T) {
-			cl := etcdtest.StartCluster(t, s, 3)
-			eps := cl.Endpoints()
-			victim := (cl.LeaderIndex() + 1) % len(eps)
-			var others []string
-			for i, ep := range eps {
-				if i != victim {
-					others = append(others, ep)
-				}
-			}
-			wc, wtr := clienttest.New(t, eps, client.Config{})
-			pinTo(t, wc, eps, eps[victim])
-			writerC, _ := clienttest.New(t, others, client.Config{})
-			writer := client.NewKeysAPI(writerC)
+			f := newFrozenFollower(t, s)
+			cl, victim, wc, wtr, writer := f.cl, f.victim, f.watch, f.watchTr, f.writer
 			seed, err := writer.Set(t.Context(), "/freeze/seed", "s", nil)
 			if err != nil {
 				t.Fatal(err)

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/meycoin/goetcd/client"
+	"github.com/meycoin/goetcd/tests/clienttest"
 	"github.com/meycoin/goetcd/tests/etcdtest"
 )
 
@@ -99,4 +100,35 @@ func requests(tr interface{ Exchanges() int }, c client.Client) int {
 		n -= int(h.Probes)
 	}
 	return n
+}
+
+// frozenFollower is the set-up of the tests that freeze the member a watch
+// waits on: a 3-member cluster, a watch client pinned to a follower (the
+// member to freeze; a follower, so that no election slows the writes) and a
+// writer over the other two members, both with the default Config.
+type frozenFollower struct {
+	cl      *etcdtest.Cluster
+	eps     []string
+	victim  int
+	watch   client.Client
+	watchTr *clienttest.Transport
+	writer  client.KeysAPI
+}
+
+func newFrozenFollower(t *testing.T, s etcdtest.Server) *frozenFollower {
+	t.Helper()
+	f := &frozenFollower{cl: etcdtest.StartCluster(t, s, 3)}
+	f.eps = f.cl.Endpoints()
+	f.victim = (f.cl.LeaderIndex() + 1) % len(f.eps)
+	var others []string
+	for i, ep := range f.eps {
+		if i != f.victim {
+			others = append(others, ep)
+		}
+	}
+	f.watch, f.watchTr = clienttest.New(t, f.eps, client.Config{})
+	pinTo(t, f.watch, f.eps, f.eps[f.victim])
+	wc, _ := clienttest.New(t, others, client.Config{})
+	f.writer = client.NewKeysAPI(wc)
+	return f
 }
