@@ -56,7 +56,7 @@ func Do(ctx context.Context, c Client, req *http.Request, class RequestClass) (*
 	req.URL = &u
 	// The call object is not released: the caller reads the body, which the
 	// object holds, after Do returns.
-	resp, _, err := c.cluster().send(ctx, req, operation{class: opClass(class), name: req.Method + " " + u.Path})
+	resp, _, err := c.cluster().send(ctx, req, operation{class: opClass(class), name: req.Method + " " + u.Path, foreign: true})
 	if err != nil {
 		return nil, err
 	}

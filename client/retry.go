@@ -118,6 +118,11 @@ type operation struct {
 	// member, when set, is the only member asked, and its answer, a 5xx
 	// included, is the answer: the status of one member.
 	member *url.URL
+	// foreign marks a request of another API of the members (Do): member
+	// health watches it for liveness only, since what tells a lost v2
+	// proposal (/health, /v2/members/leader, the v2 raft term) may not be
+	// served where it goes (etcd 3.6 has no v2 API).
+	foreign bool
 }
 
 // call is the state of one API call across its attempts.
@@ -239,7 +244,7 @@ func (c *httpClusterClient) send(ctx context.Context, req *http.Request, op oper
 		// Start at the pinned member, or past it while it is down.
 		st.cur = c.health.pick(names, pin)
 	}
-	st.raft = (req.Method != http.MethodGet && req.Method != http.MethodHead) || strings.Contains(req.URL.RawQuery, "quorum=true")
+	st.raft = !op.foreign && (req.Method != http.MethodGet && req.Method != http.MethodHead || strings.Contains(req.URL.RawQuery, "quorum=true"))
 	// Each endpoint may be tried retryRounds times; a single member once.
 	st.rc.RetryMax = retryRounds*len(eps) - 1
 	if op.member != nil {
