@@ -2,6 +2,7 @@
 package command
 
 import (
+	"context"
 	"fmt"
 	"path"
 	"reflect"
@@ -60,18 +61,26 @@ func (r *runner) userCommand() cli.Command {
 }
 
 func (r *runner) userList(c *cli.Context) error {
+	return r.listNames(c, func(ctx context.Context, hc client.Client) ([]string, error) {
+		return client.NewAuthUserAPI(hc).ListUsers(ctx)
+	})
+}
+
+// listNames prints the names list reads (users or roles), one a line; the
+// command takes no argument.
+func (r *runner) listNames(c *cli.Context, list func(context.Context, client.Client) ([]string, error)) error {
 	if err := noArgs(c); err != nil {
 		return err
 	}
 	return r.withClient(func(c *cli.Context, hc client.Client) error {
 		ctx, cancel := r.totalTimeout(c)
 		defer cancel()
-		users, err := client.NewAuthUserAPI(hc).ListUsers(ctx)
+		names, err := list(ctx, hc)
 		if err != nil {
 			return apiError(err)
 		}
-		for _, u := range users {
-			fmt.Fprintln(r.env.Stdout, u)
+		for _, n := range names {
+			fmt.Fprintln(r.env.Stdout, n)
 		}
 		return nil
 	})(c)
@@ -218,21 +227,9 @@ func (r *runner) roleCommand() cli.Command {
 }
 
 func (r *runner) roleList(c *cli.Context) error {
-	if err := noArgs(c); err != nil {
-		return err
-	}
-	return r.withClient(func(c *cli.Context, hc client.Client) error {
-		ctx, cancel := r.totalTimeout(c)
-		defer cancel()
-		roles, err := client.NewAuthRoleAPI(hc).ListRoles(ctx)
-		if err != nil {
-			return apiError(err)
-		}
-		for _, role := range roles {
-			fmt.Fprintln(r.env.Stdout, role)
-		}
-		return nil
-	})(c)
+	return r.listNames(c, func(ctx context.Context, hc client.Client) ([]string, error) {
+		return client.NewAuthRoleAPI(hc).ListRoles(ctx)
+	})
 }
 
 func (r *runner) roleAdd(c *cli.Context) error {
