@@ -286,11 +286,9 @@ func (k *httpKeysAPI) Get(ctx context.Context, key string, opts *GetOptions) (*R
 		o = *opts
 	}
 	params := generated.GetKeyParams{Recursive: boolPtr(o.Recursive), Sorted: boolPtr(o.Sort), Quorum: boolPtr(o.Quorum)}
-	req, err := k.getRequest(ctx, ck, &params)
-	if err != nil {
-		return nil, err
-	}
-	return k.send(ctx, req, classRead, "get", ck)
+	return k.send(ctx, classRead, "get", ck, func(ctx context.Context) (*http.Request, error) {
+		return k.getRequest(ctx, ck, &params)
+	})
 }
 
 // Set writes a key or creates a directory, optionally on conditions.
@@ -307,11 +305,9 @@ func (k *httpKeysAPI) Set(ctx context.Context, key, value string, opts *SetOptio
 	if err != nil {
 		return nil, err
 	}
-	req, err := k.setRequest(ctx, ck, &form)
-	if err != nil {
-		return nil, err
-	}
-	return k.send(ctx, req, class, setOpName(&o), ck)
+	return k.send(ctx, class, setOpName(&o), ck, func(ctx context.Context) (*http.Request, error) {
+		return k.setRequest(ctx, ck, &form)
+	})
 }
 
 // Create makes a key that must not exist yet.
@@ -341,17 +337,20 @@ func (k *httpKeysAPI) CreateInOrder(ctx context.Context, dir, val string, opts *
 	if opts != nil {
 		form.Ttl = ttlSeconds(opts.TTL)
 	}
-	var req *http.Request
-	if cd == "" {
-		req, err = generated.NewCreateInOrderKeysRootRequestWithFormdataBody(placeholderServer, form)
-	} else {
-		req, err = generated.NewCreateInOrderKeyRequestWithFormdataBody(placeholderServer, cd, form)
-	}
-	if err != nil {
-		return nil, err
-	}
-	k.fixPath(req)
-	return k.send(ctx, req, classOneShot, "create-in-order", cd)
+	return k.send(ctx, classOneShot, "create-in-order", cd, func(context.Context) (*http.Request, error) {
+		var req *http.Request
+		var err error
+		if cd == "" {
+			req, err = generated.NewCreateInOrderKeysRootRequestWithFormdataBody(placeholderServer, form)
+		} else {
+			req, err = generated.NewCreateInOrderKeyRequestWithFormdataBody(placeholderServer, cd, form)
+		}
+		if err != nil {
+			return nil, err
+		}
+		k.fixPath(req)
+		return req, nil
+	})
 }
 
 // Delete removes a key or a directory, optionally on conditions.
@@ -377,11 +376,9 @@ func (k *httpKeysAPI) Delete(ctx context.Context, key string, opts *DeleteOption
 		params.PrevIndex = &o.PrevIndex
 		class, op = classOneShot, "compare-and-delete"
 	}
-	req, err := k.deleteRequest(ctx, ck, &params)
-	if err != nil {
-		return nil, err
-	}
-	return k.send(ctx, req, class, op, ck)
+	return k.send(ctx, class, op, ck, func(ctx context.Context) (*http.Request, error) {
+		return k.deleteRequest(ctx, ck, &params)
+	})
 }
 
 // The requests of Get, Set, Delete and watches are built here rather than
@@ -393,14 +390,25 @@ func (k *httpKeysAPI) Delete(ctx context.Context, key string, opts *DeleteOption
 // parameter and form structs have (a field openapi.yaml adds fails it until
 // the builder in keysrequest.go sends it).
 
-// send sends a keys request (made by keysRequest, or by the generated
-// layer and then fixPath) and decodes the answer. A read or idempotent
-// write whose answer stopped half-way because member health found its
-// member dead is sent again (health now steers it elsewhere).
-func (k *httpKeysAPI) send(ctx context.Context, req *http.Request, class opClass, op, key string) (*Response, error) {
+// send builds a keys request with build (keysRequest, or the generated
+// layer and then fixPath), sends it and decodes the answer. The request is
+// built with the context of the call that sends it, so that it is not
+// copied again. A read or idempotent write whose answer stopped half-way
+// because member health found its member dead is sent again (health now
+// steers it elsewhere).
+func (k *httpKeysAPI) send(ctx context.Context, class opClass, op, key string, build func(context.Context) (*http.Request, error)) (*Response, error) {
+	st, err := k.c.takeCall(ctx)
+	if err != nil {
+		return nil, err
+	}
+	req, err := build(st.ctxFor(class))
+	if err != nil {
+		st.release()
+		return nil, err
+	}
 	path, raw := req.URL.Path, req.URL.RawPath
 	for tries := 1; ; tries++ {
-		r, cut, err := k.sendOnce(ctx, req, class, op, key)
+		r, cut, err := k.sendOnce(st, req, class, op, key)
 		if err == nil {
 			// Every answer tells member health the cluster's raft term.
 			k.c.health.noteTerm(r.RaftTerm)
@@ -414,13 +422,17 @@ func (k *httpKeysAPI) send(ctx context.Context, req *http.Request, class opClass
 				return nil, err
 			}
 		}
+		if st, err = k.c.takeCall(ctx); err != nil {
+			return nil, err
+		}
 	}
 }
 
 // sendOnce is one round of send; cut reports that member health ended the
 // answer half-way.
-func (k *httpKeysAPI) sendOnce(ctx context.Context, req *http.Request, class opClass, op, key string) (r *Response, cut bool, err error) {
-	resp, st, err := k.c.send(ctx, req, operation{class: class, name: op, key: key, hasKey: true})
+func (k *httpKeysAPI) sendOnce(st *call, req *http.Request, class opClass, op, key string) (r *Response, cut bool, err error) {
+	ctx := st.ctx
+	resp, st, err := k.c.sendCall(st, req, operation{class: class, name: op, key: key, hasKey: true})
 	if err != nil {
 		return nil, false, err
 	}

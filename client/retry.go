@@ -153,6 +153,9 @@ type call struct {
 	att attempt
 	// raft marks a write or quorum read: its answer waits on a proposal.
 	raft bool
+	// actx is the context of the call's attempts (watches excepted), kept
+	// with the call object for its next calls.
+	actx *attemptCtx
 
 	// rc runs the attempts: go-retryablehttp's loop, with this call's
 	// checkRetry, backoff, prepareRetry and giveUp as its hooks and an
@@ -183,18 +186,6 @@ func newCall() *call {
 		ErrorHandler: st.giveUp,
 	}
 	return st
-}
-
-// RoundTrip sends one attempt of the call: it is the transport of rc's
-// http.Client. The call has no CloseIdleConnections method, on purpose:
-// go-retryablehttp calls it on its client after every failed call, and
-// the idle connections to the healthy members must stay in the pool.
-func (st *call) RoundTrip(req *http.Request) (*http.Response, error) {
-	a := &st.att
-	a.member = st.endpoint()
-	a.watch, a.oneShot = st.op.class == classWatch, st.op.class == classOneShot
-	a.raft = st.raft
-	return (&attemptTransport{c: st.c}).roundTrip(req, a)
 }
 
 // do sends req (built by the generated layer against placeholderServer) to
@@ -228,18 +219,50 @@ func (st *call) readResult(ctx context.Context, method string, resp *http.Respon
 // releases st when done with it. Keys calls use it to decode as the answer
 // arrives, watches to wait on it.
 func (c *httpClusterClient) send(ctx context.Context, req *http.Request, op operation) (*http.Response, *call, error) {
-	if ctx == nil {
-		return nil, nil, errNilContext
+	st, err := c.takeCall(ctx)
+	if err != nil {
+		return nil, nil, err
 	}
+	return c.sendCall(st, req, op)
+}
+
+// takeCall takes a call object for a call with the caller's ctx. A request
+// built with its context (st.ctxFor) is sent without another copy.
+func (c *httpClusterClient) takeCall(ctx context.Context) (*call, error) {
+	if ctx == nil {
+		return nil, errNilContext
+	}
+	st := callPool.Get().(*call)
+	st.c, st.ctx = c, ctx
+	if st.actx == nil {
+		st.actx = newAttemptCtx()
+	}
+	st.actx.begin(ctx)
+	return st, nil
+}
+
+// ctxFor is the context to build a request of op with: the call's attempt
+// context, but a watch's own (its body outlives the call).
+func (st *call) ctxFor(class opClass) context.Context {
+	if class == classWatch {
+		return st.ctx
+	}
+	return st.actx
+}
+
+// sendCall is send with a call object taken by takeCall; on error, st is
+// released.
+func (c *httpClusterClient) sendCall(st *call, req *http.Request, op operation) (*http.Response, *call, error) {
+	ctx := st.ctx
 	eps, names, pin := c.snapshotNames()
 	if op.member != nil {
 		eps, names, pin = []*url.URL{op.member}, []string{op.member.String()}, 0
 	}
 	if len(eps) == 0 {
+		st.release()
 		return nil, nil, ErrNoEndpoints
 	}
-	st := callPool.Get().(*call)
-	*st = call{c: c, ctx: ctx, op: op, eps: eps, names: names, cur: pin, path: req.URL.Path, raw: req.URL.RawPath, rc: st.rc}
+	*st = call{c: c, ctx: ctx, op: op, eps: eps, names: names, cur: pin, path: req.URL.Path, raw: req.URL.RawPath, rc: st.rc, actx: st.actx}
 	if op.member == nil {
 		// Start at the pinned member, or past it while it is down.
 		st.cur = c.health.pick(names, pin)
@@ -250,8 +273,8 @@ func (c *httpClusterClient) send(ctx context.Context, req *http.Request, op oper
 	if op.member != nil {
 		st.rc.RetryMax = 0
 	}
-	if req.Context() != ctx {
-		req = req.WithContext(ctx)
+	if rctx := st.ctxFor(op.class); req.Context() != rctx {
+		req = req.WithContext(rctx)
 	}
 	// The request is the caller's own, not sent yet: the first attempt may
 	// point its URL at the endpoint in place.
@@ -270,6 +293,7 @@ func (c *httpClusterClient) send(ctx context.Context, req *http.Request, op oper
 	} else {
 		var err error
 		if rreq, err = retryablehttp.FromRequest(req); err != nil {
+			st.release()
 			return nil, nil, fmt.Errorf("client: %s: %w", st.opName(), err)
 		}
 	}
@@ -278,9 +302,11 @@ func (c *httpClusterClient) send(ctx context.Context, req *http.Request, op oper
 		if resp != nil {
 			resp.Body.Close()
 		}
+		st.release()
 		return nil, nil, ctx.Err()
 	}
 	if err != nil {
+		st.release()
 		if op.member != nil {
 			// One member was asked: its own error is the answer.
 			var ce *ClusterError
@@ -301,14 +327,19 @@ func (st *call) endpoint() string { return st.names[st.cur] }
 // callPool keeps the state of finished calls for the next ones.
 var callPool = sync.Pool{New: func() any { return newCall() }}
 
-// release gives st back for another call once nothing uses it any more. A
-// one-shot write's state is left to the collector: the transport may still
-// report on it (WroteRequest) after the call returned.
+// release gives st back for another call once nothing uses it any more,
+// with its attempt context if nothing has ended it. A one-shot write's
+// state is left to the collector: the transport may still report on it
+// (WroteRequest) after the call returned.
 func (st *call) release() {
+	actx := st.actx
+	if !actx.end() {
+		actx = nil
+	}
 	if st.op.class == classOneShot {
 		return
 	}
-	*st = call{rc: st.rc}
+	*st = call{rc: st.rc, actx: actx}
 	callPool.Put(st)
 }
 
@@ -342,7 +373,8 @@ func (st *call) targetURL(u *url.URL) {
 }
 
 // checkRetry applies the policy table above to one attempt's outcome.
-func (st *call) checkRetry(ctx context.Context, resp *http.Response, err error) (bool, error) {
+func (st *call) checkRetry(_ context.Context, resp *http.Response, err error) (bool, error) {
+	ctx := st.ctx
 	st.tries++
 	if ctx.Err() != nil {
 		return false, ctx.Err()
