@@ -4,7 +4,7 @@
 SHELL     := /bin/bash
 GO        ?= go
 # Packages of the library module (the root) and of the test module (tests/).
-ROOT_PKGS := ./client/... ./api/... ./generated/... ./v3keys/... ./examples/...
+ROOT_PKGS := ./client/... ./api/... ./generated/... ./internal/... ./v3keys/... ./examples/...
 TEST_TIMEOUT ?= 20m
 # cmd/goetcdctl is a module of its own whose go.mod requires the library by
 # a published version (no replace, so `go install ...@latest` works). Here it
