@@ -65,7 +65,7 @@ func TestDriftTestsCatchNewSpecFields(t *testing.T) {
 	for _, f := range []string{"go.mod", "go.sum", "oapi-codegen.yaml", "openapi.yaml", "tools/go.mod", "tools/go.sum"} {
 		copyFile(t, filepath.Join(root, f), filepath.Join(dir, f))
 	}
-	for _, d := range []string{"api", "client", "generated"} {
+	for _, d := range []string{"api", "client", "generated", "internal"} {
 		copyTree(t, filepath.Join(root, d), filepath.Join(dir, d))
 	}
 
