@@ -53,7 +53,8 @@ check-generated:
 
 ## mod-check: fail when the root go.mod requires a module that no package of
 ## the library (or its tests) imports, or when a program importing only
-## client/ gets the code generator or its YAML libraries in its module graph.
+## client/ (or only v3keys/) has a module of the code generator (its run-time
+## library included), testify or a YAML module in its module graph.
 mod-check:
 	@cd tests && $(GO) run ./cmd/modcheck -root ..
 
