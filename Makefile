@@ -33,13 +33,14 @@ CODEGEN := oapi-codegen.yaml:openapi.yaml v3keys/oapi-codegen.yaml:v3keys/openap
 ## generate: rebuild generated/ and v3keys/internal/v3gen/ from their specs
 ## with the pinned oapi-codegen.
 generate:
-	@set -e; for pair in $(CODEGEN); do \
+	@set -e; sh internal/genruntime/templates.sh .gen/templates; for pair in $(CODEGEN); do \
 		$(OAPI_CODEGEN) -config $${pair%%:*} $${pair#*:}; \
 	done
 
 ## check-generated: fail when the generated code is not what its spec makes now.
 check-generated:
 	@tmp=$$(mktemp -d) && trap 'rm -rf $$tmp' EXIT && \
+	sh internal/genruntime/templates.sh .gen/templates && \
 	for pair in $(CODEGEN); do \
 		cfg=$${pair%%:*}; spec=$${pair#*:}; \
 		out=$$(sed -n 's#^output: ##p' $$cfg); \

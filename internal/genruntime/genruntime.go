@@ -4,8 +4,8 @@
 // form bodies.
 //
 // The generator's templates call these under the names of its own run-time
-// library; the pair in templates/ is the pinned generator's templates with
-// that package's name replaced by this one. Keeping these helpers in the
+// library; templates.sh makes them from the pinned generator's templates,
+// replacing that package's name by this one. Keeping these helpers in the
 // library (standard library only) means that a program importing the client
 // builds no code of the generator's run-time library and has none of its
 // modules (nor their test dependencies) in its module graph.
