@@ -4,7 +4,7 @@
 SHELL     := /bin/bash
 GO        ?= go
 # Packages of the library module (the root) and of the test module (tests/).
-ROOT_PKGS := ./client/... ./api/... ./generated/... ./v3keys/... ./examples/...
+ROOT_PKGS := ./client/... ./api/... ./generated/... ./internal/... ./v3keys/... ./examples/...
 TEST_TIMEOUT ?= 20m
 # cmd/goetcdctl is a module of its own whose go.mod requires the library by
 # a published version (no replace, so `go install ...@latest` works). Here it
@@ -33,13 +33,14 @@ CODEGEN := oapi-codegen.yaml:openapi.yaml v3keys/oapi-codegen.yaml:v3keys/openap
 ## generate: rebuild generated/ and v3keys/internal/v3gen/ from their specs
 ## with the pinned oapi-codegen.
 generate:
-	@set -e; for pair in $(CODEGEN); do \
+	@set -e; sh internal/genruntime/templates.sh .gen/templates; for pair in $(CODEGEN); do \
 		$(OAPI_CODEGEN) -config $${pair%%:*} $${pair#*:}; \
 	done
 
 ## check-generated: fail when the generated code is not what its spec makes now.
 check-generated:
 	@tmp=$$(mktemp -d) && trap 'rm -rf $$tmp' EXIT && \
+	sh internal/genruntime/templates.sh .gen/templates && \
 	for pair in $(CODEGEN); do \
 		cfg=$${pair%%:*}; spec=$${pair#*:}; \
 		out=$$(sed -n 's#^output: ##p' $$cfg); \
@@ -53,7 +54,8 @@ check-generated:
 
 ## mod-check: fail when the root go.mod requires a module that no package of
 ## the library (or its tests) imports, or when a program importing only
-## client/ gets the code generator or its YAML libraries in its module graph.
+## client/ (or only v3keys/) has a module of the code generator (its run-time
+## library included), testify or a YAML module in its module graph.
 mod-check:
 	@cd tests && $(GO) run ./cmd/modcheck -root ..
 

@@ -14,7 +14,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/oapi-codegen/runtime"
+	"github.com/meycoin/goetcd/internal/genruntime"
 )
 
 // Defines values for KeyEventAction.
@@ -2610,7 +2610,7 @@ func NewGetHealthRequest(server string, params *GetHealthParams) (*http.Request,
 
 		if params.Serializable != nil {
 
-			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "serializable", *params.Serializable, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "boolean", Format: ""}); err != nil {
+			if queryFrag, err := genruntime.StyleParamWithOptions("form", true, "serializable", *params.Serializable, genruntime.StyleParamOptions{ParamLocation: genruntime.ParamLocationQuery, Type: "boolean", Format: ""}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {
@@ -2622,7 +2622,7 @@ func NewGetHealthRequest(server string, params *GetHealthParams) (*http.Request,
 
 		if params.Exclude != nil {
 
-			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "exclude", *params.Exclude, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "array", Format: ""}); err != nil {
+			if queryFrag, err := genruntime.StyleParamWithOptions("form", true, "exclude", *params.Exclude, genruntime.StyleParamOptions{ParamLocation: genruntime.ParamLocationQuery, Type: "array", Format: ""}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {
@@ -2760,7 +2760,7 @@ func NewDeleteRoleRequest(server string, role string) (*http.Request, error) {
 
 	var pathParam0 string
 
-	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "role", role, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	pathParam0, err = genruntime.StyleParamWithOptions("simple", false, "role", role, genruntime.StyleParamOptions{ParamLocation: genruntime.ParamLocationPath, Type: "string", Format: ""})
 	if err != nil {
 		return nil, err
 	}
@@ -2794,7 +2794,7 @@ func NewGetRoleRequest(server string, role string) (*http.Request, error) {
 
 	var pathParam0 string
 
-	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "role", role, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	pathParam0, err = genruntime.StyleParamWithOptions("simple", false, "role", role, genruntime.StyleParamOptions{ParamLocation: genruntime.ParamLocationPath, Type: "string", Format: ""})
 	if err != nil {
 		return nil, err
 	}
@@ -2839,7 +2839,7 @@ func NewSetRoleRequestWithBody(server string, role string, contentType string, b
 
 	var pathParam0 string
 
-	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "role", role, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	pathParam0, err = genruntime.StyleParamWithOptions("simple", false, "role", role, genruntime.StyleParamOptions{ParamLocation: genruntime.ParamLocationPath, Type: "string", Format: ""})
 	if err != nil {
 		return nil, err
 	}
@@ -2902,7 +2902,7 @@ func NewDeleteUserRequest(server string, user string) (*http.Request, error) {
 
 	var pathParam0 string
 
-	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "user", user, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	pathParam0, err = genruntime.StyleParamWithOptions("simple", false, "user", user, genruntime.StyleParamOptions{ParamLocation: genruntime.ParamLocationPath, Type: "string", Format: ""})
 	if err != nil {
 		return nil, err
 	}
@@ -2936,7 +2936,7 @@ func NewGetUserRequest(server string, user string) (*http.Request, error) {
 
 	var pathParam0 string
 
-	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "user", user, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	pathParam0, err = genruntime.StyleParamWithOptions("simple", false, "user", user, genruntime.StyleParamOptions{ParamLocation: genruntime.ParamLocationPath, Type: "string", Format: ""})
 	if err != nil {
 		return nil, err
 	}
@@ -2981,7 +2981,7 @@ func NewSetUserRequestWithBody(server string, user string, contentType string, b
 
 	var pathParam0 string
 
-	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "user", user, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	pathParam0, err = genruntime.StyleParamWithOptions("simple", false, "user", user, genruntime.StyleParamOptions{ParamLocation: genruntime.ParamLocationPath, Type: "string", Format: ""})
 	if err != nil {
 		return nil, err
 	}
@@ -3041,7 +3041,7 @@ func NewGetKeysRootRequest(server string, params *GetKeysRootParams) (*http.Requ
 
 		if params.Recursive != nil {
 
-			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "recursive", *params.Recursive, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "boolean", Format: ""}); err != nil {
+			if queryFrag, err := genruntime.StyleParamWithOptions("form", true, "recursive", *params.Recursive, genruntime.StyleParamOptions{ParamLocation: genruntime.ParamLocationQuery, Type: "boolean", Format: ""}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {
@@ -3053,7 +3053,7 @@ func NewGetKeysRootRequest(server string, params *GetKeysRootParams) (*http.Requ
 
 		if params.Sorted != nil {
 
-			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "sorted", *params.Sorted, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "boolean", Format: ""}); err != nil {
+			if queryFrag, err := genruntime.StyleParamWithOptions("form", true, "sorted", *params.Sorted, genruntime.StyleParamOptions{ParamLocation: genruntime.ParamLocationQuery, Type: "boolean", Format: ""}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {
@@ -3065,7 +3065,7 @@ func NewGetKeysRootRequest(server string, params *GetKeysRootParams) (*http.Requ
 
 		if params.Quorum != nil {
 
-			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "quorum", *params.Quorum, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "boolean", Format: ""}); err != nil {
+			if queryFrag, err := genruntime.StyleParamWithOptions("form", true, "quorum", *params.Quorum, genruntime.StyleParamOptions{ParamLocation: genruntime.ParamLocationQuery, Type: "boolean", Format: ""}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {
@@ -3077,7 +3077,7 @@ func NewGetKeysRootRequest(server string, params *GetKeysRootParams) (*http.Requ
 
 		if params.Wait != nil {
 
-			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "wait", *params.Wait, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "boolean", Format: ""}); err != nil {
+			if queryFrag, err := genruntime.StyleParamWithOptions("form", true, "wait", *params.Wait, genruntime.StyleParamOptions{ParamLocation: genruntime.ParamLocationQuery, Type: "boolean", Format: ""}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {
@@ -3089,7 +3089,7 @@ func NewGetKeysRootRequest(server string, params *GetKeysRootParams) (*http.Requ
 
 		if params.WaitIndex != nil {
 
-			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "waitIndex", *params.WaitIndex, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "uint64"}); err != nil {
+			if queryFrag, err := genruntime.StyleParamWithOptions("form", true, "waitIndex", *params.WaitIndex, genruntime.StyleParamOptions{ParamLocation: genruntime.ParamLocationQuery, Type: "integer", Format: "uint64"}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {
@@ -3101,7 +3101,7 @@ func NewGetKeysRootRequest(server string, params *GetKeysRootParams) (*http.Requ
 
 		if params.Stream != nil {
 
-			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "stream", *params.Stream, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "boolean", Format: ""}); err != nil {
+			if queryFrag, err := genruntime.StyleParamWithOptions("form", true, "stream", *params.Stream, genruntime.StyleParamOptions{ParamLocation: genruntime.ParamLocationQuery, Type: "boolean", Format: ""}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {
@@ -3155,7 +3155,7 @@ func NewHeadKeysRootRequest(server string, params *HeadKeysRootParams) (*http.Re
 
 		if params.Recursive != nil {
 
-			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "recursive", *params.Recursive, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "boolean", Format: ""}); err != nil {
+			if queryFrag, err := genruntime.StyleParamWithOptions("form", true, "recursive", *params.Recursive, genruntime.StyleParamOptions{ParamLocation: genruntime.ParamLocationQuery, Type: "boolean", Format: ""}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {
@@ -3167,7 +3167,7 @@ func NewHeadKeysRootRequest(server string, params *HeadKeysRootParams) (*http.Re
 
 		if params.Sorted != nil {
 
-			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "sorted", *params.Sorted, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "boolean", Format: ""}); err != nil {
+			if queryFrag, err := genruntime.StyleParamWithOptions("form", true, "sorted", *params.Sorted, genruntime.StyleParamOptions{ParamLocation: genruntime.ParamLocationQuery, Type: "boolean", Format: ""}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {
@@ -3179,7 +3179,7 @@ func NewHeadKeysRootRequest(server string, params *HeadKeysRootParams) (*http.Re
 
 		if params.Quorum != nil {
 
-			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "quorum", *params.Quorum, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "boolean", Format: ""}); err != nil {
+			if queryFrag, err := genruntime.StyleParamWithOptions("form", true, "quorum", *params.Quorum, genruntime.StyleParamOptions{ParamLocation: genruntime.ParamLocationQuery, Type: "boolean", Format: ""}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {
@@ -3191,7 +3191,7 @@ func NewHeadKeysRootRequest(server string, params *HeadKeysRootParams) (*http.Re
 
 		if params.Wait != nil {
 
-			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "wait", *params.Wait, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "boolean", Format: ""}); err != nil {
+			if queryFrag, err := genruntime.StyleParamWithOptions("form", true, "wait", *params.Wait, genruntime.StyleParamOptions{ParamLocation: genruntime.ParamLocationQuery, Type: "boolean", Format: ""}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {
@@ -3203,7 +3203,7 @@ func NewHeadKeysRootRequest(server string, params *HeadKeysRootParams) (*http.Re
 
 		if params.WaitIndex != nil {
 
-			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "waitIndex", *params.WaitIndex, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "uint64"}); err != nil {
+			if queryFrag, err := genruntime.StyleParamWithOptions("form", true, "waitIndex", *params.WaitIndex, genruntime.StyleParamOptions{ParamLocation: genruntime.ParamLocationQuery, Type: "integer", Format: "uint64"}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {
@@ -3215,7 +3215,7 @@ func NewHeadKeysRootRequest(server string, params *HeadKeysRootParams) (*http.Re
 
 		if params.Stream != nil {
 
-			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "stream", *params.Stream, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "boolean", Format: ""}); err != nil {
+			if queryFrag, err := genruntime.StyleParamWithOptions("form", true, "stream", *params.Stream, genruntime.StyleParamOptions{ParamLocation: genruntime.ParamLocationQuery, Type: "boolean", Format: ""}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {
@@ -3242,7 +3242,7 @@ func NewHeadKeysRootRequest(server string, params *HeadKeysRootParams) (*http.Re
 // NewCreateInOrderKeysRootRequestWithFormdataBody calls the generic CreateInOrderKeysRoot builder with application/x-www-form-urlencoded body
 func NewCreateInOrderKeysRootRequestWithFormdataBody(server string, body CreateInOrderKeysRootFormdataRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
-	bodyStr, err := runtime.MarshalForm(body, nil)
+	bodyStr, err := genruntime.MarshalForm(body, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -3285,7 +3285,7 @@ func NewDeleteKeyRequest(server string, key Key, params *DeleteKeyParams) (*http
 
 	var pathParam0 string
 
-	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "key", key, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	pathParam0, err = genruntime.StyleParamWithOptions("simple", false, "key", key, genruntime.StyleParamOptions{ParamLocation: genruntime.ParamLocationPath, Type: "string", Format: ""})
 	if err != nil {
 		return nil, err
 	}
@@ -3316,7 +3316,7 @@ func NewDeleteKeyRequest(server string, key Key, params *DeleteKeyParams) (*http
 
 		if params.Recursive != nil {
 
-			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "recursive", *params.Recursive, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "boolean", Format: ""}); err != nil {
+			if queryFrag, err := genruntime.StyleParamWithOptions("form", true, "recursive", *params.Recursive, genruntime.StyleParamOptions{ParamLocation: genruntime.ParamLocationQuery, Type: "boolean", Format: ""}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {
@@ -3328,7 +3328,7 @@ func NewDeleteKeyRequest(server string, key Key, params *DeleteKeyParams) (*http
 
 		if params.Dir != nil {
 
-			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "dir", *params.Dir, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "boolean", Format: ""}); err != nil {
+			if queryFrag, err := genruntime.StyleParamWithOptions("form", true, "dir", *params.Dir, genruntime.StyleParamOptions{ParamLocation: genruntime.ParamLocationQuery, Type: "boolean", Format: ""}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {
@@ -3340,7 +3340,7 @@ func NewDeleteKeyRequest(server string, key Key, params *DeleteKeyParams) (*http
 
 		if params.PrevValue != nil {
 
-			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "prevValue", *params.PrevValue, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			if queryFrag, err := genruntime.StyleParamWithOptions("form", true, "prevValue", *params.PrevValue, genruntime.StyleParamOptions{ParamLocation: genruntime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {
@@ -3352,7 +3352,7 @@ func NewDeleteKeyRequest(server string, key Key, params *DeleteKeyParams) (*http
 
 		if params.PrevIndex != nil {
 
-			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "prevIndex", *params.PrevIndex, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "uint64"}); err != nil {
+			if queryFrag, err := genruntime.StyleParamWithOptions("form", true, "prevIndex", *params.PrevIndex, genruntime.StyleParamOptions{ParamLocation: genruntime.ParamLocationQuery, Type: "integer", Format: "uint64"}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {
@@ -3382,7 +3382,7 @@ func NewGetKeyRequest(server string, key Key, params *GetKeyParams) (*http.Reque
 
 	var pathParam0 string
 
-	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "key", key, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	pathParam0, err = genruntime.StyleParamWithOptions("simple", false, "key", key, genruntime.StyleParamOptions{ParamLocation: genruntime.ParamLocationPath, Type: "string", Format: ""})
 	if err != nil {
 		return nil, err
 	}
@@ -3413,7 +3413,7 @@ func NewGetKeyRequest(server string, key Key, params *GetKeyParams) (*http.Reque
 
 		if params.Recursive != nil {
 
-			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "recursive", *params.Recursive, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "boolean", Format: ""}); err != nil {
+			if queryFrag, err := genruntime.StyleParamWithOptions("form", true, "recursive", *params.Recursive, genruntime.StyleParamOptions{ParamLocation: genruntime.ParamLocationQuery, Type: "boolean", Format: ""}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {
@@ -3425,7 +3425,7 @@ func NewGetKeyRequest(server string, key Key, params *GetKeyParams) (*http.Reque
 
 		if params.Sorted != nil {
 
-			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "sorted", *params.Sorted, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "boolean", Format: ""}); err != nil {
+			if queryFrag, err := genruntime.StyleParamWithOptions("form", true, "sorted", *params.Sorted, genruntime.StyleParamOptions{ParamLocation: genruntime.ParamLocationQuery, Type: "boolean", Format: ""}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {
@@ -3437,7 +3437,7 @@ func NewGetKeyRequest(server string, key Key, params *GetKeyParams) (*http.Reque
 
 		if params.Quorum != nil {
 
-			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "quorum", *params.Quorum, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "boolean", Format: ""}); err != nil {
+			if queryFrag, err := genruntime.StyleParamWithOptions("form", true, "quorum", *params.Quorum, genruntime.StyleParamOptions{ParamLocation: genruntime.ParamLocationQuery, Type: "boolean", Format: ""}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {
@@ -3449,7 +3449,7 @@ func NewGetKeyRequest(server string, key Key, params *GetKeyParams) (*http.Reque
 
 		if params.Wait != nil {
 
-			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "wait", *params.Wait, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "boolean", Format: ""}); err != nil {
+			if queryFrag, err := genruntime.StyleParamWithOptions("form", true, "wait", *params.Wait, genruntime.StyleParamOptions{ParamLocation: genruntime.ParamLocationQuery, Type: "boolean", Format: ""}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {
@@ -3461,7 +3461,7 @@ func NewGetKeyRequest(server string, key Key, params *GetKeyParams) (*http.Reque
 
 		if params.WaitIndex != nil {
 
-			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "waitIndex", *params.WaitIndex, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "uint64"}); err != nil {
+			if queryFrag, err := genruntime.StyleParamWithOptions("form", true, "waitIndex", *params.WaitIndex, genruntime.StyleParamOptions{ParamLocation: genruntime.ParamLocationQuery, Type: "integer", Format: "uint64"}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {
@@ -3473,7 +3473,7 @@ func NewGetKeyRequest(server string, key Key, params *GetKeyParams) (*http.Reque
 
 		if params.Stream != nil {
 
-			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "stream", *params.Stream, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "boolean", Format: ""}); err != nil {
+			if queryFrag, err := genruntime.StyleParamWithOptions("form", true, "stream", *params.Stream, genruntime.StyleParamOptions{ParamLocation: genruntime.ParamLocationQuery, Type: "boolean", Format: ""}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {
@@ -3503,7 +3503,7 @@ func NewHeadKeyRequest(server string, key Key, params *HeadKeyParams) (*http.Req
 
 	var pathParam0 string
 
-	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "key", key, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	pathParam0, err = genruntime.StyleParamWithOptions("simple", false, "key", key, genruntime.StyleParamOptions{ParamLocation: genruntime.ParamLocationPath, Type: "string", Format: ""})
 	if err != nil {
 		return nil, err
 	}
@@ -3534,7 +3534,7 @@ func NewHeadKeyRequest(server string, key Key, params *HeadKeyParams) (*http.Req
 
 		if params.Recursive != nil {
 
-			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "recursive", *params.Recursive, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "boolean", Format: ""}); err != nil {
+			if queryFrag, err := genruntime.StyleParamWithOptions("form", true, "recursive", *params.Recursive, genruntime.StyleParamOptions{ParamLocation: genruntime.ParamLocationQuery, Type: "boolean", Format: ""}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {
@@ -3546,7 +3546,7 @@ func NewHeadKeyRequest(server string, key Key, params *HeadKeyParams) (*http.Req
 
 		if params.Sorted != nil {
 
-			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "sorted", *params.Sorted, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "boolean", Format: ""}); err != nil {
+			if queryFrag, err := genruntime.StyleParamWithOptions("form", true, "sorted", *params.Sorted, genruntime.StyleParamOptions{ParamLocation: genruntime.ParamLocationQuery, Type: "boolean", Format: ""}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {
@@ -3558,7 +3558,7 @@ func NewHeadKeyRequest(server string, key Key, params *HeadKeyParams) (*http.Req
 
 		if params.Quorum != nil {
 
-			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "quorum", *params.Quorum, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "boolean", Format: ""}); err != nil {
+			if queryFrag, err := genruntime.StyleParamWithOptions("form", true, "quorum", *params.Quorum, genruntime.StyleParamOptions{ParamLocation: genruntime.ParamLocationQuery, Type: "boolean", Format: ""}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {
@@ -3570,7 +3570,7 @@ func NewHeadKeyRequest(server string, key Key, params *HeadKeyParams) (*http.Req
 
 		if params.Wait != nil {
 
-			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "wait", *params.Wait, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "boolean", Format: ""}); err != nil {
+			if queryFrag, err := genruntime.StyleParamWithOptions("form", true, "wait", *params.Wait, genruntime.StyleParamOptions{ParamLocation: genruntime.ParamLocationQuery, Type: "boolean", Format: ""}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {
@@ -3582,7 +3582,7 @@ func NewHeadKeyRequest(server string, key Key, params *HeadKeyParams) (*http.Req
 
 		if params.WaitIndex != nil {
 
-			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "waitIndex", *params.WaitIndex, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "uint64"}); err != nil {
+			if queryFrag, err := genruntime.StyleParamWithOptions("form", true, "waitIndex", *params.WaitIndex, genruntime.StyleParamOptions{ParamLocation: genruntime.ParamLocationQuery, Type: "integer", Format: "uint64"}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {
@@ -3594,7 +3594,7 @@ func NewHeadKeyRequest(server string, key Key, params *HeadKeyParams) (*http.Req
 
 		if params.Stream != nil {
 
-			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "stream", *params.Stream, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "boolean", Format: ""}); err != nil {
+			if queryFrag, err := genruntime.StyleParamWithOptions("form", true, "stream", *params.Stream, genruntime.StyleParamOptions{ParamLocation: genruntime.ParamLocationQuery, Type: "boolean", Format: ""}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {
@@ -3621,7 +3621,7 @@ func NewHeadKeyRequest(server string, key Key, params *HeadKeyParams) (*http.Req
 // NewCreateInOrderKeyRequestWithFormdataBody calls the generic CreateInOrderKey builder with application/x-www-form-urlencoded body
 func NewCreateInOrderKeyRequestWithFormdataBody(server string, key Key, body CreateInOrderKeyFormdataRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
-	bodyStr, err := runtime.MarshalForm(body, nil)
+	bodyStr, err := genruntime.MarshalForm(body, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -3635,7 +3635,7 @@ func NewCreateInOrderKeyRequestWithBody(server string, key Key, contentType stri
 
 	var pathParam0 string
 
-	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "key", key, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	pathParam0, err = genruntime.StyleParamWithOptions("simple", false, "key", key, genruntime.StyleParamOptions{ParamLocation: genruntime.ParamLocationPath, Type: "string", Format: ""})
 	if err != nil {
 		return nil, err
 	}
@@ -3668,7 +3668,7 @@ func NewCreateInOrderKeyRequestWithBody(server string, key Key, contentType stri
 // NewSetKeyRequestWithFormdataBody calls the generic SetKey builder with application/x-www-form-urlencoded body
 func NewSetKeyRequestWithFormdataBody(server string, key Key, body SetKeyFormdataRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
-	bodyStr, err := runtime.MarshalForm(body, nil)
+	bodyStr, err := genruntime.MarshalForm(body, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -3682,7 +3682,7 @@ func NewSetKeyRequestWithBody(server string, key Key, contentType string, body i
 
 	var pathParam0 string
 
-	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "key", key, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	pathParam0, err = genruntime.StyleParamWithOptions("simple", false, "key", key, genruntime.StyleParamOptions{ParamLocation: genruntime.ParamLocationPath, Type: "string", Format: ""})
 	if err != nil {
 		return nil, err
 	}
@@ -3866,7 +3866,7 @@ func NewDeleteMemberRequest(server string, memberId string) (*http.Request, erro
 
 	var pathParam0 string
 
-	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "memberId", memberId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	pathParam0, err = genruntime.StyleParamWithOptions("simple", false, "memberId", memberId, genruntime.StyleParamOptions{ParamLocation: genruntime.ParamLocationPath, Type: "string", Format: ""})
 	if err != nil {
 		return nil, err
 	}
@@ -3911,7 +3911,7 @@ func NewUpdateMemberRequestWithBody(server string, memberId string, contentType 
 
 	var pathParam0 string
 
-	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "memberId", memberId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	pathParam0, err = genruntime.StyleParamWithOptions("simple", false, "memberId", memberId, genruntime.StyleParamOptions{ParamLocation: genruntime.ParamLocationPath, Type: "string", Format: ""})
 	if err != nil {
 		return nil, err
 	}
@@ -8471,14 +8471,14 @@ func ParseDisableAuthResponse(rsp *http.Response) (*DisableAuthResponse, error) 
 		var headers DisableAuthResponse200Headers
 		if values := rsp.Header.Values("Content-Length"); len(values) > 0 {
 			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Length", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "Content-Length", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
 				return nil, err
 			}
 			headers.ContentLength = &value
 		}
 		if values := rsp.Header.Values("X-Etcd-Cluster-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
 			headers.XEtcdClusterId = &value
@@ -8488,7 +8488,7 @@ func ParseDisableAuthResponse(rsp *http.Response) (*DisableAuthResponse, error) 
 		var headers DisableAuthResponse401Headers
 		if values := rsp.Header.Values("X-Etcd-Cluster-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
 			headers.XEtcdClusterId = &value
@@ -8498,7 +8498,7 @@ func ParseDisableAuthResponse(rsp *http.Response) (*DisableAuthResponse, error) 
 		var headers DisableAuthResponse409Headers
 		if values := rsp.Header.Values("X-Etcd-Cluster-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
 			headers.XEtcdClusterId = &value
@@ -8508,7 +8508,7 @@ func ParseDisableAuthResponse(rsp *http.Response) (*DisableAuthResponse, error) 
 		var headers DisableAuthResponse500Headers
 		if values := rsp.Header.Values("X-Etcd-Cluster-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
 			headers.XEtcdClusterId = &value
@@ -8554,7 +8554,7 @@ func ParseGetAuthStatusResponse(rsp *http.Response) (*GetAuthStatusResponse, err
 		var headers GetAuthStatusResponse200Headers
 		if values := rsp.Header.Values("X-Etcd-Cluster-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
 			headers.XEtcdClusterId = &value
@@ -8564,7 +8564,7 @@ func ParseGetAuthStatusResponse(rsp *http.Response) (*GetAuthStatusResponse, err
 		var headers GetAuthStatusResponse500Headers
 		if values := rsp.Header.Values("X-Etcd-Cluster-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
 			headers.XEtcdClusterId = &value
@@ -8620,14 +8620,14 @@ func ParseEnableAuthResponse(rsp *http.Response) (*EnableAuthResponse, error) {
 		var headers EnableAuthResponse200Headers
 		if values := rsp.Header.Values("Content-Length"); len(values) > 0 {
 			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Length", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "Content-Length", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
 				return nil, err
 			}
 			headers.ContentLength = &value
 		}
 		if values := rsp.Header.Values("X-Etcd-Cluster-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
 			headers.XEtcdClusterId = &value
@@ -8637,7 +8637,7 @@ func ParseEnableAuthResponse(rsp *http.Response) (*EnableAuthResponse, error) {
 		var headers EnableAuthResponse401Headers
 		if values := rsp.Header.Values("X-Etcd-Cluster-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
 			headers.XEtcdClusterId = &value
@@ -8647,7 +8647,7 @@ func ParseEnableAuthResponse(rsp *http.Response) (*EnableAuthResponse, error) {
 		var headers EnableAuthResponse409Headers
 		if values := rsp.Header.Values("X-Etcd-Cluster-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
 			headers.XEtcdClusterId = &value
@@ -8657,7 +8657,7 @@ func ParseEnableAuthResponse(rsp *http.Response) (*EnableAuthResponse, error) {
 		var headers EnableAuthResponse500Headers
 		if values := rsp.Header.Values("X-Etcd-Cluster-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
 			headers.XEtcdClusterId = &value
@@ -8710,7 +8710,7 @@ func ParseListRolesResponse(rsp *http.Response) (*ListRolesResponse, error) {
 		var headers ListRolesResponse200Headers
 		if values := rsp.Header.Values("X-Etcd-Cluster-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
 			headers.XEtcdClusterId = &value
@@ -8720,7 +8720,7 @@ func ParseListRolesResponse(rsp *http.Response) (*ListRolesResponse, error) {
 		var headers ListRolesResponse401Headers
 		if values := rsp.Header.Values("X-Etcd-Cluster-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
 			headers.XEtcdClusterId = &value
@@ -8730,7 +8730,7 @@ func ParseListRolesResponse(rsp *http.Response) (*ListRolesResponse, error) {
 		var headers ListRolesResponse500Headers
 		if values := rsp.Header.Values("X-Etcd-Cluster-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
 			headers.XEtcdClusterId = &value
@@ -8800,14 +8800,14 @@ func ParseDeleteRoleResponse(rsp *http.Response) (*DeleteRoleResponse, error) {
 		var headers DeleteRoleResponse200Headers
 		if values := rsp.Header.Values("Content-Length"); len(values) > 0 {
 			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Length", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "Content-Length", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
 				return nil, err
 			}
 			headers.ContentLength = &value
 		}
 		if values := rsp.Header.Values("X-Etcd-Cluster-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
 			headers.XEtcdClusterId = &value
@@ -8817,7 +8817,7 @@ func ParseDeleteRoleResponse(rsp *http.Response) (*DeleteRoleResponse, error) {
 		var headers DeleteRoleResponse400Headers
 		if values := rsp.Header.Values("X-Etcd-Cluster-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
 			headers.XEtcdClusterId = &value
@@ -8827,7 +8827,7 @@ func ParseDeleteRoleResponse(rsp *http.Response) (*DeleteRoleResponse, error) {
 		var headers DeleteRoleResponse401Headers
 		if values := rsp.Header.Values("X-Etcd-Cluster-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
 			headers.XEtcdClusterId = &value
@@ -8837,7 +8837,7 @@ func ParseDeleteRoleResponse(rsp *http.Response) (*DeleteRoleResponse, error) {
 		var headers DeleteRoleResponse403Headers
 		if values := rsp.Header.Values("X-Etcd-Cluster-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
 			headers.XEtcdClusterId = &value
@@ -8847,7 +8847,7 @@ func ParseDeleteRoleResponse(rsp *http.Response) (*DeleteRoleResponse, error) {
 		var headers DeleteRoleResponse404Headers
 		if values := rsp.Header.Values("X-Etcd-Cluster-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
 			headers.XEtcdClusterId = &value
@@ -8857,7 +8857,7 @@ func ParseDeleteRoleResponse(rsp *http.Response) (*DeleteRoleResponse, error) {
 		var headers DeleteRoleResponse500Headers
 		if values := rsp.Header.Values("X-Etcd-Cluster-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
 			headers.XEtcdClusterId = &value
@@ -8924,7 +8924,7 @@ func ParseGetRoleResponse(rsp *http.Response) (*GetRoleResponse, error) {
 		var headers GetRoleResponse200Headers
 		if values := rsp.Header.Values("X-Etcd-Cluster-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
 			headers.XEtcdClusterId = &value
@@ -8934,7 +8934,7 @@ func ParseGetRoleResponse(rsp *http.Response) (*GetRoleResponse, error) {
 		var headers GetRoleResponse400Headers
 		if values := rsp.Header.Values("X-Etcd-Cluster-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
 			headers.XEtcdClusterId = &value
@@ -8944,7 +8944,7 @@ func ParseGetRoleResponse(rsp *http.Response) (*GetRoleResponse, error) {
 		var headers GetRoleResponse401Headers
 		if values := rsp.Header.Values("X-Etcd-Cluster-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
 			headers.XEtcdClusterId = &value
@@ -8954,7 +8954,7 @@ func ParseGetRoleResponse(rsp *http.Response) (*GetRoleResponse, error) {
 		var headers GetRoleResponse404Headers
 		if values := rsp.Header.Values("X-Etcd-Cluster-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
 			headers.XEtcdClusterId = &value
@@ -8964,7 +8964,7 @@ func ParseGetRoleResponse(rsp *http.Response) (*GetRoleResponse, error) {
 		var headers GetRoleResponse500Headers
 		if values := rsp.Header.Values("X-Etcd-Cluster-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
 			headers.XEtcdClusterId = &value
@@ -9052,7 +9052,7 @@ func ParseSetRoleResponse(rsp *http.Response) (*SetRoleResponse, error) {
 		var headers SetRoleResponse200Headers
 		if values := rsp.Header.Values("X-Etcd-Cluster-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
 			headers.XEtcdClusterId = &value
@@ -9062,7 +9062,7 @@ func ParseSetRoleResponse(rsp *http.Response) (*SetRoleResponse, error) {
 		var headers SetRoleResponse201Headers
 		if values := rsp.Header.Values("X-Etcd-Cluster-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
 			headers.XEtcdClusterId = &value
@@ -9072,7 +9072,7 @@ func ParseSetRoleResponse(rsp *http.Response) (*SetRoleResponse, error) {
 		var headers SetRoleResponse400Headers
 		if values := rsp.Header.Values("X-Etcd-Cluster-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
 			headers.XEtcdClusterId = &value
@@ -9082,7 +9082,7 @@ func ParseSetRoleResponse(rsp *http.Response) (*SetRoleResponse, error) {
 		var headers SetRoleResponse401Headers
 		if values := rsp.Header.Values("X-Etcd-Cluster-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
 			headers.XEtcdClusterId = &value
@@ -9092,7 +9092,7 @@ func ParseSetRoleResponse(rsp *http.Response) (*SetRoleResponse, error) {
 		var headers SetRoleResponse403Headers
 		if values := rsp.Header.Values("X-Etcd-Cluster-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
 			headers.XEtcdClusterId = &value
@@ -9102,7 +9102,7 @@ func ParseSetRoleResponse(rsp *http.Response) (*SetRoleResponse, error) {
 		var headers SetRoleResponse404Headers
 		if values := rsp.Header.Values("X-Etcd-Cluster-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
 			headers.XEtcdClusterId = &value
@@ -9112,7 +9112,7 @@ func ParseSetRoleResponse(rsp *http.Response) (*SetRoleResponse, error) {
 		var headers SetRoleResponse409Headers
 		if values := rsp.Header.Values("X-Etcd-Cluster-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
 			headers.XEtcdClusterId = &value
@@ -9122,7 +9122,7 @@ func ParseSetRoleResponse(rsp *http.Response) (*SetRoleResponse, error) {
 		var headers SetRoleResponse500Headers
 		if values := rsp.Header.Values("X-Etcd-Cluster-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
 			headers.XEtcdClusterId = &value
@@ -9175,7 +9175,7 @@ func ParseListUsersResponse(rsp *http.Response) (*ListUsersResponse, error) {
 		var headers ListUsersResponse200Headers
 		if values := rsp.Header.Values("X-Etcd-Cluster-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
 			headers.XEtcdClusterId = &value
@@ -9185,7 +9185,7 @@ func ParseListUsersResponse(rsp *http.Response) (*ListUsersResponse, error) {
 		var headers ListUsersResponse401Headers
 		if values := rsp.Header.Values("X-Etcd-Cluster-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
 			headers.XEtcdClusterId = &value
@@ -9195,7 +9195,7 @@ func ParseListUsersResponse(rsp *http.Response) (*ListUsersResponse, error) {
 		var headers ListUsersResponse500Headers
 		if values := rsp.Header.Values("X-Etcd-Cluster-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
 			headers.XEtcdClusterId = &value
@@ -9265,14 +9265,14 @@ func ParseDeleteUserResponse(rsp *http.Response) (*DeleteUserResponse, error) {
 		var headers DeleteUserResponse200Headers
 		if values := rsp.Header.Values("Content-Length"); len(values) > 0 {
 			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Length", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "Content-Length", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
 				return nil, err
 			}
 			headers.ContentLength = &value
 		}
 		if values := rsp.Header.Values("X-Etcd-Cluster-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
 			headers.XEtcdClusterId = &value
@@ -9282,7 +9282,7 @@ func ParseDeleteUserResponse(rsp *http.Response) (*DeleteUserResponse, error) {
 		var headers DeleteUserResponse400Headers
 		if values := rsp.Header.Values("X-Etcd-Cluster-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
 			headers.XEtcdClusterId = &value
@@ -9292,7 +9292,7 @@ func ParseDeleteUserResponse(rsp *http.Response) (*DeleteUserResponse, error) {
 		var headers DeleteUserResponse401Headers
 		if values := rsp.Header.Values("X-Etcd-Cluster-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
 			headers.XEtcdClusterId = &value
@@ -9302,7 +9302,7 @@ func ParseDeleteUserResponse(rsp *http.Response) (*DeleteUserResponse, error) {
 		var headers DeleteUserResponse403Headers
 		if values := rsp.Header.Values("X-Etcd-Cluster-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
 			headers.XEtcdClusterId = &value
@@ -9312,7 +9312,7 @@ func ParseDeleteUserResponse(rsp *http.Response) (*DeleteUserResponse, error) {
 		var headers DeleteUserResponse404Headers
 		if values := rsp.Header.Values("X-Etcd-Cluster-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
 			headers.XEtcdClusterId = &value
@@ -9322,7 +9322,7 @@ func ParseDeleteUserResponse(rsp *http.Response) (*DeleteUserResponse, error) {
 		var headers DeleteUserResponse500Headers
 		if values := rsp.Header.Values("X-Etcd-Cluster-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
 			headers.XEtcdClusterId = &value
@@ -9389,7 +9389,7 @@ func ParseGetUserResponse(rsp *http.Response) (*GetUserResponse, error) {
 		var headers GetUserResponse200Headers
 		if values := rsp.Header.Values("X-Etcd-Cluster-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
 			headers.XEtcdClusterId = &value
@@ -9399,7 +9399,7 @@ func ParseGetUserResponse(rsp *http.Response) (*GetUserResponse, error) {
 		var headers GetUserResponse400Headers
 		if values := rsp.Header.Values("X-Etcd-Cluster-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
 			headers.XEtcdClusterId = &value
@@ -9409,7 +9409,7 @@ func ParseGetUserResponse(rsp *http.Response) (*GetUserResponse, error) {
 		var headers GetUserResponse401Headers
 		if values := rsp.Header.Values("X-Etcd-Cluster-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
 			headers.XEtcdClusterId = &value
@@ -9419,7 +9419,7 @@ func ParseGetUserResponse(rsp *http.Response) (*GetUserResponse, error) {
 		var headers GetUserResponse404Headers
 		if values := rsp.Header.Values("X-Etcd-Cluster-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
 			headers.XEtcdClusterId = &value
@@ -9429,7 +9429,7 @@ func ParseGetUserResponse(rsp *http.Response) (*GetUserResponse, error) {
 		var headers GetUserResponse500Headers
 		if values := rsp.Header.Values("X-Etcd-Cluster-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
 			headers.XEtcdClusterId = &value
@@ -9510,7 +9510,7 @@ func ParseSetUserResponse(rsp *http.Response) (*SetUserResponse, error) {
 		var headers SetUserResponse200Headers
 		if values := rsp.Header.Values("X-Etcd-Cluster-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
 			headers.XEtcdClusterId = &value
@@ -9520,7 +9520,7 @@ func ParseSetUserResponse(rsp *http.Response) (*SetUserResponse, error) {
 		var headers SetUserResponse201Headers
 		if values := rsp.Header.Values("X-Etcd-Cluster-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
 			headers.XEtcdClusterId = &value
@@ -9530,7 +9530,7 @@ func ParseSetUserResponse(rsp *http.Response) (*SetUserResponse, error) {
 		var headers SetUserResponse400Headers
 		if values := rsp.Header.Values("X-Etcd-Cluster-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
 			headers.XEtcdClusterId = &value
@@ -9540,7 +9540,7 @@ func ParseSetUserResponse(rsp *http.Response) (*SetUserResponse, error) {
 		var headers SetUserResponse401Headers
 		if values := rsp.Header.Values("X-Etcd-Cluster-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
 			headers.XEtcdClusterId = &value
@@ -9550,7 +9550,7 @@ func ParseSetUserResponse(rsp *http.Response) (*SetUserResponse, error) {
 		var headers SetUserResponse404Headers
 		if values := rsp.Header.Values("X-Etcd-Cluster-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
 			headers.XEtcdClusterId = &value
@@ -9560,7 +9560,7 @@ func ParseSetUserResponse(rsp *http.Response) (*SetUserResponse, error) {
 		var headers SetUserResponse409Headers
 		if values := rsp.Header.Values("X-Etcd-Cluster-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
 			headers.XEtcdClusterId = &value
@@ -9570,7 +9570,7 @@ func ParseSetUserResponse(rsp *http.Response) (*SetUserResponse, error) {
 		var headers SetUserResponse500Headers
 		if values := rsp.Header.Values("X-Etcd-Cluster-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
 			headers.XEtcdClusterId = &value
@@ -9630,28 +9630,28 @@ func ParseGetKeysRootResponse(rsp *http.Response) (*GetKeysRootResponse, error) 
 		var headers GetKeysRootResponse200Headers
 		if values := rsp.Header.Values("X-Etcd-Cluster-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
 			headers.XEtcdClusterId = &value
 		}
 		if values := rsp.Header.Values("X-Etcd-Index"); len(values) > 0 {
 			var value uint64
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Index", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "uint64"}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "X-Etcd-Index", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "uint64"}); err != nil {
 				return nil, err
 			}
 			headers.XEtcdIndex = &value
 		}
 		if values := rsp.Header.Values("X-Raft-Index"); len(values) > 0 {
 			var value uint64
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Raft-Index", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "uint64"}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "X-Raft-Index", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "uint64"}); err != nil {
 				return nil, err
 			}
 			headers.XRaftIndex = &value
 		}
 		if values := rsp.Header.Values("X-Raft-Term"); len(values) > 0 {
 			var value uint64
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Raft-Term", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "uint64"}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "X-Raft-Term", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "uint64"}); err != nil {
 				return nil, err
 			}
 			headers.XRaftTerm = &value
@@ -9661,14 +9661,14 @@ func ParseGetKeysRootResponse(rsp *http.Response) (*GetKeysRootResponse, error) 
 		var headers GetKeysRootResponse400Headers
 		if values := rsp.Header.Values("X-Etcd-Cluster-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
 			headers.XEtcdClusterId = &value
 		}
 		if values := rsp.Header.Values("X-Etcd-Index"); len(values) > 0 {
 			var value uint64
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Index", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "uint64"}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "X-Etcd-Index", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "uint64"}); err != nil {
 				return nil, err
 			}
 			headers.XEtcdIndex = &value
@@ -9678,14 +9678,14 @@ func ParseGetKeysRootResponse(rsp *http.Response) (*GetKeysRootResponse, error) 
 		var headers GetKeysRootResponse401Headers
 		if values := rsp.Header.Values("X-Etcd-Cluster-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
 			headers.XEtcdClusterId = &value
 		}
 		if values := rsp.Header.Values("X-Etcd-Index"); len(values) > 0 {
 			var value uint64
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Index", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "uint64"}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "X-Etcd-Index", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "uint64"}); err != nil {
 				return nil, err
 			}
 			headers.XEtcdIndex = &value
@@ -9695,14 +9695,14 @@ func ParseGetKeysRootResponse(rsp *http.Response) (*GetKeysRootResponse, error) 
 		var headers GetKeysRootResponse500Headers
 		if values := rsp.Header.Values("X-Etcd-Cluster-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
 			headers.XEtcdClusterId = &value
 		}
 		if values := rsp.Header.Values("X-Etcd-Index"); len(values) > 0 {
 			var value uint64
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Index", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "uint64"}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "X-Etcd-Index", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "uint64"}); err != nil {
 				return nil, err
 			}
 			headers.XEtcdIndex = &value
@@ -9731,35 +9731,35 @@ func ParseHeadKeysRootResponse(rsp *http.Response) (*HeadKeysRootResponse, error
 		var headers HeadKeysRootResponse200Headers
 		if values := rsp.Header.Values("Content-Length"); len(values) > 0 {
 			var value int64
-			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Length", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int64"}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "Content-Length", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int64"}); err != nil {
 				return nil, err
 			}
 			headers.ContentLength = &value
 		}
 		if values := rsp.Header.Values("X-Etcd-Cluster-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
 			headers.XEtcdClusterId = &value
 		}
 		if values := rsp.Header.Values("X-Etcd-Index"); len(values) > 0 {
 			var value uint64
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Index", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "uint64"}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "X-Etcd-Index", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "uint64"}); err != nil {
 				return nil, err
 			}
 			headers.XEtcdIndex = &value
 		}
 		if values := rsp.Header.Values("X-Raft-Index"); len(values) > 0 {
 			var value uint64
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Raft-Index", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "uint64"}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "X-Raft-Index", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "uint64"}); err != nil {
 				return nil, err
 			}
 			headers.XRaftIndex = &value
 		}
 		if values := rsp.Header.Values("X-Raft-Term"); len(values) > 0 {
 			var value uint64
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Raft-Term", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "uint64"}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "X-Raft-Term", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "uint64"}); err != nil {
 				return nil, err
 			}
 			headers.XRaftTerm = &value
@@ -9769,14 +9769,14 @@ func ParseHeadKeysRootResponse(rsp *http.Response) (*HeadKeysRootResponse, error
 		var headers HeadKeysRootResponse400Headers
 		if values := rsp.Header.Values("X-Etcd-Cluster-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
 			headers.XEtcdClusterId = &value
 		}
 		if values := rsp.Header.Values("X-Etcd-Index"); len(values) > 0 {
 			var value uint64
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Index", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "uint64"}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "X-Etcd-Index", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "uint64"}); err != nil {
 				return nil, err
 			}
 			headers.XEtcdIndex = &value
@@ -9786,14 +9786,14 @@ func ParseHeadKeysRootResponse(rsp *http.Response) (*HeadKeysRootResponse, error
 		var headers HeadKeysRootResponse401Headers
 		if values := rsp.Header.Values("X-Etcd-Cluster-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
 			headers.XEtcdClusterId = &value
 		}
 		if values := rsp.Header.Values("X-Etcd-Index"); len(values) > 0 {
 			var value uint64
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Index", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "uint64"}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "X-Etcd-Index", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "uint64"}); err != nil {
 				return nil, err
 			}
 			headers.XEtcdIndex = &value
@@ -9803,14 +9803,14 @@ func ParseHeadKeysRootResponse(rsp *http.Response) (*HeadKeysRootResponse, error
 		var headers HeadKeysRootResponse500Headers
 		if values := rsp.Header.Values("X-Etcd-Cluster-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
 			headers.XEtcdClusterId = &value
 		}
 		if values := rsp.Header.Values("X-Etcd-Index"); len(values) > 0 {
 			var value uint64
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Index", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "uint64"}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "X-Etcd-Index", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "uint64"}); err != nil {
 				return nil, err
 			}
 			headers.XEtcdIndex = &value
@@ -9870,28 +9870,28 @@ func ParseCreateInOrderKeysRootResponse(rsp *http.Response) (*CreateInOrderKeysR
 		var headers CreateInOrderKeysRootResponse201Headers
 		if values := rsp.Header.Values("X-Etcd-Cluster-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
 			headers.XEtcdClusterId = &value
 		}
 		if values := rsp.Header.Values("X-Etcd-Index"); len(values) > 0 {
 			var value uint64
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Index", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "uint64"}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "X-Etcd-Index", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "uint64"}); err != nil {
 				return nil, err
 			}
 			headers.XEtcdIndex = &value
 		}
 		if values := rsp.Header.Values("X-Raft-Index"); len(values) > 0 {
 			var value uint64
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Raft-Index", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "uint64"}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "X-Raft-Index", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "uint64"}); err != nil {
 				return nil, err
 			}
 			headers.XRaftIndex = &value
 		}
 		if values := rsp.Header.Values("X-Raft-Term"); len(values) > 0 {
 			var value uint64
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Raft-Term", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "uint64"}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "X-Raft-Term", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "uint64"}); err != nil {
 				return nil, err
 			}
 			headers.XRaftTerm = &value
@@ -9901,14 +9901,14 @@ func ParseCreateInOrderKeysRootResponse(rsp *http.Response) (*CreateInOrderKeysR
 		var headers CreateInOrderKeysRootResponse400Headers
 		if values := rsp.Header.Values("X-Etcd-Cluster-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
 			headers.XEtcdClusterId = &value
 		}
 		if values := rsp.Header.Values("X-Etcd-Index"); len(values) > 0 {
 			var value uint64
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Index", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "uint64"}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "X-Etcd-Index", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "uint64"}); err != nil {
 				return nil, err
 			}
 			headers.XEtcdIndex = &value
@@ -9918,14 +9918,14 @@ func ParseCreateInOrderKeysRootResponse(rsp *http.Response) (*CreateInOrderKeysR
 		var headers CreateInOrderKeysRootResponse401Headers
 		if values := rsp.Header.Values("X-Etcd-Cluster-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
 			headers.XEtcdClusterId = &value
 		}
 		if values := rsp.Header.Values("X-Etcd-Index"); len(values) > 0 {
 			var value uint64
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Index", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "uint64"}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "X-Etcd-Index", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "uint64"}); err != nil {
 				return nil, err
 			}
 			headers.XEtcdIndex = &value
@@ -9935,14 +9935,14 @@ func ParseCreateInOrderKeysRootResponse(rsp *http.Response) (*CreateInOrderKeysR
 		var headers CreateInOrderKeysRootResponse500Headers
 		if values := rsp.Header.Values("X-Etcd-Cluster-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
 			headers.XEtcdClusterId = &value
 		}
 		if values := rsp.Header.Values("X-Etcd-Index"); len(values) > 0 {
 			var value uint64
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Index", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "uint64"}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "X-Etcd-Index", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "uint64"}); err != nil {
 				return nil, err
 			}
 			headers.XEtcdIndex = &value
@@ -10023,28 +10023,28 @@ func ParseDeleteKeyResponse(rsp *http.Response) (*DeleteKeyResponse, error) {
 		var headers DeleteKeyResponse200Headers
 		if values := rsp.Header.Values("X-Etcd-Cluster-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
 			headers.XEtcdClusterId = &value
 		}
 		if values := rsp.Header.Values("X-Etcd-Index"); len(values) > 0 {
 			var value uint64
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Index", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "uint64"}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "X-Etcd-Index", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "uint64"}); err != nil {
 				return nil, err
 			}
 			headers.XEtcdIndex = &value
 		}
 		if values := rsp.Header.Values("X-Raft-Index"); len(values) > 0 {
 			var value uint64
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Raft-Index", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "uint64"}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "X-Raft-Index", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "uint64"}); err != nil {
 				return nil, err
 			}
 			headers.XRaftIndex = &value
 		}
 		if values := rsp.Header.Values("X-Raft-Term"); len(values) > 0 {
 			var value uint64
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Raft-Term", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "uint64"}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "X-Raft-Term", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "uint64"}); err != nil {
 				return nil, err
 			}
 			headers.XRaftTerm = &value
@@ -10054,14 +10054,14 @@ func ParseDeleteKeyResponse(rsp *http.Response) (*DeleteKeyResponse, error) {
 		var headers DeleteKeyResponse400Headers
 		if values := rsp.Header.Values("X-Etcd-Cluster-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
 			headers.XEtcdClusterId = &value
 		}
 		if values := rsp.Header.Values("X-Etcd-Index"); len(values) > 0 {
 			var value uint64
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Index", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "uint64"}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "X-Etcd-Index", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "uint64"}); err != nil {
 				return nil, err
 			}
 			headers.XEtcdIndex = &value
@@ -10071,14 +10071,14 @@ func ParseDeleteKeyResponse(rsp *http.Response) (*DeleteKeyResponse, error) {
 		var headers DeleteKeyResponse401Headers
 		if values := rsp.Header.Values("X-Etcd-Cluster-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
 			headers.XEtcdClusterId = &value
 		}
 		if values := rsp.Header.Values("X-Etcd-Index"); len(values) > 0 {
 			var value uint64
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Index", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "uint64"}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "X-Etcd-Index", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "uint64"}); err != nil {
 				return nil, err
 			}
 			headers.XEtcdIndex = &value
@@ -10088,14 +10088,14 @@ func ParseDeleteKeyResponse(rsp *http.Response) (*DeleteKeyResponse, error) {
 		var headers DeleteKeyResponse403Headers
 		if values := rsp.Header.Values("X-Etcd-Cluster-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
 			headers.XEtcdClusterId = &value
 		}
 		if values := rsp.Header.Values("X-Etcd-Index"); len(values) > 0 {
 			var value uint64
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Index", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "uint64"}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "X-Etcd-Index", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "uint64"}); err != nil {
 				return nil, err
 			}
 			headers.XEtcdIndex = &value
@@ -10105,14 +10105,14 @@ func ParseDeleteKeyResponse(rsp *http.Response) (*DeleteKeyResponse, error) {
 		var headers DeleteKeyResponse404Headers
 		if values := rsp.Header.Values("X-Etcd-Cluster-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
 			headers.XEtcdClusterId = &value
 		}
 		if values := rsp.Header.Values("X-Etcd-Index"); len(values) > 0 {
 			var value uint64
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Index", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "uint64"}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "X-Etcd-Index", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "uint64"}); err != nil {
 				return nil, err
 			}
 			headers.XEtcdIndex = &value
@@ -10122,14 +10122,14 @@ func ParseDeleteKeyResponse(rsp *http.Response) (*DeleteKeyResponse, error) {
 		var headers DeleteKeyResponse412Headers
 		if values := rsp.Header.Values("X-Etcd-Cluster-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
 			headers.XEtcdClusterId = &value
 		}
 		if values := rsp.Header.Values("X-Etcd-Index"); len(values) > 0 {
 			var value uint64
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Index", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "uint64"}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "X-Etcd-Index", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "uint64"}); err != nil {
 				return nil, err
 			}
 			headers.XEtcdIndex = &value
@@ -10139,14 +10139,14 @@ func ParseDeleteKeyResponse(rsp *http.Response) (*DeleteKeyResponse, error) {
 		var headers DeleteKeyResponse500Headers
 		if values := rsp.Header.Values("X-Etcd-Cluster-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
 			headers.XEtcdClusterId = &value
 		}
 		if values := rsp.Header.Values("X-Etcd-Index"); len(values) > 0 {
 			var value uint64
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Index", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "uint64"}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "X-Etcd-Index", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "uint64"}); err != nil {
 				return nil, err
 			}
 			headers.XEtcdIndex = &value
@@ -10213,28 +10213,28 @@ func ParseGetKeyResponse(rsp *http.Response) (*GetKeyResponse, error) {
 		var headers GetKeyResponse200Headers
 		if values := rsp.Header.Values("X-Etcd-Cluster-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
 			headers.XEtcdClusterId = &value
 		}
 		if values := rsp.Header.Values("X-Etcd-Index"); len(values) > 0 {
 			var value uint64
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Index", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "uint64"}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "X-Etcd-Index", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "uint64"}); err != nil {
 				return nil, err
 			}
 			headers.XEtcdIndex = &value
 		}
 		if values := rsp.Header.Values("X-Raft-Index"); len(values) > 0 {
 			var value uint64
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Raft-Index", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "uint64"}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "X-Raft-Index", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "uint64"}); err != nil {
 				return nil, err
 			}
 			headers.XRaftIndex = &value
 		}
 		if values := rsp.Header.Values("X-Raft-Term"); len(values) > 0 {
 			var value uint64
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Raft-Term", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "uint64"}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "X-Raft-Term", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "uint64"}); err != nil {
 				return nil, err
 			}
 			headers.XRaftTerm = &value
@@ -10244,14 +10244,14 @@ func ParseGetKeyResponse(rsp *http.Response) (*GetKeyResponse, error) {
 		var headers GetKeyResponse400Headers
 		if values := rsp.Header.Values("X-Etcd-Cluster-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
 			headers.XEtcdClusterId = &value
 		}
 		if values := rsp.Header.Values("X-Etcd-Index"); len(values) > 0 {
 			var value uint64
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Index", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "uint64"}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "X-Etcd-Index", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "uint64"}); err != nil {
 				return nil, err
 			}
 			headers.XEtcdIndex = &value
@@ -10261,14 +10261,14 @@ func ParseGetKeyResponse(rsp *http.Response) (*GetKeyResponse, error) {
 		var headers GetKeyResponse401Headers
 		if values := rsp.Header.Values("X-Etcd-Cluster-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
 			headers.XEtcdClusterId = &value
 		}
 		if values := rsp.Header.Values("X-Etcd-Index"); len(values) > 0 {
 			var value uint64
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Index", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "uint64"}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "X-Etcd-Index", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "uint64"}); err != nil {
 				return nil, err
 			}
 			headers.XEtcdIndex = &value
@@ -10278,14 +10278,14 @@ func ParseGetKeyResponse(rsp *http.Response) (*GetKeyResponse, error) {
 		var headers GetKeyResponse404Headers
 		if values := rsp.Header.Values("X-Etcd-Cluster-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
 			headers.XEtcdClusterId = &value
 		}
 		if values := rsp.Header.Values("X-Etcd-Index"); len(values) > 0 {
 			var value uint64
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Index", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "uint64"}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "X-Etcd-Index", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "uint64"}); err != nil {
 				return nil, err
 			}
 			headers.XEtcdIndex = &value
@@ -10295,14 +10295,14 @@ func ParseGetKeyResponse(rsp *http.Response) (*GetKeyResponse, error) {
 		var headers GetKeyResponse500Headers
 		if values := rsp.Header.Values("X-Etcd-Cluster-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
 			headers.XEtcdClusterId = &value
 		}
 		if values := rsp.Header.Values("X-Etcd-Index"); len(values) > 0 {
 			var value uint64
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Index", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "uint64"}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "X-Etcd-Index", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "uint64"}); err != nil {
 				return nil, err
 			}
 			headers.XEtcdIndex = &value
@@ -10331,35 +10331,35 @@ func ParseHeadKeyResponse(rsp *http.Response) (*HeadKeyResponse, error) {
 		var headers HeadKeyResponse200Headers
 		if values := rsp.Header.Values("Content-Length"); len(values) > 0 {
 			var value int64
-			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Length", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int64"}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "Content-Length", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int64"}); err != nil {
 				return nil, err
 			}
 			headers.ContentLength = &value
 		}
 		if values := rsp.Header.Values("X-Etcd-Cluster-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
 			headers.XEtcdClusterId = &value
 		}
 		if values := rsp.Header.Values("X-Etcd-Index"); len(values) > 0 {
 			var value uint64
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Index", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "uint64"}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "X-Etcd-Index", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "uint64"}); err != nil {
 				return nil, err
 			}
 			headers.XEtcdIndex = &value
 		}
 		if values := rsp.Header.Values("X-Raft-Index"); len(values) > 0 {
 			var value uint64
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Raft-Index", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "uint64"}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "X-Raft-Index", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "uint64"}); err != nil {
 				return nil, err
 			}
 			headers.XRaftIndex = &value
 		}
 		if values := rsp.Header.Values("X-Raft-Term"); len(values) > 0 {
 			var value uint64
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Raft-Term", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "uint64"}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "X-Raft-Term", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "uint64"}); err != nil {
 				return nil, err
 			}
 			headers.XRaftTerm = &value
@@ -10369,14 +10369,14 @@ func ParseHeadKeyResponse(rsp *http.Response) (*HeadKeyResponse, error) {
 		var headers HeadKeyResponse400Headers
 		if values := rsp.Header.Values("X-Etcd-Cluster-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
 			headers.XEtcdClusterId = &value
 		}
 		if values := rsp.Header.Values("X-Etcd-Index"); len(values) > 0 {
 			var value uint64
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Index", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "uint64"}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "X-Etcd-Index", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "uint64"}); err != nil {
 				return nil, err
 			}
 			headers.XEtcdIndex = &value
@@ -10386,14 +10386,14 @@ func ParseHeadKeyResponse(rsp *http.Response) (*HeadKeyResponse, error) {
 		var headers HeadKeyResponse401Headers
 		if values := rsp.Header.Values("X-Etcd-Cluster-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
 			headers.XEtcdClusterId = &value
 		}
 		if values := rsp.Header.Values("X-Etcd-Index"); len(values) > 0 {
 			var value uint64
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Index", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "uint64"}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "X-Etcd-Index", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "uint64"}); err != nil {
 				return nil, err
 			}
 			headers.XEtcdIndex = &value
@@ -10403,14 +10403,14 @@ func ParseHeadKeyResponse(rsp *http.Response) (*HeadKeyResponse, error) {
 		var headers HeadKeyResponse404Headers
 		if values := rsp.Header.Values("X-Etcd-Cluster-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
 			headers.XEtcdClusterId = &value
 		}
 		if values := rsp.Header.Values("X-Etcd-Index"); len(values) > 0 {
 			var value uint64
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Index", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "uint64"}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "X-Etcd-Index", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "uint64"}); err != nil {
 				return nil, err
 			}
 			headers.XEtcdIndex = &value
@@ -10420,14 +10420,14 @@ func ParseHeadKeyResponse(rsp *http.Response) (*HeadKeyResponse, error) {
 		var headers HeadKeyResponse500Headers
 		if values := rsp.Header.Values("X-Etcd-Cluster-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
 			headers.XEtcdClusterId = &value
 		}
 		if values := rsp.Header.Values("X-Etcd-Index"); len(values) > 0 {
 			var value uint64
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Index", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "uint64"}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "X-Etcd-Index", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "uint64"}); err != nil {
 				return nil, err
 			}
 			headers.XEtcdIndex = &value
@@ -10487,28 +10487,28 @@ func ParseCreateInOrderKeyResponse(rsp *http.Response) (*CreateInOrderKeyRespons
 		var headers CreateInOrderKeyResponse201Headers
 		if values := rsp.Header.Values("X-Etcd-Cluster-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
 			headers.XEtcdClusterId = &value
 		}
 		if values := rsp.Header.Values("X-Etcd-Index"); len(values) > 0 {
 			var value uint64
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Index", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "uint64"}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "X-Etcd-Index", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "uint64"}); err != nil {
 				return nil, err
 			}
 			headers.XEtcdIndex = &value
 		}
 		if values := rsp.Header.Values("X-Raft-Index"); len(values) > 0 {
 			var value uint64
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Raft-Index", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "uint64"}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "X-Raft-Index", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "uint64"}); err != nil {
 				return nil, err
 			}
 			headers.XRaftIndex = &value
 		}
 		if values := rsp.Header.Values("X-Raft-Term"); len(values) > 0 {
 			var value uint64
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Raft-Term", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "uint64"}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "X-Raft-Term", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "uint64"}); err != nil {
 				return nil, err
 			}
 			headers.XRaftTerm = &value
@@ -10518,14 +10518,14 @@ func ParseCreateInOrderKeyResponse(rsp *http.Response) (*CreateInOrderKeyRespons
 		var headers CreateInOrderKeyResponse400Headers
 		if values := rsp.Header.Values("X-Etcd-Cluster-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
 			headers.XEtcdClusterId = &value
 		}
 		if values := rsp.Header.Values("X-Etcd-Index"); len(values) > 0 {
 			var value uint64
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Index", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "uint64"}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "X-Etcd-Index", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "uint64"}); err != nil {
 				return nil, err
 			}
 			headers.XEtcdIndex = &value
@@ -10535,14 +10535,14 @@ func ParseCreateInOrderKeyResponse(rsp *http.Response) (*CreateInOrderKeyRespons
 		var headers CreateInOrderKeyResponse401Headers
 		if values := rsp.Header.Values("X-Etcd-Cluster-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
 			headers.XEtcdClusterId = &value
 		}
 		if values := rsp.Header.Values("X-Etcd-Index"); len(values) > 0 {
 			var value uint64
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Index", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "uint64"}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "X-Etcd-Index", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "uint64"}); err != nil {
 				return nil, err
 			}
 			headers.XEtcdIndex = &value
@@ -10552,14 +10552,14 @@ func ParseCreateInOrderKeyResponse(rsp *http.Response) (*CreateInOrderKeyRespons
 		var headers CreateInOrderKeyResponse500Headers
 		if values := rsp.Header.Values("X-Etcd-Cluster-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
 			headers.XEtcdClusterId = &value
 		}
 		if values := rsp.Header.Values("X-Etcd-Index"); len(values) > 0 {
 			var value uint64
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Index", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "uint64"}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "X-Etcd-Index", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "uint64"}); err != nil {
 				return nil, err
 			}
 			headers.XEtcdIndex = &value
@@ -10647,28 +10647,28 @@ func ParseSetKeyResponse(rsp *http.Response) (*SetKeyResponse, error) {
 		var headers SetKeyResponse200Headers
 		if values := rsp.Header.Values("X-Etcd-Cluster-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
 			headers.XEtcdClusterId = &value
 		}
 		if values := rsp.Header.Values("X-Etcd-Index"); len(values) > 0 {
 			var value uint64
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Index", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "uint64"}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "X-Etcd-Index", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "uint64"}); err != nil {
 				return nil, err
 			}
 			headers.XEtcdIndex = &value
 		}
 		if values := rsp.Header.Values("X-Raft-Index"); len(values) > 0 {
 			var value uint64
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Raft-Index", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "uint64"}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "X-Raft-Index", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "uint64"}); err != nil {
 				return nil, err
 			}
 			headers.XRaftIndex = &value
 		}
 		if values := rsp.Header.Values("X-Raft-Term"); len(values) > 0 {
 			var value uint64
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Raft-Term", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "uint64"}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "X-Raft-Term", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "uint64"}); err != nil {
 				return nil, err
 			}
 			headers.XRaftTerm = &value
@@ -10678,28 +10678,28 @@ func ParseSetKeyResponse(rsp *http.Response) (*SetKeyResponse, error) {
 		var headers SetKeyResponse201Headers
 		if values := rsp.Header.Values("X-Etcd-Cluster-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
 			headers.XEtcdClusterId = &value
 		}
 		if values := rsp.Header.Values("X-Etcd-Index"); len(values) > 0 {
 			var value uint64
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Index", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "uint64"}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "X-Etcd-Index", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "uint64"}); err != nil {
 				return nil, err
 			}
 			headers.XEtcdIndex = &value
 		}
 		if values := rsp.Header.Values("X-Raft-Index"); len(values) > 0 {
 			var value uint64
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Raft-Index", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "uint64"}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "X-Raft-Index", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "uint64"}); err != nil {
 				return nil, err
 			}
 			headers.XRaftIndex = &value
 		}
 		if values := rsp.Header.Values("X-Raft-Term"); len(values) > 0 {
 			var value uint64
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Raft-Term", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "uint64"}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "X-Raft-Term", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "uint64"}); err != nil {
 				return nil, err
 			}
 			headers.XRaftTerm = &value
@@ -10709,14 +10709,14 @@ func ParseSetKeyResponse(rsp *http.Response) (*SetKeyResponse, error) {
 		var headers SetKeyResponse400Headers
 		if values := rsp.Header.Values("X-Etcd-Cluster-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
 			headers.XEtcdClusterId = &value
 		}
 		if values := rsp.Header.Values("X-Etcd-Index"); len(values) > 0 {
 			var value uint64
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Index", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "uint64"}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "X-Etcd-Index", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "uint64"}); err != nil {
 				return nil, err
 			}
 			headers.XEtcdIndex = &value
@@ -10726,14 +10726,14 @@ func ParseSetKeyResponse(rsp *http.Response) (*SetKeyResponse, error) {
 		var headers SetKeyResponse401Headers
 		if values := rsp.Header.Values("X-Etcd-Cluster-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
 			headers.XEtcdClusterId = &value
 		}
 		if values := rsp.Header.Values("X-Etcd-Index"); len(values) > 0 {
 			var value uint64
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Index", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "uint64"}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "X-Etcd-Index", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "uint64"}); err != nil {
 				return nil, err
 			}
 			headers.XEtcdIndex = &value
@@ -10743,14 +10743,14 @@ func ParseSetKeyResponse(rsp *http.Response) (*SetKeyResponse, error) {
 		var headers SetKeyResponse403Headers
 		if values := rsp.Header.Values("X-Etcd-Cluster-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
 			headers.XEtcdClusterId = &value
 		}
 		if values := rsp.Header.Values("X-Etcd-Index"); len(values) > 0 {
 			var value uint64
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Index", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "uint64"}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "X-Etcd-Index", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "uint64"}); err != nil {
 				return nil, err
 			}
 			headers.XEtcdIndex = &value
@@ -10760,14 +10760,14 @@ func ParseSetKeyResponse(rsp *http.Response) (*SetKeyResponse, error) {
 		var headers SetKeyResponse404Headers
 		if values := rsp.Header.Values("X-Etcd-Cluster-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
 			headers.XEtcdClusterId = &value
 		}
 		if values := rsp.Header.Values("X-Etcd-Index"); len(values) > 0 {
 			var value uint64
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Index", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "uint64"}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "X-Etcd-Index", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "uint64"}); err != nil {
 				return nil, err
 			}
 			headers.XEtcdIndex = &value
@@ -10777,14 +10777,14 @@ func ParseSetKeyResponse(rsp *http.Response) (*SetKeyResponse, error) {
 		var headers SetKeyResponse412Headers
 		if values := rsp.Header.Values("X-Etcd-Cluster-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
 			headers.XEtcdClusterId = &value
 		}
 		if values := rsp.Header.Values("X-Etcd-Index"); len(values) > 0 {
 			var value uint64
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Index", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "uint64"}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "X-Etcd-Index", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "uint64"}); err != nil {
 				return nil, err
 			}
 			headers.XEtcdIndex = &value
@@ -10794,14 +10794,14 @@ func ParseSetKeyResponse(rsp *http.Response) (*SetKeyResponse, error) {
 		var headers SetKeyResponse500Headers
 		if values := rsp.Header.Values("X-Etcd-Cluster-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
 			headers.XEtcdClusterId = &value
 		}
 		if values := rsp.Header.Values("X-Etcd-Index"); len(values) > 0 {
 			var value uint64
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Index", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "uint64"}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "X-Etcd-Index", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "uint64"}); err != nil {
 				return nil, err
 			}
 			headers.XEtcdIndex = &value
@@ -10846,7 +10846,7 @@ func ParseHeadMachinesResponse(rsp *http.Response) (*HeadMachinesResponse, error
 		var headers HeadMachinesResponse200Headers
 		if values := rsp.Header.Values("Content-Length"); len(values) > 0 {
 			var value int64
-			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Length", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int64"}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "Content-Length", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int64"}); err != nil {
 				return nil, err
 			}
 			headers.ContentLength = &value
@@ -10885,7 +10885,7 @@ func ParseListMembersResponse(rsp *http.Response) (*ListMembersResponse, error) 
 		var headers ListMembersResponse200Headers
 		if values := rsp.Header.Values("X-Etcd-Cluster-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
 			headers.XEtcdClusterId = &value
@@ -10959,7 +10959,7 @@ func ParseAddMemberResponse(rsp *http.Response) (*AddMemberResponse, error) {
 		var headers AddMemberResponse201Headers
 		if values := rsp.Header.Values("X-Etcd-Cluster-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
 			headers.XEtcdClusterId = &value
@@ -10969,7 +10969,7 @@ func ParseAddMemberResponse(rsp *http.Response) (*AddMemberResponse, error) {
 		var headers AddMemberResponse400Headers
 		if values := rsp.Header.Values("X-Etcd-Cluster-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
 			headers.XEtcdClusterId = &value
@@ -10979,7 +10979,7 @@ func ParseAddMemberResponse(rsp *http.Response) (*AddMemberResponse, error) {
 		var headers AddMemberResponse401Headers
 		if values := rsp.Header.Values("X-Etcd-Cluster-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
 			headers.XEtcdClusterId = &value
@@ -10989,7 +10989,7 @@ func ParseAddMemberResponse(rsp *http.Response) (*AddMemberResponse, error) {
 		var headers AddMemberResponse409Headers
 		if values := rsp.Header.Values("X-Etcd-Cluster-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
 			headers.XEtcdClusterId = &value
@@ -10999,7 +10999,7 @@ func ParseAddMemberResponse(rsp *http.Response) (*AddMemberResponse, error) {
 		var headers AddMemberResponse415Headers
 		if values := rsp.Header.Values("X-Etcd-Cluster-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
 			headers.XEtcdClusterId = &value
@@ -11009,7 +11009,7 @@ func ParseAddMemberResponse(rsp *http.Response) (*AddMemberResponse, error) {
 		var headers AddMemberResponse500Headers
 		if values := rsp.Header.Values("X-Etcd-Cluster-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
 			headers.XEtcdClusterId = &value
@@ -11055,7 +11055,7 @@ func ParseGetLeaderResponse(rsp *http.Response) (*GetLeaderResponse, error) {
 		var headers GetLeaderResponse200Headers
 		if values := rsp.Header.Values("X-Etcd-Cluster-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
 			headers.XEtcdClusterId = &value
@@ -11065,7 +11065,7 @@ func ParseGetLeaderResponse(rsp *http.Response) (*GetLeaderResponse, error) {
 		var headers GetLeaderResponse503Headers
 		if values := rsp.Header.Values("X-Etcd-Cluster-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
 			headers.XEtcdClusterId = &value
@@ -11128,7 +11128,7 @@ func ParseDeleteMemberResponse(rsp *http.Response) (*DeleteMemberResponse, error
 		var headers DeleteMemberResponse204Headers
 		if values := rsp.Header.Values("X-Etcd-Cluster-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
 			headers.XEtcdClusterId = &value
@@ -11138,7 +11138,7 @@ func ParseDeleteMemberResponse(rsp *http.Response) (*DeleteMemberResponse, error
 		var headers DeleteMemberResponse401Headers
 		if values := rsp.Header.Values("X-Etcd-Cluster-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
 			headers.XEtcdClusterId = &value
@@ -11148,7 +11148,7 @@ func ParseDeleteMemberResponse(rsp *http.Response) (*DeleteMemberResponse, error
 		var headers DeleteMemberResponse404Headers
 		if values := rsp.Header.Values("X-Etcd-Cluster-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
 			headers.XEtcdClusterId = &value
@@ -11158,7 +11158,7 @@ func ParseDeleteMemberResponse(rsp *http.Response) (*DeleteMemberResponse, error
 		var headers DeleteMemberResponse410Headers
 		if values := rsp.Header.Values("X-Etcd-Cluster-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
 			headers.XEtcdClusterId = &value
@@ -11168,7 +11168,7 @@ func ParseDeleteMemberResponse(rsp *http.Response) (*DeleteMemberResponse, error
 		var headers DeleteMemberResponse500Headers
 		if values := rsp.Header.Values("X-Etcd-Cluster-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
 			headers.XEtcdClusterId = &value
@@ -11245,7 +11245,7 @@ func ParseUpdateMemberResponse(rsp *http.Response) (*UpdateMemberResponse, error
 		var headers UpdateMemberResponse204Headers
 		if values := rsp.Header.Values("X-Etcd-Cluster-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
 			headers.XEtcdClusterId = &value
@@ -11255,7 +11255,7 @@ func ParseUpdateMemberResponse(rsp *http.Response) (*UpdateMemberResponse, error
 		var headers UpdateMemberResponse400Headers
 		if values := rsp.Header.Values("X-Etcd-Cluster-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
 			headers.XEtcdClusterId = &value
@@ -11265,7 +11265,7 @@ func ParseUpdateMemberResponse(rsp *http.Response) (*UpdateMemberResponse, error
 		var headers UpdateMemberResponse401Headers
 		if values := rsp.Header.Values("X-Etcd-Cluster-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
 			headers.XEtcdClusterId = &value
@@ -11275,7 +11275,7 @@ func ParseUpdateMemberResponse(rsp *http.Response) (*UpdateMemberResponse, error
 		var headers UpdateMemberResponse404Headers
 		if values := rsp.Header.Values("X-Etcd-Cluster-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
 			headers.XEtcdClusterId = &value
@@ -11285,7 +11285,7 @@ func ParseUpdateMemberResponse(rsp *http.Response) (*UpdateMemberResponse, error
 		var headers UpdateMemberResponse409Headers
 		if values := rsp.Header.Values("X-Etcd-Cluster-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
 			headers.XEtcdClusterId = &value
@@ -11295,7 +11295,7 @@ func ParseUpdateMemberResponse(rsp *http.Response) (*UpdateMemberResponse, error
 		var headers UpdateMemberResponse415Headers
 		if values := rsp.Header.Values("X-Etcd-Cluster-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
 			headers.XEtcdClusterId = &value
@@ -11305,7 +11305,7 @@ func ParseUpdateMemberResponse(rsp *http.Response) (*UpdateMemberResponse, error
 		var headers UpdateMemberResponse500Headers
 		if values := rsp.Header.Values("X-Etcd-Cluster-Id"); len(values) > 0 {
 			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+			if err := genruntime.BindStyledParameterWithOptions("simple", "X-Etcd-Cluster-Id", values[0], &value, genruntime.BindStyledParameterOptions{ParamLocation: genruntime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
 			headers.XEtcdClusterId = &value

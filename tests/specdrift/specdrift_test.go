@@ -65,7 +65,7 @@ func TestDriftTestsCatchNewSpecFields(t *testing.T) {
 	for _, f := range []string{"go.mod", "go.sum", "oapi-codegen.yaml", "openapi.yaml", "tools/go.mod", "tools/go.sum"} {
 		copyFile(t, filepath.Join(root, f), filepath.Join(dir, f))
 	}
-	for _, d := range []string{"api", "client", "generated"} {
+	for _, d := range []string{"api", "client", "generated", "internal"} {
 		copyTree(t, filepath.Join(root, d), filepath.Join(dir, d))
 	}
 
@@ -90,7 +90,13 @@ func TestDriftTestsCatchNewSpecFields(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
 	defer cancel()
-	// As `make generate` runs it: the generator pinned in tools/go.mod.
+	// As `make generate` runs it: the generator pinned in tools/go.mod, with
+	// the templates internal/genruntime/templates.sh makes from it.
+	tmpl := exec.CommandContext(ctx, "sh", "internal/genruntime/templates.sh", ".gen/templates")
+	tmpl.Dir = dir
+	if out, err := tmpl.CombinedOutput(); err != nil {
+		t.Fatalf("making the client templates: %v\n%s", err, out)
+	}
 	if out, err := goCmd(ctx, dir, "tool", "-modfile=tools/go.mod", "oapi-codegen", "-config", "oapi-codegen.yaml", "openapi.yaml"); err != nil {
 		t.Fatalf("oapi-codegen on the mutated spec: %v\n%s", err, out)
 	}

@@ -4,12 +4,15 @@
 //   - the root go.mod requires a module that no package of the root module
 //     (nor any of their tests) imports, e.g. a code generator pinned with a
 //     `tool` directive, or a version left behind by one; or
-//   - a fresh program that imports only github.com/meycoin/goetcd/client
-//     (a temporary module with a replace to the repository, tidied) has a
-//     module of the code generator's toolchain in its module graph
-//     (oapi-codegen itself, kin-openapi, speakeasy-api, golang.org/x/tools,
-//     golang.org/x/mod), or a YAML module that is built into it or reached
-//     other than through a module listed in yamlVia.
+//   - a fresh program that imports only github.com/meycoin/goetcd/client, or
+//     only github.com/meycoin/goetcd/v3keys (a temporary module with a
+//     replace to the repository, tidied), has in its module graph a module
+//     of the code generator (any github.com/oapi-codegen module, its
+//     run-time library included), of its toolchain (kin-openapi,
+//     speakeasy-api, golang.org/x/tools, golang.org/x/mod), testify, or any
+//     YAML module. A module in the graph takes part in minimal version
+//     selection, so it can raise the importer's own version of it even when
+//     no package of it is built.
 //
 // `make mod-check` (a step of `make test`) runs it from tests/ with -root ..
 // It needs the go command and the Go module proxy (or a warm module cache).
@@ -27,25 +30,22 @@ import (
 	"strings"
 )
 
-// importedPackage is what a fresh importer imports.
-const importedPackage = "github.com/meycoin/goetcd/client"
-
-// toolchainModules are module path prefixes of the code generator and its
-// toolchain; none may appear in an importer's module graph.
-var toolchainModules = []string{
-	"github.com/oapi-codegen/oapi-codegen",
-	"github.com/getkin/kin-openapi",
-	"github.com/speakeasy-api/",
-	"golang.org/x/tools",
-	"golang.org/x/mod",
+// importedPackages are the packages a fresh importer imports, one importer
+// each.
+var importedPackages = []string{
+	"github.com/meycoin/goetcd/client",
+	"github.com/meycoin/goetcd/v3keys",
 }
 
-// yamlVia lists the modules whose go.mod may name a YAML module in an
-// importer's graph, with the reason. Such a module is a node of the graph
-// (its version takes part in minimal version selection) but no package of
-// it is built into the importer; modcheck checks the second part.
-var yamlVia = map[string]string{
-	"github.com/oapi-codegen/runtime": "the generated request code's run-time helpers; its go.mod names go.yaml.in/yaml/v3 for testify, which only its own tests import",
+// forbiddenModules are module path prefixes that may not appear in an
+// importer's module graph, with what they are.
+var forbiddenModules = []struct{ prefix, what string }{
+	{"github.com/oapi-codegen/", "the code generator or its run-time library"},
+	{"github.com/getkin/kin-openapi", "the code generator's OpenAPI library"},
+	{"github.com/speakeasy-api/", "the code generator's OpenAPI library"},
+	{"golang.org/x/tools", "the code generator's toolchain"},
+	{"golang.org/x/mod", "the code generator's toolchain"},
+	{"github.com/stretchr/testify", "a test library"},
 }
 
 func main() {
@@ -60,19 +60,23 @@ func main() {
 		fmt.Fprintf(os.Stderr, "modcheck: go.mod requires %s, which no package of the module (or its tests) imports\n", p)
 		failed = true
 	}
-	g, err := importerGraph(*root, importedPackage, nil)
-	if err != nil {
-		fatal(err)
-	}
-	for _, p := range g.problems() {
-		fmt.Fprintf(os.Stderr, "modcheck: a program importing only %s: %s\n", importedPackage, p)
-		failed = true
+	var summary []string
+	for _, pkg := range importedPackages {
+		g, err := importerGraph(*root, pkg, nil)
+		if err != nil {
+			fatal(err)
+		}
+		for _, p := range g.problems() {
+			fmt.Fprintf(os.Stderr, "modcheck: a program importing only %s: %s\n", pkg, p)
+			failed = true
+		}
+		summary = append(summary, fmt.Sprintf("%s: %d modules", pkg, len(g.nodes)))
 	}
 	if failed {
 		os.Exit(1)
 	}
-	fmt.Printf("modcheck: go.mod requires only imported modules (%d); a program importing %s has %d modules in its graph, none of the generator's\n",
-		g.requires, importedPackage, len(g.nodes))
+	fmt.Printf("modcheck: go.mod requires only imported modules; the module graph of a program importing only %s, none of the generator's, testify or YAML\n",
+		strings.Join(summary, "; "))
 }
 
 func fatal(err error) {
@@ -136,9 +140,6 @@ type graph struct {
 	// requiredBy maps each module path to the paths of the modules whose
 	// go.mod requires it.
 	requiredBy map[string][]string
-	// built are the paths of the modules that provide packages to the
-	// importer's build.
-	built map[string]bool
 }
 
 // importerGraph makes a temporary module that imports pkg (of the module at
@@ -185,7 +186,7 @@ func importerGraph(root, pkg string, replaces map[string]string) (*graph, error)
 	if err != nil {
 		return nil, err
 	}
-	g := &graph{requiredBy: map[string][]string{}, built: map[string]bool{}}
+	g := &graph{requiredBy: map[string][]string{}}
 	seen := map[string]bool{}
 	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
 		f := strings.Fields(line)
@@ -205,13 +206,6 @@ func importerGraph(root, pkg string, replaces map[string]string) (*graph, error)
 			g.nodes = append(g.nodes, to)
 		}
 	}
-	out, err = goCmd(tmp, "list", "-deps", "-f", "{{with .Module}}{{.Path}}{{end}}", ".")
-	if err != nil {
-		return nil, err
-	}
-	for _, p := range strings.Fields(string(out)) {
-		g.built[p] = true
-	}
 	return g, nil
 }
 
@@ -221,28 +215,19 @@ func modPath(node string) string {
 	return p
 }
 
-// problems lists what the graph may not hold: a module of the generator's
-// toolchain; a YAML module built into the program, or required by a module
-// not in yamlVia.
+// problems lists the modules of the graph that may not be there: those of
+// forbiddenModules and every YAML module.
 func (g *graph) problems() []string {
 	var out []string
 	for _, m := range g.nodes {
-		for _, t := range toolchainModules {
-			if strings.HasPrefix(m, t) {
-				out = append(out, fmt.Sprintf("%s (of the code generator's toolchain) is in the module graph, required by %s", m, strings.Join(g.requiredBy[m], ", ")))
+		by := strings.Join(g.requiredBy[m], ", ")
+		for _, f := range forbiddenModules {
+			if strings.HasPrefix(m, f.prefix) {
+				out = append(out, fmt.Sprintf("%s (%s) is in the module graph, required by %s", m, f.what, by))
 			}
 		}
-		if !strings.Contains(strings.ToLower(m), "yaml") {
-			continue
-		}
-		if g.built[m] {
-			out = append(out, fmt.Sprintf("YAML module %s is built into the program", m))
-			continue
-		}
-		for _, by := range g.requiredBy[m] {
-			if _, ok := yamlVia[by]; !ok {
-				out = append(out, fmt.Sprintf("YAML module %s is in the module graph, required by %s", m, by))
-			}
+		if strings.Contains(strings.ToLower(m), "yaml") {
+			out = append(out, fmt.Sprintf("YAML module %s is in the module graph, required by %s", m, by))
 		}
 	}
 	return out
