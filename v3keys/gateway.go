@@ -120,12 +120,19 @@ type sendFunc func(ctx context.Context, edit v3gen.RequestEditorFn) (*http.Respo
 // token that the server no longer knows is fetched again once. op names
 // the v2 operation in errors.
 func (g *gateway) call(ctx context.Context, class client.RequestClass, op string, send sendFunc, out any) error {
+	_, err := g.callResent(ctx, class, op, send, out)
+	return err
+}
+
+// callResent is call that also returns client.ResentAfter of the answer:
+// the failure after which the request was sent again, if it was.
+func (g *gateway) callResent(ctx context.Context, class client.RequestClass, op string, send sendFunc, out any) (error, error) {
 	resp, err := g.open(ctx, class, op, send)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer resp.Body.Close()
-	return g.decode(ctx, resp, op, out)
+	return client.ResentAfter(resp), g.decode(ctx, resp, op, out)
 }
 
 // open sends a request and returns a 200 answer with its body unread, or
