@@ -6,6 +6,7 @@ package v3keys
 // decoded into the generated types or into a *GatewayError.
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -238,7 +239,24 @@ func (g *gateway) decode(ctx context.Context, resp *http.Response, op string, ou
 		lr = &io.LimitedReader{R: resp.Body, N: g.maxBody + 1}
 		r = lr
 	}
-	if err := json.NewDecoder(r).Decode(out); err != nil {
+	var err error
+	if txn, ok := out.(*v3gen.TxnResponse); ok {
+		// Transactions carry the large answers (a recursive Get): read
+		// whole and scanned by decodeTxn.
+		var data []byte
+		if data, err = readAnswer(r, resp.ContentLength); err == nil {
+			if lr != nil && lr.N <= 0 {
+				return &client.ResponseTooLargeError{Endpoint: endpointOf(resp), Limit: g.maxBody}
+			}
+			if err = decodeTxn(data, txn); err != nil {
+				return fmt.Errorf("v3keys: %s: decoding the answer of %s: %w: %v", op, endpointOf(resp), ErrNotGateway, err)
+			}
+			return nil
+		}
+	} else {
+		err = json.NewDecoder(r).Decode(out)
+	}
+	if err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
@@ -248,6 +266,17 @@ func (g *gateway) decode(ctx context.Context, resp *http.Response, op string, ou
 		return fmt.Errorf("v3keys: %s: decoding the answer of %s: %w: %v", op, endpointOf(resp), ErrNotGateway, err)
 	}
 	return nil
+}
+
+// readAnswer reads a whole answer, its buffer sized by the Content-Length
+// when there is one.
+func readAnswer(r io.Reader, length int64) ([]byte, error) {
+	var b bytes.Buffer
+	if length > 0 && length < 1<<30 {
+		b.Grow(int(length) + bytes.MinRead)
+	}
+	_, err := b.ReadFrom(r)
+	return b.Bytes(), err
 }
 
 // errorAnswer reads a non-200 answer into a *GatewayError (wrapped, for

@@ -1,0 +1,305 @@
+package v3keys
+
+// A decoder for the gateway's transaction answers made of ranges (every
+// read, and the other branch of a write whose guard failed): a recursive
+// Get of a large tree is one such answer of many megabytes, which
+// encoding/json decodes slowly (reflection, one allocation per string and
+// per base64 field). This one scans the bytes once, takes the numeric
+// strings as substrings of one copy of the answer and decodes the base64
+// keys and values into shared blocks. It accepts only the plain form the
+// gateway sends (known fields, once each; ASCII strings without escapes;
+// no nulls); anything else is decoded by encoding/json instead, so the
+// result is always what encoding/json gives.
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+
+	"github.com/meycoin/goetcd/v3keys/internal/v3gen"
+)
+
+// decodeTxn decodes a transaction answer into out, as
+// json.NewDecoder(bytes.NewReader(data)).Decode(out) does.
+func decodeTxn(data []byte, out *v3gen.TxnResponse) error {
+	s := &txnScanner{d: data, s: string(data)}
+	if err := s.txn(out); err == nil {
+		return nil
+	}
+	*out = v3gen.TxnResponse{}
+	return json.NewDecoder(bytes.NewReader(data)).Decode(out)
+}
+
+// errPlain stops the plain scan: encoding/json decodes the answer instead.
+var errPlain = errors.New("v3keys: not the plain form")
+
+// arenaBlock is the size of the blocks decoded keys and values share.
+const arenaBlock = 64 << 10
+
+type txnScanner struct {
+	d     []byte
+	s     string // d as a string, for substrings
+	i     int
+	arena []byte
+}
+
+func (s *txnScanner) ws() {
+	for s.i < len(s.d) {
+		switch s.d[s.i] {
+		case ' ', '\t', '\n', '\r':
+			s.i++
+		default:
+			return
+		}
+	}
+}
+
+// peek returns the next byte after white space (0 at the end).
+func (s *txnScanner) peek() byte {
+	s.ws()
+	if s.i < len(s.d) {
+		return s.d[s.i]
+	}
+	return 0
+}
+
+func (s *txnScanner) expect(c byte) error {
+	if s.peek() != c {
+		return errPlain
+	}
+	s.i++
+	return nil
+}
+
+// str scans a string and returns its content's bounds: printable ASCII
+// without escapes only.
+func (s *txnScanner) str() (int, int, error) {
+	if err := s.expect('"'); err != nil {
+		return 0, 0, err
+	}
+	start := s.i
+	for s.i < len(s.d) {
+		c := s.d[s.i]
+		switch {
+		case c == '"':
+			s.i++
+			return start, s.i - 1, nil
+		case c == '\\' || c < 0x20 || c >= 0x80:
+			return 0, 0, errPlain
+		}
+		s.i++
+	}
+	return 0, 0, errPlain
+}
+
+// text scans a string field.
+func (s *txnScanner) text() (string, error) {
+	a, b, err := s.str()
+	if err != nil {
+		return "", err
+	}
+	return s.s[a:b], nil
+}
+
+// bytes scans a base64 field, as encoding/json decodes []byte.
+func (s *txnScanner) bytes() ([]byte, error) {
+	a, b, err := s.str()
+	if err != nil {
+		return nil, err
+	}
+	n := base64.StdEncoding.DecodedLen(b - a)
+	if n > len(s.arena) {
+		s.arena = make([]byte, max(arenaBlock, n))
+	}
+	m, err := base64.StdEncoding.Decode(s.arena[:n], s.d[a:b])
+	if err != nil {
+		return nil, errPlain
+	}
+	if m == 0 {
+		return []byte{}, nil
+	}
+	out := s.arena[:m:m]
+	s.arena = s.arena[m:]
+	return out, nil
+}
+
+// boolean scans true or false.
+func (s *txnScanner) boolean() (bool, error) {
+	s.ws()
+	switch {
+	case bytes.HasPrefix(s.d[s.i:], []byte("true")):
+		s.i += 4
+		return true, nil
+	case bytes.HasPrefix(s.d[s.i:], []byte("false")):
+		s.i += 5
+		return false, nil
+	}
+	return false, errPlain
+}
+
+// object scans an object, calling field with the index of each key in
+// names; an unknown or repeated key stops the scan.
+func (s *txnScanner) object(names []string, field func(int) error) error {
+	if err := s.expect('{'); err != nil {
+		return err
+	}
+	if s.peek() == '}' {
+		s.i++
+		return nil
+	}
+	var seen uint32
+	for {
+		a, b, err := s.str()
+		if err != nil {
+			return err
+		}
+		k := -1
+		for j, n := range names {
+			if n == s.s[a:b] {
+				k = j
+				break
+			}
+		}
+		if k < 0 || seen&(1<<k) != 0 {
+			return errPlain
+		}
+		seen |= 1 << k
+		if err := s.expect(':'); err != nil {
+			return err
+		}
+		if err := field(k); err != nil {
+			return err
+		}
+		switch s.peek() {
+		case ',':
+			s.i++
+		case '}':
+			s.i++
+			return nil
+		default:
+			return errPlain
+		}
+	}
+}
+
+// array scans an array, calling elem for each element.
+func (s *txnScanner) array(elem func() error) error {
+	if err := s.expect('['); err != nil {
+		return err
+	}
+	if s.peek() == ']' {
+		s.i++
+		return nil
+	}
+	for {
+		if err := elem(); err != nil {
+			return err
+		}
+		switch s.peek() {
+		case ',':
+			s.i++
+		case ']':
+			s.i++
+			return nil
+		default:
+			return errPlain
+		}
+	}
+}
+
+var (
+	txnFields    = []string{"header", "responses", "succeeded"}
+	headerFields = []string{"cluster_id", "member_id", "raft_term", "revision"}
+	opFields     = []string{"response_range"}
+	rangeFields  = []string{"count", "header", "kvs", "more"}
+	kvFields     = []string{"create_revision", "key", "lease", "mod_revision", "value", "version"}
+)
+
+func (s *txnScanner) txn(out *v3gen.TxnResponse) error {
+	return s.object(txnFields, func(k int) error {
+		var err error
+		switch k {
+		case 0:
+			out.Header, err = s.header()
+		case 1:
+			out.Responses = []v3gen.ResponseOp{}
+			err = s.array(func() error {
+				var op v3gen.ResponseOp
+				err := s.object(opFields, func(int) error {
+					var err error
+					op.ResponseRange, err = s.rangeResponse()
+					return err
+				})
+				out.Responses = append(out.Responses, op)
+				return err
+			})
+		case 2:
+			out.Succeeded, err = s.boolean()
+		}
+		return err
+	})
+}
+
+func (s *txnScanner) header() (*v3gen.ResponseHeader, error) {
+	h := &v3gen.ResponseHeader{}
+	err := s.object(headerFields, func(k int) error {
+		var err error
+		switch k {
+		case 0:
+			h.ClusterId, err = s.text()
+		case 1:
+			h.MemberId, err = s.text()
+		case 2:
+			h.RaftTerm, err = s.text()
+		case 3:
+			h.Revision, err = s.text()
+		}
+		return err
+	})
+	return h, err
+}
+
+func (s *txnScanner) rangeResponse() (*v3gen.RangeResponse, error) {
+	r := &v3gen.RangeResponse{}
+	err := s.object(rangeFields, func(k int) error {
+		var err error
+		switch k {
+		case 0:
+			r.Count, err = s.text()
+		case 1:
+			r.Header, err = s.header()
+		case 2:
+			r.Kvs = []v3gen.KeyValue{}
+			err = s.array(func() error {
+				r.Kvs = append(r.Kvs, v3gen.KeyValue{})
+				return s.keyValue(&r.Kvs[len(r.Kvs)-1])
+			})
+		case 3:
+			r.More, err = s.boolean()
+		}
+		return err
+	})
+	return r, err
+}
+
+func (s *txnScanner) keyValue(kv *v3gen.KeyValue) error {
+	return s.object(kvFields, func(k int) error {
+		var err error
+		switch k {
+		case 0:
+			kv.CreateRevision, err = s.text()
+		case 1:
+			kv.Key, err = s.bytes()
+		case 2:
+			kv.Lease, err = s.text()
+		case 3:
+			kv.ModRevision, err = s.text()
+		case 4:
+			kv.Value, err = s.bytes()
+		case 5:
+			kv.Version, err = s.text()
+		}
+		return err
+	})
+}
