@@ -157,40 +157,45 @@ func (t *tree) own(n *client.Node, lease, parentLease int64) {
 // directories of this level for the next.
 func (t *tree) add(kvs []v3gen.KeyValue, recursive bool) error {
 	next := make(map[string]*client.Node)
+	// Each key is parsed once: the loop that finds where a node's keys end
+	// parses the first key of the next node.
+	var pk, o parsedKey
+	var ok, ook bool
+	if len(kvs) > 0 {
+		pk, ok = t.l.parse(kvs[0].Key)
+	}
 	for i := 0; i < len(kvs); {
-		pk, ok := t.l.parse(kvs[i].Key)
 		j := i + 1
-		if !ok {
-			i = j
-			continue
-		}
 		// The keys of one node are next to each other.
-		for j < len(kvs) {
-			o, ok := t.l.parse(kvs[j].Key)
-			if !ok || o.path != pk.path {
+		for ; j < len(kvs); j++ {
+			if o, ook = t.l.parse(kvs[j].Key); !ook || o.path != pk.path {
 				break
 			}
-			j++
 		}
+		cur, curOK := pk, ok
 		x, err := pickNode(kvs[i:j])
-		i = j
+		i, pk, ok = j, o, ook
+		if !curOK {
+			// Not a key of the layout: on its own (j is i+1).
+			continue
+		}
 		if err != nil {
 			return err
 		}
-		parent, base := "", pk.path
-		if s := strings.LastIndexByte(pk.path, '/'); s >= 0 {
-			parent, base = pk.path[:s], pk.path[s+1:]
+		parent, base := "", cur.path
+		if s := strings.LastIndexByte(cur.path, '/'); s >= 0 {
+			parent, base = cur.path[:s], cur.path[s+1:]
 		}
 		dir := t.dirs[parent]
 		if dir == nil || strings.HasPrefix(base, "_") {
 			continue
 		}
-		n := node(pk.path, x)
+		n := node(cur.path, x)
 		dir.Nodes = append(dir.Nodes, n)
 		t.own(n, x.lease, t.leases[parent])
 		if recursive && x.dir() {
-			next[pk.path] = n
-			t.leases[pk.path] = x.lease
+			next[cur.path] = n
+			t.leases[cur.path] = x.lease
 		}
 	}
 	if recursive {

@@ -208,12 +208,55 @@ func (s *txnScanner) array(elem func() error) error {
 	}
 }
 
+// count returns how many elements the array that starts at the next byte
+// holds, from a quick pass that skips strings whole; 0 when that pass
+// cannot tell (the scan then finds out).
+func (s *txnScanner) count() int {
+	s.ws()
+	depth, n, empty, inStr := 0, 0, true, false
+	for _, c := range s.d[s.i:] {
+		if inStr {
+			switch c {
+			case '"':
+				inStr = false
+			case '\\':
+				return 0
+			}
+			continue
+		}
+		switch c {
+		case '"':
+			inStr, empty = true, false
+		case '[', '{':
+			depth++
+			if depth > 1 {
+				empty = false
+			}
+		case ']', '}':
+			depth--
+			if depth == 0 {
+				if empty {
+					return 0
+				}
+				return n + 1
+			}
+		case ',':
+			if depth == 1 {
+				n++
+			}
+		case ' ', '\t', '\n', '\r':
+		default:
+			empty = false
+		}
+	}
+	return 0
+}
+
 var (
 	txnFields    = []string{"header", "responses", "succeeded"}
 	headerFields = []string{"cluster_id", "member_id", "raft_term", "revision"}
 	opFields     = []string{"response_range"}
 	rangeFields  = []string{"count", "header", "kvs", "more"}
-	kvFields     = []string{"create_revision", "key", "lease", "mod_revision", "value", "version"}
 )
 
 func (s *txnScanner) txn(out *v3gen.TxnResponse) error {
@@ -270,7 +313,9 @@ func (s *txnScanner) rangeResponse() (*v3gen.RangeResponse, error) {
 		case 1:
 			r.Header, err = s.header()
 		case 2:
-			r.Kvs = []v3gen.KeyValue{}
+			// Sized first: growing a slice of 100,000 keys by appending
+			// costs more than the scan.
+			r.Kvs = make([]v3gen.KeyValue, 0, s.count())
 			err = s.array(func() error {
 				r.Kvs = append(r.Kvs, v3gen.KeyValue{})
 				return s.keyValue(&r.Kvs[len(r.Kvs)-1])
@@ -283,23 +328,60 @@ func (s *txnScanner) rangeResponse() (*v3gen.RangeResponse, error) {
 	return r, err
 }
 
+// keyValue scans one key, the object hottest in a large answer: as
+// object does, without its callback.
 func (s *txnScanner) keyValue(kv *v3gen.KeyValue) error {
-	return s.object(kvFields, func(k int) error {
-		var err error
-		switch k {
-		case 0:
-			kv.CreateRevision, err = s.text()
-		case 1:
-			kv.Key, err = s.bytes()
-		case 2:
-			kv.Lease, err = s.text()
-		case 3:
-			kv.ModRevision, err = s.text()
-		case 4:
-			kv.Value, err = s.bytes()
-		case 5:
-			kv.Version, err = s.text()
-		}
+	if err := s.expect('{'); err != nil {
 		return err
-	})
+	}
+	if s.peek() == '}' {
+		s.i++
+		return nil
+	}
+	var seen uint32
+	for {
+		a, b, err := s.str()
+		if err != nil {
+			return err
+		}
+		if err := s.expect(':'); err != nil {
+			return err
+		}
+		var bit uint32
+		switch s.s[a:b] {
+		case "key":
+			bit = 1
+			kv.Key, err = s.bytes()
+		case "value":
+			bit = 2
+			kv.Value, err = s.bytes()
+		case "create_revision":
+			bit = 4
+			kv.CreateRevision, err = s.text()
+		case "mod_revision":
+			bit = 8
+			kv.ModRevision, err = s.text()
+		case "version":
+			bit = 16
+			kv.Version, err = s.text()
+		case "lease":
+			bit = 32
+			kv.Lease, err = s.text()
+		default:
+			return errPlain
+		}
+		if err != nil || seen&bit != 0 {
+			return errPlain
+		}
+		seen |= bit
+		switch s.peek() {
+		case ',':
+			s.i++
+		case '}':
+			s.i++
+			return nil
+		default:
+			return errPlain
+		}
+	}
 }

@@ -2,6 +2,8 @@ package v3keys
 
 import (
 	"bytes"
+	"encoding/base64"
+	"fmt"
 	"encoding/json"
 	"reflect"
 	"strings"
@@ -75,6 +77,48 @@ func FuzzDecodeTxn(f *testing.F) {
 		}
 		if !reflect.DeepEqual(got, want) {
 			t.Fatalf("%q: scan %+v, encoding/json %+v", data, got, want)
+		}
+	})
+}
+
+// bigTxn is a read answer with n keys in its first range, as a recursive
+// Get of a directory of n files receives.
+func bigTxn(n int) []byte {
+	var b bytes.Buffer
+	b.WriteString(`{"header":{"cluster_id":"14841639068965178418","member_id":"10276657743932975437","revision":"200042","raft_term":"2"},"succeeded":true,"responses":[{"response_range":{"header":{"revision":"200042"},"kvs":[`)
+	for i := range n {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		key := base64.StdEncoding.EncodeToString(fmt.Appendf(nil, "/v2/002/big/k%06d\x01", i))
+		val := base64.StdEncoding.EncodeToString(fmt.Appendf(nil, "value-%d", i))
+		fmt.Fprintf(&b, `{"key":"%s","create_revision":"%d","mod_revision":"%d","version":"1","value":"%s"}`, key, i+10, i+10, val)
+	}
+	fmt.Fprintf(&b, `],"count":"%d"}},{"response_range":{"header":{"revision":"200042"}}}]}`, n)
+	return b.Bytes()
+}
+
+// BenchmarkDecodeTxn decodes the answer of a recursive Get of 100,000
+// files with decodeTxn and, for comparison, encoding/json.
+func BenchmarkDecodeTxn(b *testing.B) {
+	data := bigTxn(100_000)
+	b.Run("decodeTxn", func(b *testing.B) {
+		b.ReportAllocs()
+		b.SetBytes(int64(len(data)))
+		for b.Loop() {
+			var out v3gen.TxnResponse
+			if err := decodeTxn(data, &out); err != nil || len(out.Responses[0].ResponseRange.Kvs) != 100_000 {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("encoding-json", func(b *testing.B) {
+		b.ReportAllocs()
+		b.SetBytes(int64(len(data)))
+		for b.Loop() {
+			if _, err := jsonTxn(data); err != nil {
+				b.Fatal(err)
+			}
 		}
 	})
 }
