@@ -3,8 +3,8 @@ package v3keys
 import (
 	"bytes"
 	"encoding/base64"
-	"fmt"
 	"encoding/json"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
