@@ -138,9 +138,10 @@ func (s *txnScanner) boolean() (bool, error) {
 	return false, errPlain
 }
 
-// object scans an object, calling field with the index of each key in
-// names; an unknown or repeated key stops the scan.
-func (s *txnScanner) object(names []string, field func(int) error) error {
+// object scans an object. field decodes the value of each key and returns
+// a bit of its own for the key (0 for a key it does not know); an unknown
+// or repeated key stops the scan.
+func (s *txnScanner) object(field func(key string) (uint32, error)) error {
 	if err := s.expect('{'); err != nil {
 		return err
 	}
@@ -154,23 +155,14 @@ func (s *txnScanner) object(names []string, field func(int) error) error {
 		if err != nil {
 			return err
 		}
-		k := -1
-		for j, n := range names {
-			if n == s.s[a:b] {
-				k = j
-				break
-			}
-		}
-		if k < 0 || seen&(1<<k) != 0 {
-			return errPlain
-		}
-		seen |= 1 << k
 		if err := s.expect(':'); err != nil {
 			return err
 		}
-		if err := field(k); err != nil {
-			return err
+		bit, err := field(s.s[a:b])
+		if err != nil || bit == 0 || seen&bit != 0 {
+			return errPlain
 		}
+		seen |= bit
 		switch s.peek() {
 		case ',':
 			s.i++
@@ -252,136 +244,110 @@ func (s *txnScanner) count() int {
 	return 0
 }
 
-var (
-	txnFields    = []string{"header", "responses", "succeeded"}
-	headerFields = []string{"cluster_id", "member_id", "raft_term", "revision"}
-	opFields     = []string{"response_range"}
-	rangeFields  = []string{"count", "header", "kvs", "more"}
-)
-
 func (s *txnScanner) txn(out *v3gen.TxnResponse) error {
-	return s.object(txnFields, func(k int) error {
+	return s.object(func(key string) (uint32, error) {
 		var err error
-		switch k {
-		case 0:
+		switch key {
+		case "header":
 			out.Header, err = s.header()
-		case 1:
+			return 1, err
+		case "responses":
 			out.Responses = []v3gen.ResponseOp{}
-			err = s.array(func() error {
+			return 2, s.array(func() error {
 				var op v3gen.ResponseOp
-				err := s.object(opFields, func(int) error {
+				err := s.object(func(key string) (uint32, error) {
+					if key != "response_range" {
+						return 0, nil
+					}
 					var err error
 					op.ResponseRange, err = s.rangeResponse()
-					return err
+					return 1, err
 				})
 				out.Responses = append(out.Responses, op)
 				return err
 			})
-		case 2:
+		case "succeeded":
 			out.Succeeded, err = s.boolean()
+			return 4, err
 		}
-		return err
+		return 0, nil
 	})
 }
 
 func (s *txnScanner) header() (*v3gen.ResponseHeader, error) {
 	h := &v3gen.ResponseHeader{}
-	err := s.object(headerFields, func(k int) error {
+	err := s.object(func(key string) (uint32, error) {
 		var err error
-		switch k {
-		case 0:
+		switch key {
+		case "cluster_id":
 			h.ClusterId, err = s.text()
-		case 1:
+			return 1, err
+		case "member_id":
 			h.MemberId, err = s.text()
-		case 2:
+			return 2, err
+		case "raft_term":
 			h.RaftTerm, err = s.text()
-		case 3:
+			return 4, err
+		case "revision":
 			h.Revision, err = s.text()
+			return 8, err
 		}
-		return err
+		return 0, nil
 	})
 	return h, err
 }
 
 func (s *txnScanner) rangeResponse() (*v3gen.RangeResponse, error) {
 	r := &v3gen.RangeResponse{}
-	err := s.object(rangeFields, func(k int) error {
+	err := s.object(func(key string) (uint32, error) {
 		var err error
-		switch k {
-		case 0:
+		switch key {
+		case "count":
 			r.Count, err = s.text()
-		case 1:
+			return 1, err
+		case "header":
 			r.Header, err = s.header()
-		case 2:
+			return 2, err
+		case "kvs":
 			// Sized first: growing a slice of 100,000 keys by appending
 			// costs more than the scan.
 			r.Kvs = make([]v3gen.KeyValue, 0, s.count())
-			err = s.array(func() error {
+			return 4, s.array(func() error {
 				r.Kvs = append(r.Kvs, v3gen.KeyValue{})
 				return s.keyValue(&r.Kvs[len(r.Kvs)-1])
 			})
-		case 3:
+		case "more":
 			r.More, err = s.boolean()
+			return 8, err
 		}
-		return err
+		return 0, nil
 	})
 	return r, err
 }
 
-// keyValue scans one key, the object hottest in a large answer: as
-// object does, without its callback.
 func (s *txnScanner) keyValue(kv *v3gen.KeyValue) error {
-	if err := s.expect('{'); err != nil {
-		return err
-	}
-	if s.peek() == '}' {
-		s.i++
-		return nil
-	}
-	var seen uint32
-	for {
-		a, b, err := s.str()
-		if err != nil {
-			return err
-		}
-		if err := s.expect(':'); err != nil {
-			return err
-		}
-		var bit uint32
-		switch s.s[a:b] {
+	return s.object(func(key string) (uint32, error) {
+		var err error
+		switch key {
 		case "key":
-			bit = 1
 			kv.Key, err = s.bytes()
+			return 1, err
 		case "value":
-			bit = 2
 			kv.Value, err = s.bytes()
+			return 2, err
 		case "create_revision":
-			bit = 4
 			kv.CreateRevision, err = s.text()
+			return 4, err
 		case "mod_revision":
-			bit = 8
 			kv.ModRevision, err = s.text()
+			return 8, err
 		case "version":
-			bit = 16
 			kv.Version, err = s.text()
+			return 16, err
 		case "lease":
-			bit = 32
 			kv.Lease, err = s.text()
-		default:
-			return errPlain
+			return 32, err
 		}
-		if err != nil || seen&bit != 0 {
-			return errPlain
-		}
-		seen |= bit
-		switch s.peek() {
-		case ',':
-			s.i++
-		case '}':
-			s.i++
-			return nil
-		default:
-			return errPlain
-		}
-	}
+		return 0, nil
+	})
 }
