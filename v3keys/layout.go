@@ -136,7 +136,8 @@ func (l layout) seqKey(p string) []byte {
 
 // parsedKey is a node key read back.
 type parsedKey struct {
-	path  string // canonical path, with no leading slash
+	key   string // the node's v2 key: "/" + path
+	path  string // canonical path, with no leading slash (key[1:])
 	depth int
 	kind  byte
 }
@@ -181,11 +182,12 @@ func (l layout) parse(key []byte) (pk parsedKey, ok bool) {
 			b = append(b, c)
 		}
 	}
-	p := string(b)
+	v2key := "/" + string(b)
+	p := v2key[1:]
 	if depthOf(p) != d || d == 0 || strings.HasPrefix(p, "/") || strings.HasSuffix(p, "/") || strings.Contains(p, "//") {
 		return pk, false
 	}
-	return parsedKey{path: p, depth: d, kind: kind}, true
+	return parsedKey{key: v2key, path: p, depth: d, kind: kind}, true
 }
 
 // checkDepth refuses a path deeper than the layout can hold.

@@ -173,7 +173,7 @@ func (t *tree) add(kvs []v3gen.KeyValue, recursive bool) error {
 			}
 		}
 		cur, curOK := pk, ok
-		x, err := pickNode(kvs[i:j])
+		x, _, err := pickKV(kvs[i:j])
 		i, pk, ok = j, o, ook
 		if !curOK {
 			// Not a key of the layout: on its own (j is i+1).
@@ -190,7 +190,7 @@ func (t *tree) add(kvs []v3gen.KeyValue, recursive bool) error {
 		if dir == nil || strings.HasPrefix(base, "_") {
 			continue
 		}
-		n := node(cur.path, x)
+		n := nodeAt(cur.key, &x)
 		dir.Nodes = append(dir.Nodes, n)
 		t.own(n, x.lease, t.leases[parent])
 		if recursive && x.dir() {

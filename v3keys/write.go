@@ -274,8 +274,11 @@ func del(key, end []byte) v3gen.RequestOp {
 }
 
 // node is the v2 node of a key as v2 shows it in answers (no children).
-func node(p string, x *kv) *client.Node {
-	n := &client.Node{Key: "/" + p, Dir: x.dir(), CreatedIndex: uint64(x.create), ModifiedIndex: uint64(x.mod)}
+func node(p string, x *kv) *client.Node { return nodeAt("/"+p, x) }
+
+// nodeAt is node for the v2 key key ("/" + path).
+func nodeAt(key string, x *kv) *client.Node {
+	n := &client.Node{Key: key, Dir: x.dir(), CreatedIndex: uint64(x.create), ModifiedIndex: uint64(x.mod)}
 	if !n.Dir {
 		n.Value = string(x.value)
 	}
