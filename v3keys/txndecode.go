@@ -200,48 +200,20 @@ func (s *txnScanner) array(elem func() error) error {
 	}
 }
 
-// count returns how many elements the array that starts at the next byte
-// holds, from a quick pass that skips strings whole; 0 when that pass
-// cannot tell (the scan then finds out).
+// count estimates how many keys the array of keys that starts at the next
+// byte holds: the objects up to its first ']' (a key object has no nested
+// object or array, and base64 has neither brace nor bracket), at most one
+// per 16 bytes (the shortest plain key object with a key). It is only a
+// capacity: a string holding a brace or bracket makes it wrong, not the
+// scan.
 func (s *txnScanner) count() int {
 	s.ws()
-	depth, n, empty, inStr := 0, 0, true, false
-	for _, c := range s.d[s.i:] {
-		if inStr {
-			switch c {
-			case '"':
-				inStr = false
-			case '\\':
-				return 0
-			}
-			continue
-		}
-		switch c {
-		case '"':
-			inStr, empty = true, false
-		case '[', '{':
-			depth++
-			if depth > 1 {
-				empty = false
-			}
-		case ']', '}':
-			depth--
-			if depth == 0 {
-				if empty {
-					return 0
-				}
-				return n + 1
-			}
-		case ',':
-			if depth == 1 {
-				n++
-			}
-		case ' ', '\t', '\n', '\r':
-		default:
-			empty = false
-		}
+	rest := s.d[s.i:]
+	end := bytes.IndexByte(rest, ']')
+	if end < 0 {
+		return 0
 	}
-	return 0
+	return min(bytes.Count(rest[:end], []byte{'{'}), end/16)
 }
 
 func (s *txnScanner) txn(out *v3gen.TxnResponse) error {
