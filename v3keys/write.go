@@ -274,15 +274,19 @@ func del(key, end []byte) v3gen.RequestOp {
 }
 
 // node is the v2 node of a key as v2 shows it in answers (no children).
-func node(p string, x *kv) *client.Node { return nodeAt("/"+p, x) }
-
-// nodeAt is node for the v2 key key ("/" + path).
-func nodeAt(key string, x *kv) *client.Node {
-	n := &client.Node{Key: key, Dir: x.dir(), CreatedIndex: uint64(x.create), ModifiedIndex: uint64(x.mod)}
-	if !n.Dir {
-		n.Value = string(x.value)
-	}
+func node(p string, x *kv) *client.Node {
+	n := &client.Node{}
+	setNode(n, "/"+p, x, string(x.value))
 	return n
+}
+
+// setNode makes n the node of x under the v2 key key, with value as its
+// value if it is a file.
+func setNode(n *client.Node, key string, x *kv, value string) {
+	*n = client.Node{Key: key, Dir: x.dir(), CreatedIndex: uint64(x.create), ModifiedIndex: uint64(x.mod)}
+	if !n.Dir {
+		n.Value = value
+	}
 }
 
 // withTTL gives n a TTL of ttl seconds from now.
