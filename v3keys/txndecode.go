@@ -5,7 +5,7 @@ package v3keys
 // Get of a large tree is one such answer of many megabytes, which
 // encoding/json decodes slowly (reflection, one allocation per string and
 // per base64 field). This one scans the bytes once, takes the numeric
-// strings as substrings of one copy of the answer and decodes the base64
+// strings as substrings of the answer itself and decodes the base64
 // keys and values into shared blocks. It accepts only the plain form the
 // gateway sends (known fields, once each; ASCII strings without escapes;
 // no nulls); anything else is decoded by encoding/json instead, so the
@@ -16,14 +16,21 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"unsafe"
 
 	"github.com/meycoin/goetcd/v3keys/internal/v3gen"
 )
 
 // decodeTxn decodes a transaction answer into out, as
-// json.NewDecoder(bytes.NewReader(data)).Decode(out) does.
+// json.NewDecoder(bytes.NewReader(data)).Decode(out) does. The strings of
+// out share data's memory: data must not change afterwards (the answers
+// are read into buffers of their own, and the strings are parsed into
+// numbers and dropped with out).
 func decodeTxn(data []byte, out *v3gen.TxnResponse) error {
-	s := &txnScanner{d: data, s: string(data)}
+	if len(data) == 0 {
+		return json.NewDecoder(bytes.NewReader(data)).Decode(out)
+	}
+	s := &txnScanner{d: data, s: unsafe.String(&data[0], len(data))}
 	if err := s.txn(out); err == nil {
 		return nil
 	}
