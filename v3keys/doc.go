@@ -108,10 +108,12 @@
 // "delete"). Each event is matched against the watched key as v2 matches
 // it: the key itself; with Recursive, any key below it that is not hidden
 // below it; and the deletion of a directory above it when the watched key
-// went with it. When the stream breaks (a member dies), ends, or brings
-// nothing for IdleTimeout, it is opened again through the cluster pipeline,
-// from the revision after the last one read, so no event is lost or
-// repeated.
+// went with it. The stream is watched by the client's member health, as a
+// v2 watch is. When its member stops answering the health probes (a frozen
+// or hung machine, noticed in one to two seconds), or the stream breaks (a
+// member dies), ends, or brings nothing for IdleTimeout, it is opened again
+// on another member through the cluster pipeline, from the revision after
+// the last one read, so no event is lost or repeated.
 //
 // When the revision a watch needs has been compacted, Next returns
 // client.Error 401 (client.IsEventIndexCleared) with the cause "the

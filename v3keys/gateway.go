@@ -6,6 +6,7 @@ package v3keys
 // decoded into the generated types or into a *GatewayError.
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -120,12 +121,19 @@ type sendFunc func(ctx context.Context, edit v3gen.RequestEditorFn) (*http.Respo
 // token that the server no longer knows is fetched again once. op names
 // the v2 operation in errors.
 func (g *gateway) call(ctx context.Context, class client.RequestClass, op string, send sendFunc, out any) error {
+	_, err := g.callResent(ctx, class, op, send, out)
+	return err
+}
+
+// callResent is call that also returns client.ResentAfter of the answer:
+// the failure after which the request was sent again, if it was.
+func (g *gateway) callResent(ctx context.Context, class client.RequestClass, op string, send sendFunc, out any) (error, error) {
 	resp, err := g.open(ctx, class, op, send)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer resp.Body.Close()
-	return g.decode(ctx, resp, op, out)
+	return client.ResentAfter(resp), g.decode(ctx, resp, op, out)
 }
 
 // open sends a request and returns a 200 answer with its body unread, or
@@ -231,7 +239,24 @@ func (g *gateway) decode(ctx context.Context, resp *http.Response, op string, ou
 		lr = &io.LimitedReader{R: resp.Body, N: g.maxBody + 1}
 		r = lr
 	}
-	if err := json.NewDecoder(r).Decode(out); err != nil {
+	var err error
+	if txn, ok := out.(*v3gen.TxnResponse); ok {
+		// Transactions carry the large answers (a recursive Get): read
+		// whole and scanned by decodeTxn.
+		var data []byte
+		if data, err = readAnswer(r, resp.ContentLength); err == nil {
+			if lr != nil && lr.N <= 0 {
+				return &client.ResponseTooLargeError{Endpoint: endpointOf(resp), Limit: g.maxBody}
+			}
+			if err = decodeTxn(data, txn); err != nil {
+				return fmt.Errorf("v3keys: %s: decoding the answer of %s: %w: %v", op, endpointOf(resp), ErrNotGateway, err)
+			}
+			return nil
+		}
+	} else {
+		err = json.NewDecoder(r).Decode(out)
+	}
+	if err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
@@ -241,6 +266,17 @@ func (g *gateway) decode(ctx context.Context, resp *http.Response, op string, ou
 		return fmt.Errorf("v3keys: %s: decoding the answer of %s: %w: %v", op, endpointOf(resp), ErrNotGateway, err)
 	}
 	return nil
+}
+
+// readAnswer reads a whole answer, its buffer sized by the Content-Length
+// when there is one.
+func readAnswer(r io.Reader, length int64) ([]byte, error) {
+	var b bytes.Buffer
+	if length > 0 && length < 1<<30 {
+		b.Grow(int(length) + bytes.MinRead)
+	}
+	_, err := b.ReadFrom(r)
+	return b.Bytes(), err
 }
 
 // errorAnswer reads a non-200 answer into a *GatewayError (wrapped, for

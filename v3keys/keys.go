@@ -222,8 +222,12 @@ func (k *keysAPI) CreateInOrder(ctx context.Context, dir, value string, opts *cl
 const recursiveLevels = 8
 
 // Delete removes a key or a directory, on the conditions of opts, in one
-// transaction. It is never resent once it may have reached a member: the
-// outcome of a delete that failed then is unknown (client.IsOutcomeUnknown).
+// transaction. It follows the v2 client's retry table: a delete without
+// PrevValue or PrevIndex is resent to another member after a failure, like
+// an idempotent write, and if the resent delete finds no key the outcome is
+// unknown (client.IsOutcomeUnknown; the earlier attempt may have deleted
+// it); a compare-and-delete is never resent once it may have reached a
+// member (its outcome is then unknown).
 func (k *keysAPI) Delete(ctx context.Context, key string, opts *client.DeleteOptions) (*client.Response, error) {
 	if ctx == nil {
 		return nil, errNilContext
@@ -239,11 +243,11 @@ func (k *keysAPI) Delete(ctx context.Context, key string, opts *client.DeleteOpt
 	if err := client.CheckText("DeleteOptions.PrevValue", o.PrevValue); err != nil {
 		return nil, err
 	}
-	op := "delete"
+	op, class := "delete", client.RequestIdempotent
 	var n need
 	switch {
 	case o.PrevValue != "" || o.PrevIndex != 0:
-		op = "compare-and-delete"
+		op, class = "compare-and-delete", client.RequestOneShot
 	case o.Recursive:
 		n.levels = recursiveLevels
 	case o.Dir:
@@ -252,7 +256,7 @@ func (k *keysAPI) Delete(ctx context.Context, key string, opts *client.DeleteOpt
 	if ck == "" {
 		return nil, k.rootError(ctx, op)
 	}
-	return k.write(ctx, op, client.RequestOneShot, ck, n, k.planDelete(&o))
+	return k.write(ctx, op, class, ck, n, k.planDelete(&o))
 }
 
 // rootError is v2's answer to a write of the root: 107 at the current

@@ -144,36 +144,44 @@ type parsedKey struct {
 // parse reads a node key of this layout; ok is false for any other key
 // (the action and sequence keys, keys written by others).
 func (l layout) parse(key []byte) (pk parsedKey, ok bool) {
-	if !bytes.HasPrefix(key, []byte(l.prefix)) {
+	path, d, kind, ok := l.parsePath(key)
+	if !ok {
 		return pk, false
+	}
+	return parsedKey{path: string(path), depth: d, kind: kind}, true
+}
+
+// parsePath is parse without making strings: path is the node's path, a
+// part of key unless it had escaped bytes.
+func (l layout) parsePath(key []byte) (path []byte, depth int, kind byte, ok bool) {
+	if !bytes.HasPrefix(key, []byte(l.prefix)) {
+		return nil, 0, 0, false
 	}
 	rest := key[len(l.prefix):]
 	// "/ddd/" + at least one path byte + kind.
 	if len(rest) < 7 || rest[0] != '/' || rest[4] != '/' {
-		return pk, false
+		return nil, 0, 0, false
 	}
 	d := 0
 	for _, c := range rest[1:4] {
 		if c < '0' || c > '9' {
-			return pk, false
+			return nil, 0, 0, false
 		}
 		d = d*10 + int(c-'0')
 	}
-	kind := rest[len(rest)-1]
+	kind = rest[len(rest)-1]
 	if kind >= kindEnd {
-		return pk, false
+		return nil, 0, 0, false
 	}
 	esc := rest[5 : len(rest)-1]
-	var b []byte
-	if bytes.IndexByte(esc, kindEnd) < 0 {
-		b = esc
-	} else {
+	b := esc
+	if bytes.IndexByte(esc, kindEnd) >= 0 {
 		b = make([]byte, 0, len(esc))
 		for i := 0; i < len(esc); i++ {
 			c := esc[i]
 			if c == kindEnd {
 				if i+1 >= len(esc) || esc[i+1] < escShift || esc[i+1] > escShift+kindEnd {
-					return pk, false
+					return nil, 0, 0, false
 				}
 				c = esc[i+1] - escShift
 				i++
@@ -181,11 +189,10 @@ func (l layout) parse(key []byte) (pk parsedKey, ok bool) {
 			b = append(b, c)
 		}
 	}
-	p := string(b)
-	if depthOf(p) != d || d == 0 || strings.HasPrefix(p, "/") || strings.HasSuffix(p, "/") || strings.Contains(p, "//") {
-		return pk, false
+	if d == 0 || bytes.Count(b, []byte{'/'})+1 != d || b[0] == '/' || b[len(b)-1] == '/' || bytes.Contains(b, []byte("//")) {
+		return nil, 0, 0, false
 	}
-	return parsedKey{path: p, depth: d, kind: kind}, true
+	return b, d, kind, true
 }
 
 // checkDepth refuses a path deeper than the layout can hold.

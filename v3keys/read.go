@@ -7,12 +7,13 @@ package v3keys
 // leases of the nodes that have their own.
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"net/http"
-	"strings"
 	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/meycoin/goetcd/client"
 	"github.com/meycoin/goetcd/v3keys/internal/v3gen"
@@ -130,6 +131,7 @@ func (k *keysAPI) moreLevels(ctx context.Context, name string, t *tree, p string
 // tree assembles a listing level by level.
 type tree struct {
 	l layout
+	a nodeAlloc
 	// dirs are the listed directories by path, to hang the next level on.
 	dirs map[string]*client.Node
 	// leases are their leases, to tell a child's own lease from the one it
@@ -157,46 +159,91 @@ func (t *tree) own(n *client.Node, lease, parentLease int64) {
 // directories of this level for the next.
 func (t *tree) add(kvs []v3gen.KeyValue, recursive bool) error {
 	next := make(map[string]*client.Node)
+	// Each key is parsed once: the loop that finds where a node's keys end
+	// parses the first key of the next node.
+	var pk, o []byte
+	var ok, ook bool
+	if len(kvs) > 0 {
+		pk, _, _, ok = t.l.parsePath(kvs[0].Key)
+	}
 	for i := 0; i < len(kvs); {
-		pk, ok := t.l.parse(kvs[i].Key)
 		j := i + 1
-		if !ok {
-			i = j
-			continue
-		}
 		// The keys of one node are next to each other.
-		for j < len(kvs) {
-			o, ok := t.l.parse(kvs[j].Key)
-			if !ok || o.path != pk.path {
+		for ; j < len(kvs); j++ {
+			if o, _, _, ook = t.l.parsePath(kvs[j].Key); !ook || !bytes.Equal(o, pk) {
 				break
 			}
-			j++
 		}
-		x, err := pickNode(kvs[i:j])
-		i = j
+		cur, curOK := pk, ok
+		x, _, err := pickKV(kvs[i:j])
+		i, pk, ok = j, o, ook
+		if !curOK {
+			// Not a key of the layout: on its own (j is i+1).
+			continue
+		}
 		if err != nil {
 			return err
 		}
-		parent, base := "", pk.path
-		if s := strings.LastIndexByte(pk.path, '/'); s >= 0 {
-			parent, base = pk.path[:s], pk.path[s+1:]
+		parent, base := []byte(nil), cur
+		if s := bytes.LastIndexByte(cur, '/'); s >= 0 {
+			parent, base = cur[:s], cur[s+1:]
 		}
-		dir := t.dirs[parent]
-		if dir == nil || strings.HasPrefix(base, "_") {
+		dir := t.dirs[string(parent)]
+		if dir == nil || base[0] == '_' {
 			continue
 		}
-		n := node(pk.path, x)
+		n := t.a.node()
+		setNode(n, t.a.str("/", cur), &x, t.a.str("", x.value))
 		dir.Nodes = append(dir.Nodes, n)
-		t.own(n, x.lease, t.leases[parent])
+		parentLease := t.leases[string(parent)]
+		t.own(n, x.lease, parentLease)
 		if recursive && x.dir() {
-			next[pk.path] = n
-			t.leases[pk.path] = x.lease
+			next[n.Key[1:]] = n
+			t.leases[n.Key[1:]] = x.lease
 		}
 	}
 	if recursive {
 		t.dirs = next
 	}
 	return nil
+}
+
+// nodeAlloc hands out the nodes of a listing and their strings as the v2
+// client's decoder does: nodes from slabs of nodeSlab, keys and values
+// sharing chunks of strChunk bytes, so that a large listing takes a few
+// thousand allocations and a node kept after the rest is dropped keeps
+// little else alive.
+type nodeAlloc struct {
+	slab  []client.Node
+	chunk []byte // strings point into chunk[:len(chunk)], never written again
+}
+
+const (
+	nodeSlab = 42
+	strChunk = 4 << 10
+)
+
+func (a *nodeAlloc) node() *client.Node {
+	if len(a.slab) == 0 {
+		a.slab = make([]client.Node, nodeSlab)
+	}
+	n := &a.slab[0]
+	a.slab = a.slab[1:]
+	return n
+}
+
+// str returns lead followed by b as a string in the current chunk.
+func (a *nodeAlloc) str(lead string, b []byte) string {
+	n := len(lead) + len(b)
+	if n == 0 {
+		return ""
+	}
+	if cap(a.chunk)-len(a.chunk) < n {
+		a.chunk = make([]byte, 0, max(strChunk, n))
+	}
+	start := len(a.chunk)
+	a.chunk = append(append(a.chunk, lead...), b...)
+	return unsafe.String(&a.chunk[start], n)
 }
 
 // fillTTLs sets the TTL and expiration of nodes from their leases: the

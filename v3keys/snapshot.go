@@ -26,24 +26,33 @@ func (k *kv) dir() bool { return k != nil && k.kind == kindDir }
 
 // decodeKV reads one of the gateway's KeyValues.
 func decodeKV(g *v3gen.KeyValue) (*kv, error) {
-	out := &kv{key: g.Key, value: g.Value}
+	out := &kv{}
+	if err := decodeKVInto(g, out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// decodeKVInto is decodeKV into out.
+func decodeKVInto(g *v3gen.KeyValue, out *kv) error {
+	*out = kv{key: g.Key, value: g.Value}
 	var err error
 	if out.create, err = num(g.CreateRevision); err != nil {
-		return nil, err
+		return err
 	}
 	if out.mod, err = num(g.ModRevision); err != nil {
-		return nil, err
+		return err
 	}
 	if out.version, err = num(g.Version); err != nil {
-		return nil, err
+		return err
 	}
 	if out.lease, err = num(g.Lease); err != nil {
-		return nil, err
+		return err
 	}
 	if n := len(g.Key); n > 0 {
 		out.kind = g.Key[n-1]
 	}
-	return out, nil
+	return nil
 }
 
 // header is what the pipeline answers besides the keys.
@@ -218,20 +227,28 @@ func parseSnapshot(p string, n need, h header, resps []v3gen.ResponseOp) (*snaps
 
 // pickNode turns the keys of one node range into the node: its directory
 // key if it has one, else the newest file slot. (Only a writer that does
-// not follow the layout leaves more than one.)
+// not follow the layout leaves more than one.) It is nil for no keys.
 func pickNode(kvs []v3gen.KeyValue) (*kv, error) {
-	var best *kv
+	best, ok, err := pickKV(kvs)
+	if !ok || err != nil {
+		return nil, err
+	}
+	return &best, nil
+}
+
+// pickKV is pickNode without an allocation; ok is false for no keys.
+func pickKV(kvs []v3gen.KeyValue) (best kv, ok bool, err error) {
 	for i := range kvs {
-		k, err := decodeKV(&kvs[i])
-		if err != nil {
-			return nil, err
+		var k kv
+		if err := decodeKVInto(&kvs[i], &k); err != nil {
+			return kv{}, false, err
 		}
 		switch {
-		case best == nil, k.dir() && !best.dir(), !best.dir() && k.mod > best.mod:
-			best = k
+		case !ok, k.dir() && !best.dir(), !best.dir() && k.mod > best.mod:
+			best, ok = k, true
 		}
 	}
-	return best, nil
+	return best, ok, nil
 }
 
 // target is the node at the path itself (nil when absent or for the root).

@@ -7,7 +7,9 @@ package v3keys
 // writer that does not follow the layout). Each event is matched against
 // the watched key as v2 matches it, and the stream is opened again, through
 // the cluster pipeline, from the revision after the last one read when it
-// breaks, ends or stays quiet for too long.
+// breaks, ends, stays quiet for too long, or its member stops answering
+// the client's health probes (client.Do ends the stream then and moves the
+// pin off the member).
 
 import (
 	"context"

@@ -67,6 +67,9 @@ func (k *keysAPI) write(ctx context.Context, op string, class client.RequestClas
 		return nil, err
 	}
 	var lease int64
+	// resent is the failure after which a transaction of this write was
+	// sent again (an idempotent write): it may have been applied then.
+	var resent error
 	for tries := 0; ; tries++ {
 		pl, err := mk(s, lease)
 		var more needMore
@@ -92,6 +95,13 @@ func (k *keysAPI) write(ctx context.Context, op string, class client.RequestClas
 			}
 			continue
 		}
+		var ce client.Error
+		if err != nil && resent != nil && errors.As(err, &ce) && ce.Code == client.ErrorCodeKeyNotFound {
+			// A delete resent after an attempt that may have applied it:
+			// "not found" may be that attempt's doing.
+			return nil, &client.OutcomeUnknownError{Op: name, Endpoint: endpointOfErr(resent),
+				Err: fmt.Errorf("the key was not found when the delete was resent after %v: %w", resent, err)}
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -106,9 +116,12 @@ func (k *keysAPI) write(ctx context.Context, op string, class client.RequestClas
 		}
 		success := append(pl.ops, v3gen.RequestOp{RequestPut: &v3gen.PutRequest{Key: k.l.act, Value: []byte(pl.act)}})
 		failure := k.l.readOps(p, n, false)
-		out, h, err := k.txn(ctx, class, name, v3gen.TxnRequest{Compare: pl.cmps, Success: success, Failure: failure})
+		out, h, again, err := k.txnResent(ctx, class, name, v3gen.TxnRequest{Compare: pl.cmps, Success: success, Failure: failure})
 		if err != nil {
 			return nil, err
+		}
+		if again != nil && resent == nil {
+			resent = again
 		}
 		if out.Succeeded {
 			r := pl.result(h)
@@ -155,18 +168,36 @@ func sameState(a, b *snapshot) bool {
 
 // txn sends a transaction with class and returns its answer and header.
 func (k *keysAPI) txn(ctx context.Context, class client.RequestClass, name string, req v3gen.TxnRequest) (*v3gen.TxnResponse, header, error) {
+	out, h, _, err := k.txnResent(ctx, class, name, req)
+	return out, h, err
+}
+
+// txnResent is txn that also returns, when the transaction was sent again
+// after an attempt that may have reached a member, that attempt's failure
+// (client.ResentAfter).
+func (k *keysAPI) txnResent(ctx context.Context, class client.RequestClass, name string, req v3gen.TxnRequest) (*v3gen.TxnResponse, header, error, error) {
 	var out v3gen.TxnResponse
-	err := k.g.call(ctx, class, name, func(ctx context.Context, edit v3gen.RequestEditorFn) (*http.Response, error) {
+	resent, err := k.g.callResent(ctx, class, name, func(ctx context.Context, edit v3gen.RequestEditorFn) (*http.Response, error) {
 		return k.g.api.KvTxn(ctx, req, edit)
 	}, &out)
 	if err != nil {
-		return nil, header{}, err
+		return nil, header{}, nil, err
 	}
 	h, err := decodeHeader(out.Header)
 	if err != nil {
-		return nil, header{}, fmt.Errorf("v3keys: %s: %w", name, err)
+		return nil, header{}, nil, fmt.Errorf("v3keys: %s: %w", name, err)
 	}
-	return &out, h, nil
+	return &out, h, resent, nil
+}
+
+// endpointOfErr names the member of a pipeline failure (a
+// *client.EndpointError), or "the member".
+func endpointOfErr(err error) string {
+	var ee *client.EndpointError
+	if errors.As(err, &ee) {
+		return ee.Endpoint
+	}
+	return "the member"
 }
 
 // read takes a linearizable snapshot of p.
@@ -244,11 +275,18 @@ func del(key, end []byte) v3gen.RequestOp {
 
 // node is the v2 node of a key as v2 shows it in answers (no children).
 func node(p string, x *kv) *client.Node {
-	n := &client.Node{Key: "/" + p, Dir: x.dir(), CreatedIndex: uint64(x.create), ModifiedIndex: uint64(x.mod)}
-	if !n.Dir {
-		n.Value = string(x.value)
-	}
+	n := &client.Node{}
+	setNode(n, "/"+p, x, string(x.value))
 	return n
+}
+
+// setNode makes n the node of x under the v2 key key, with value as its
+// value if it is a file.
+func setNode(n *client.Node, key string, x *kv, value string) {
+	*n = client.Node{Key: key, Dir: x.dir(), CreatedIndex: uint64(x.create), ModifiedIndex: uint64(x.mod)}
+	if !n.Dir {
+		n.Value = value
+	}
 }
 
 // withTTL gives n a TTL of ttl seconds from now.

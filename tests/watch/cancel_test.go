@@ -30,16 +30,17 @@ func stacksContain(fn string) bool {
 // event: a long poll held by the server, and a stream that has delivered an
 // event and waits for the next. Next must return context.Canceled within
 // 100 ms, and once the clients' idle connections are closed no goroutine of
-// the watch may be left.
+// the watch may be left. It runs on every backend (on the v3 backend both
+// watches are streams).
 func TestNextCancelIsPrompt(t *testing.T) {
-	for _, s := range etcdtest.Servers(t) {
+	for _, s := range clienttest.Backends(t) {
 		t.Run(s.String(), func(t *testing.T) {
-			cl := etcdtest.StartCluster(t, s, 1)
+			cl := etcdtest.StartCluster(t, s.Server, 1)
 			ep := cl.Endpoints()[0]
 			ignore := goleak.IgnoreCurrent()
-			wc, wtr := clienttest.New(t, cl.Endpoints(), client.Config{})
-			c, tr := clienttest.New(t, cl.Endpoints(), client.Config{})
-			writer, kapi := client.NewKeysAPI(wc), client.NewKeysAPI(c)
+			wtr, tr := clienttest.NewTransport(t, nil), clienttest.NewTransport(t, nil)
+			writer, _ := s.KeysAPI(t, cl.Endpoints(), client.Config{Transport: wtr})
+			kapi, _ := s.KeysAPI(t, cl.Endpoints(), client.Config{Transport: tr})
 
 			var took []string
 			for round := range 3 {
@@ -56,7 +57,7 @@ func TestNextCancelIsPrompt(t *testing.T) {
 							_, err := w.Next(ctx)
 							got <- err
 						}()
-						etcdtest.WaitFor(t, "the stream registered", func() bool { return serverWatchers(ep) >= 1 })
+						etcdtest.WaitFor(t, "the stream registered", func() bool { return watchesHeld(s, ep) >= 1 })
 						if _, err := writer.Set(ctx, key, "v", nil); err != nil {
 							t.Fatal(err)
 						}
@@ -70,9 +71,9 @@ func TestNextCancelIsPrompt(t *testing.T) {
 						done <- err
 					}()
 					if stream {
-						etcdtest.WaitFor(t, "Next reading the stream", func() bool { return stacksContain("client.(*watchStream).next") })
+						etcdtest.WaitFor(t, "Next reading the stream", func() bool { return stacksContain(watchStack(s)) })
 					} else {
-						etcdtest.WaitFor(t, "the long poll held by the server", func() bool { return serverWatchers(ep) >= 1 })
+						etcdtest.WaitFor(t, "the long poll held by the server", func() bool { return watchesHeld(s, ep) >= 1 })
 					}
 					at := time.Now()
 					cancel()
@@ -90,7 +91,7 @@ func TestNextCancelIsPrompt(t *testing.T) {
 					if d > promptCancel {
 						t.Errorf("stream=%v: Next returned %v after the cancel, want within %v", stream, d, promptCancel)
 					}
-					etcdtest.WaitFor(t, "the server to drop the watch", func() bool { return serverWatchers(ep) == 0 })
+					etcdtest.WaitFor(t, "the server to drop the watch", func() bool { return watchesHeld(s, ep) == 0 })
 				}
 			}
 			closeIdle(wtr.Base(), tr.Base())

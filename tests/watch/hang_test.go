@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/meycoin/goetcd/client"
+	"github.com/meycoin/goetcd/tests/clienttest"
 	"github.com/meycoin/goetcd/tests/etcdtest"
 )
 
@@ -23,12 +24,13 @@ const hangDetect = 3 * time.Second
 // the default options (IdleTimeout one minute): member health must see the
 // freeze within about 2 s, and the watches move to another member and
 // deliver every write made meanwhile, from the last event they delivered,
-// in order and once, the first within hangDetect of the pause.
+// in order and once, the first within hangDetect of the pause. It runs on
+// every backend (on the v3 backend both watches are streams).
 func TestWatchSurvivesPausedMember(t *testing.T) {
-	for _, s := range etcdtest.Servers(t) {
-		t.Run(s.String(), func(t *testing.T) {
-			f := newFrozenFollower(t, s)
-			cl, eps, victim, watchClient, watchTr, writer := f.cl, f.eps, f.victim, f.watch, f.watchTr, f.writer
+	for _, b := range clienttest.Backends(t) {
+		t.Run(b.String(), func(t *testing.T) {
+			f := newFrozen(t, b)
+			cl, eps, victim, writer := f.cl, f.eps, f.victim, f.writer
 			const key, writes = "/hang/k", 20
 
 			first, err := writer.Set(t.Context(), key, "v00", nil)
@@ -46,7 +48,7 @@ func TestWatchSurvivesPausedMember(t *testing.T) {
 			errs := make([]error, 2)
 			var wg sync.WaitGroup
 			for i, stream := range []bool{false, true} {
-				w := client.NewKeysAPI(watchClient).Watcher(key, &client.WatcherOptions{AfterIndex: first.Node.ModifiedIndex - 1, Stream: stream})
+				w := f.kapi.Watcher(key, &client.WatcherOptions{AfterIndex: first.Node.ModifiedIndex - 1, Stream: stream})
 				wg.Go(func() {
 					for len(got[i]) < writes+1 {
 						r, err := w.Next(ctx)
@@ -59,7 +61,7 @@ func TestWatchSurvivesPausedMember(t *testing.T) {
 				})
 			}
 			// Both watches wait on the victim for the write after v00.
-			etcdtest.WaitFor(t, "both watches registered on the member to pause", func() bool { return serverWatchers(eps[victim]) >= 2 })
+			etcdtest.WaitFor(t, "both watches registered on the member to pause", func() bool { return watchesHeld(b, eps[victim]) >= 2 })
 			cl.Pause(victim)
 			paused := time.Now()
 			t.Cleanup(func() { cl.Resume(victim) })
@@ -88,8 +90,8 @@ func TestWatchSurvivesPausedMember(t *testing.T) {
 				if !slices.Equal(idx, want) {
 					t.Errorf("%s watcher delivered indexes %v, want %v", name, idx, want)
 				}
-				if ep := client.PinnedEndpoint(watchClient); ep == eps[victim] {
-					t.Errorf("the watch client is still pinned to the paused member %s", ep)
+				if ep := f.serving(); ep == eps[victim] {
+					t.Errorf("the watch client still sends to the paused member %s", ep)
 				}
 				if d := got[i][1].at.Sub(paused); d > hangDetect {
 					t.Errorf("%s watcher: first write after the pause delivered %v after the pause, want at most %v", name, d, hangDetect)
@@ -97,7 +99,7 @@ func TestWatchSurvivesPausedMember(t *testing.T) {
 				t.Logf("%s: %s watcher (default options): first write after the pause delivered %v after the pause, last one %v after it was written",
 					cl.Server(), name, got[i][1].at.Sub(paused).Round(time.Millisecond), got[i][writes].at.Sub(lastWrite).Round(time.Millisecond))
 			}
-			t.Logf("%s: %d watch exchanges validated", cl.Server(), watchTr.Exchanges())
+			t.Logf("%s: %d watch exchanges validated", b, f.exchanges())
 		})
 	}
 }

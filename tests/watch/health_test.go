@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/meycoin/goetcd/client"
+	"github.com/meycoin/goetcd/tests/clienttest"
 	"github.com/meycoin/goetcd/tests/etcdtest"
 )
 
@@ -106,7 +107,8 @@ func TestThousandWatchersShareTheProbes(t *testing.T) {
 
 // writeRate is the pace of the writes that go on through the other members
 // while the watched member is frozen (a write slower than its turn makes
-// the real rate lower; the test wants at least 250 a second).
+// the real rate lower; the test wants at least 250 a second, 100 on the v3
+// backend).
 const writeRate = 400
 
 // TestRecursiveWatchThroughAFreeze: a recursive watcher (long poll, and one
@@ -114,12 +116,12 @@ const writeRate = 400
 // a member that is SIGSTOPped for 8 s while 32 writers make writeRate writes
 // a second through the other two members. Every acknowledged write must be delivered once and
 // in order, with no resync, and the first event after the freeze within
-// 3 s of it.
+// 3 s of it. It runs on every backend.
 func TestRecursiveWatchThroughAFreeze(t *testing.T) {
-	for _, s := range etcdtest.Servers(t) {
+	for _, s := range clienttest.Backends(t) {
 		t.Run(s.String(), func(t *testing.T) {
-			f := newFrozenFollower(t, s)
-			cl, victim, wc, wtr, writer := f.cl, f.victim, f.watch, f.watchTr, f.writer
+			f := newFrozen(t, s)
+			cl, victim, writer := f.cl, f.victim, f.writer
 			seed, err := writer.Set(t.Context(), "/freeze/seed", "s", nil)
 			if err != nil {
 				t.Fatal(err)
@@ -137,7 +139,7 @@ func TestRecursiveWatchThroughAFreeze(t *testing.T) {
 			errs := make([]error, 2)
 			var watchers sync.WaitGroup
 			for i, stream := range []bool{false, true} {
-				w := client.NewKeysAPI(wc).Watcher("/freeze", &client.WatcherOptions{AfterIndex: seed.Index, Recursive: true, Stream: stream})
+				w := f.kapi.Watcher("/freeze", &client.WatcherOptions{AfterIndex: seed.Index, Recursive: true, Stream: stream})
 				watchers.Go(func() {
 					for {
 						r, err := w.Next(ctx)
@@ -212,8 +214,14 @@ func TestRecursiveWatchThroughAFreeze(t *testing.T) {
 			cancel()
 			watchers.Wait()
 			rate := float64(during) / 8
-			if rate < 250 {
-				t.Errorf("only %.0f writes/s went through during the freeze; the test wants at least 250", rate)
+			minRate := 250.0
+			if s.V3 {
+				// A v3 set of an existing key is a read and a guarded
+				// transaction: fewer keep up on a busy machine.
+				minRate = 100
+			}
+			if rate < minRate {
+				t.Errorf("only %.0f writes/s went through during the freeze; the test wants at least %.0f", rate, minRate)
 			}
 			for i, name := range names {
 				if errs[i] != nil {
@@ -249,7 +257,7 @@ func TestRecursiveWatchThroughAFreeze(t *testing.T) {
 				t.Logf("%s %s watcher (default options): %d writes (%.0f/s during the 8 s freeze) delivered once, in order, no resync; first event after the freeze %v after it",
 					s, name, len(want), rate, firstAfter.Round(time.Millisecond))
 			}
-			t.Logf("%s: %d watch exchanges validated", s, wtr.Exchanges())
+			t.Logf("%s: %d watch exchanges validated", s, f.exchanges())
 		})
 	}
 }

@@ -3,8 +3,12 @@
 // killed or hung member, stream mode and its duplicate delete events, the
 // 1000-event history window with and without Resync, cancellation without
 // leftover goroutines, and a thousand watchers on one client. The tests that
-// take a clienttest.Backend (the runSeries ones, TestWatchChanCancel) also
-// prove the v3 backend's Watcher, on etcd 3.5 and 3.6.
+// take a clienttest.Backend also prove the v3 backend's Watcher, on etcd
+// 3.5 and 3.6; v3Skips names the ones skipped there for a documented
+// difference. Tests of the v2 wire itself (the raw stream=true answers of
+// TestStreamDropsDuplicateDeleteAndExpire and TestStreamCatchesUpFromHistory)
+// and TestThousandWatchersShareTheProbes (on the v3 backend every Watcher
+// has a stream of the whole prefix, README "Watch cost") run on v2 only.
 package watch
 
 import (
@@ -103,9 +107,11 @@ func requests(tr interface{ Exchanges() int }, c client.Client) int {
 }
 
 // frozenFollower is the set-up of the tests that freeze the member a watch
-// waits on: a 3-member cluster, a watch client pinned to a follower (the
+// waits on: a 3-member cluster, a watch KeysAPI pinned to a follower (the
 // member to freeze; a follower, so that no election slows the writes) and a
-// writer over the other two members, both with the default Config.
+// writer over the other two members, both with the default Config. watch
+// and watchTr are the v2 watch client and its transport (nil on the v3
+// backend).
 type frozenFollower struct {
 	cl      *etcdtest.Cluster
 	eps     []string
@@ -113,11 +119,24 @@ type frozenFollower struct {
 	watch   client.Client
 	watchTr *clienttest.Transport
 	writer  client.KeysAPI
+	// kapi is the watch KeysAPI, on either backend.
+	kapi client.KeysAPI
+	// serving is the member the watch KeysAPI sends to now.
+	serving func() string
+	// exchanges counts the watch KeysAPI's validated exchanges.
+	exchanges func() int
 }
 
+// newFrozenFollower is newFrozen for the v2 client on s.
 func newFrozenFollower(t *testing.T, s etcdtest.Server) *frozenFollower {
 	t.Helper()
-	f := &frozenFollower{cl: etcdtest.StartCluster(t, s, 3)}
+	return newFrozen(t, clienttest.Backend{Server: s})
+}
+
+// newFrozen starts the frozen-follower set-up for backend b.
+func newFrozen(t *testing.T, b clienttest.Backend) *frozenFollower {
+	t.Helper()
+	f := &frozenFollower{cl: etcdtest.StartCluster(t, b.Server, 3)}
 	f.eps = f.cl.Endpoints()
 	f.victim = (f.cl.LeaderIndex() + 1) % len(f.eps)
 	var others []string
@@ -126,9 +145,18 @@ func newFrozenFollower(t *testing.T, s etcdtest.Server) *frozenFollower {
 			others = append(others, ep)
 		}
 	}
+	if b.V3 {
+		f.writer, _ = newV3(t, others, 0)
+		kapi, sw := pinnedV3(t, f.eps, f.eps[f.victim])
+		f.kapi, f.serving, f.exchanges = kapi, sw.lastEndpoint, sw.ct.Exchanges
+		return f
+	}
 	f.watch, f.watchTr = clienttest.New(t, f.eps, client.Config{})
 	pinTo(t, f.watch, f.eps, f.eps[f.victim])
 	wc, _ := clienttest.New(t, others, client.Config{})
 	f.writer = client.NewKeysAPI(wc)
+	f.kapi = client.NewKeysAPI(f.watch)
+	f.serving = func() string { return client.PinnedEndpoint(f.watch) }
+	f.exchanges = f.watchTr.Exchanges
 	return f
 }

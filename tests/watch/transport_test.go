@@ -19,12 +19,13 @@ import (
 // more goroutines than the cap go through the capped pool: every write
 // succeeds without opening more connections than the cap, and every watcher
 // gets its event. Were the watches sent through the capped transport, they
-// would hold all its connections and the rest would never register.
+// would hold all its connections and the rest would never register. It
+// runs on every backend.
 func TestWatchersKeepOffTheCappedPool(t *testing.T) {
 	const connCap, watchers, writers, writesEach = 4, 24, 12, 10
-	for _, s := range etcdtest.Servers(t) {
+	for _, s := range clienttest.Backends(t) {
 		t.Run(s.String(), func(t *testing.T) {
-			cl := etcdtest.StartCluster(t, s, 1)
+			cl := etcdtest.StartCluster(t, s.Server, 1)
 			ep := cl.Endpoints()[0]
 			unary := clienttest.NewTransport(t, nil)
 			base := unary.Base()
@@ -35,11 +36,7 @@ func TestWatchersKeepOffTheCappedPool(t *testing.T) {
 				dials.Add(1)
 				return dial(ctx, network, addr)
 			}
-			c, err := client.New(client.Config{Endpoints: []string{ep}, Transport: unary, WatchTransport: clienttest.NewTransport(t, nil)})
-			if err != nil {
-				t.Fatal(err)
-			}
-			kapi := client.NewKeysAPI(c)
+			kapi, _ := s.KeysAPI(t, []string{ep}, client.Config{Transport: unary, WatchTransport: clienttest.NewTransport(t, nil)})
 			ctx, cancel := context.WithTimeout(t.Context(), waitTimeout)
 			defer cancel()
 
@@ -57,7 +54,7 @@ func TestWatchersKeepOffTheCappedPool(t *testing.T) {
 					got[i] = r.Node.Value
 				})
 			}
-			etcdtest.WaitFor(t, fmt.Sprintf("%d watchers registered", watchers), func() bool { return serverWatchers(ep) >= watchers })
+			etcdtest.WaitFor(t, fmt.Sprintf("%d watchers registered", watchers), func() bool { return watchesHeld(s, ep) >= watchers })
 
 			var next atomic.Int64
 			writeErrs := make(chan error, writers)

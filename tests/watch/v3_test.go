@@ -1,11 +1,10 @@
 package watch
 
 import (
-	"context"
-	"fmt"
+	"bufio"
 	"io"
 	"net/http"
-	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -67,8 +66,8 @@ func newV3(t *testing.T, eps []string, headerTimeout time.Duration) (client.Keys
 	return k, sw
 }
 
-// streamWire records, below the contract transport, the member each request
-// went to and the v3 watch streams open on each member.
+// streamWire records, below the contract transport, the member each gateway
+// request went to and the v3 watch streams open on each member.
 type streamWire struct {
 	base http.RoundTripper
 	ct   *contract.Transport
@@ -80,9 +79,13 @@ type streamWire struct {
 
 func (w *streamWire) RoundTrip(req *http.Request) (*http.Response, error) {
 	ep := req.URL.Scheme + "://" + req.URL.Host
-	w.mu.Lock()
-	w.last = ep
-	w.mu.Unlock()
+	if strings.HasPrefix(req.URL.Path, "/v3/") {
+		// Only the gateway's requests: member health's probes (/version)
+		// go through the same transport.
+		w.mu.Lock()
+		w.last = ep
+		w.mu.Unlock()
+	}
 	resp, err := w.base.RoundTrip(req)
 	if err != nil || resp.StatusCode != http.StatusOK || !strings.HasSuffix(req.URL.Path, "/v3/watch") {
 		return resp, err
@@ -123,71 +126,61 @@ func (c *closeOnce) Close() error {
 	return err
 }
 
-// TestWatchSurvivesPausedMemberV3 is TestWatchSurvivesPausedMember on the
-// v3 backend: the follower serving two watches of the same key is
-// SIGSTOPped while writes go on through the other members; the watches
-// have only their IdleTimeout to notice, and must then open again on
-// another member and deliver every write, in order, once.
-func TestWatchSurvivesPausedMemberV3(t *testing.T) {
-	for _, s := range etcdtest.V3Servers(t) {
-		t.Run(s.String(), func(t *testing.T) {
-			cl := etcdtest.StartCluster(t, s, 3)
-			eps := cl.Endpoints()
-			victim := (cl.LeaderIndex() + 1) % len(eps) // a follower: no election slows the writes
-			writer, wtr := newV3(t, slices.Delete(slices.Clone(eps), victim, victim+1), 2*time.Second)
-			kapi, sw := pinnedV3(t, eps, eps[victim])
-			const key, writes = "/hang/k", 20
-			first, err := writer.Set(t.Context(), key, "v00", nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			ctx, cancel := context.WithTimeout(t.Context(), waitTimeout)
-			defer cancel()
-			got := make([][]uint64, 2)
-			errs := make([]error, 2)
-			var wg sync.WaitGroup
-			for i := range got {
-				w := kapi.Watcher(key, &client.WatcherOptions{AfterIndex: first.Node.ModifiedIndex - 1, IdleTimeout: hangIdle})
-				wg.Go(func() {
-					for len(got[i]) < writes+1 {
-						r, err := w.Next(ctx)
-						if err != nil {
-							errs[i] = err
-							return
-						}
-						got[i] = append(got[i], r.Node.ModifiedIndex)
-					}
-				})
-			}
-			etcdtest.WaitFor(t, "both watches open on the member to pause", func() bool { return sw.openStreams(eps[victim]) >= 2 })
-			cl.Pause(victim)
-			t.Cleanup(func() { cl.Resume(victim) })
-			want := []uint64{first.Node.ModifiedIndex}
-			for n := 1; n <= writes; n++ {
-				r, err := writer.Set(t.Context(), key, fmt.Sprintf("v%02d", n), nil)
-				if err != nil {
-					t.Fatalf("write %d with a follower paused: %v", n, err)
-				}
-				want = append(want, r.Node.ModifiedIndex)
-			}
-			wg.Wait()
-			for i := range got {
-				if errs[i] != nil {
-					t.Fatalf("watcher %d after %d events: %v", i, len(got[i]), errs[i])
-				}
-				if !slices.Equal(got[i], want) {
-					t.Errorf("watcher %d delivered indexes %v, want %v", i, got[i], want)
-				}
-			}
-			if ep := sw.lastEndpoint(); ep == eps[victim] {
-				t.Errorf("the watches still go to the paused member %s", ep)
-			}
-			t.Logf("%s: %d writer and %d watch exchanges validated", cl.Server(), wtr.ct.Exchanges(), sw.ct.Exchanges())
-		})
+// v3Skips are the tests of this package that do not run on the v3 backend,
+// each for a difference from a v2 server listed in the README's table
+// ("Leaving v2: the v3 backend"). Keys are test names without the backend.
+var v3Skips = map[string]string{
+	"TestEventIndexCleared": "the v3 store keeps every revision until it is compacted, not the last 1000 events (README: Watch history); " +
+		"a compacted revision's 401 is tested by TestResync here and TestCompaction in tests/v3keys",
+}
+
+// skipOnV3 skips t on the v3 backend when v3Skips names it.
+func skipOnV3(t *testing.T, b clienttest.Backend) {
+	t.Helper()
+	if !b.V3 {
+		return
+	}
+	name := strings.Replace(t.Name(), "/"+b.String(), "", 1)
+	if reason, ok := v3Skips[name]; ok {
+		t.Skip("v3 backend: " + reason)
 	}
 }
 
-// hangIdle is the v3 watchers' IdleTimeout in the paused-member test: the
-// v3 backend's watch stream is not yet watched by member health, so the
-// idle timeout is what moves it off a member that stopped answering.
-const hangIdle = time.Second
+// watchesHeld returns how many watches member endpoint holds right now for
+// backend b, or -1 when the member does not answer: the v2 store's watchers
+// (serverWatchers) for the v2 client, the v3 store's
+// (etcd_debugging_mvcc_watcher_total of GET /metrics) for the v3 backend.
+func watchesHeld(b clienttest.Backend, endpoint string) int {
+	if !b.V3 {
+		return serverWatchers(endpoint)
+	}
+	resp, err := probe.Get(endpoint + "/metrics")
+	if err != nil {
+		return -1
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return -1
+	}
+	const gauge = "etcd_debugging_mvcc_watcher_total "
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), gauge); ok {
+			n, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				return -1
+			}
+			return int(n)
+		}
+	}
+	return -1
+}
+
+// watchStack is a function that a Next of backend b waiting on an open
+// stream has on its goroutine's stack.
+func watchStack(b clienttest.Backend) string {
+	if b.V3 {
+		return "v3keys.(*stream).read"
+	}
+	return "client.(*watchStream).next"
+}
