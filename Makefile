@@ -94,12 +94,14 @@ integration: etcd
 
 # What make test runs besides unit and integration: the measurements that
 # skip under -race (what a node kept from a large listing keeps alive), and a
-# short run of each decoder's fuzz target. The fuzz runs are bounded by a
+# short run of each decoder's fuzz target (package:target; the v3 backend's
+# answer scanner and key layout included). The fuzz runs are bounded by a
 # count of executions, not a time: a -fuzztime duration can end a clean run
 # with a bare "context deadline exceeded" in Go 1.26 (go.dev/issue/75804).
 NORACE_ARGS   := -count=1 -run '^TestRetainedNodeKeepsLittleAlive$$' ./client/
-FUZZ_DECODERS := FuzzKeysDecoder FuzzWatchStream FuzzKeysResult FuzzKeysError FuzzHTTPError \
-	FuzzClusterAnswers FuzzAuthAnswers FuzzStatusAnswers
+FUZZ_DECODERS := client:FuzzKeysDecoder client:FuzzWatchStream client:FuzzKeysResult client:FuzzKeysError \
+	client:FuzzHTTPError client:FuzzClusterAnswers client:FuzzAuthAnswers client:FuzzStatusAnswers \
+	v3keys:FuzzDecodeTxn v3keys:FuzzLayout
 FUZZSHORT     ?= 10000x
 
 ## test: every check; unit tests with -race; the measurements -race would
@@ -108,15 +110,15 @@ FUZZSHORT     ?= 10000x
 ## that ran and, for any that did not, why.
 test: spec-check check-generated mod-check fmt-check vet etcd
 	@cd tests && $(GO) build -o .cache/testsummary ./cmd/testsummary
-	@targets=$$($(GO) test -list '^Fuzz' ./client/) || exit 1; \
-	for t in $(FUZZ_DECODERS); do \
-		grep -qx "$$t" <<<"$$targets" || { echo "make test: no fuzz target $$t in client/ (FUZZ_DECODERS)" >&2; exit 1; }; \
+	@targets=$$($(GO) test -list '^Fuzz' ./client/ ./v3keys/ | sed 's/^/x/') || exit 1; \
+	for pt in $(FUZZ_DECODERS); do t=$${pt#*:}; \
+		grep -qx "x$$t" <<<"$$targets" || { echo "make test: no fuzz target $$t in $${pt%%:*}/ (FUZZ_DECODERS)" >&2; exit 1; }; \
 	done
 	@set -o pipefail; { \
 		$(GO) test -json $(UNIT_ARGS); s1=$$?; \
 		$(GO) test -json $(NORACE_ARGS); s2=$$?; \
-		s3=0; for t in $(sort $(FUZZ_DECODERS)); do \
-			$(GO) test -json -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZSHORT) ./client/ || s3=1; \
+		s3=0; for pt in $(FUZZ_DECODERS); do \
+			$(GO) test -json -run '^$$' -fuzz "^$${pt#*:}\$$" -fuzztime $(FUZZSHORT) ./$${pt%%:*}/ || s3=1; \
 		done; \
 		($(CLI_GO) test -race -json -count=1 -timeout $(TEST_TIMEOUT) ./...); s5=$$?; \
 		(cd tests && $(GO) test -json $(INTEGRATION_ARGS)); s4=$$?; \
@@ -129,25 +131,26 @@ test: spec-check check-generated mod-check fmt-check vet etcd
 bench: etcd
 	cd tests && $(GO) run ./cmd/benchreport -md ../docs/benchmarks.md -svg ../docs/benchmarks.svg
 
-## fuzz: run every fuzz target of client/ for FUZZTIME each (default 5m),
-## one after another, each on all cores (-parallel = nproc). A failing input
-## is written to client/testdata/fuzz/<target>/ and stops the run; `make
+## fuzz: run every fuzz target of client/ and v3keys/ for FUZZTIME each
+## (default 5m), one after another, each on all cores (-parallel = nproc). A
+## failing input is written to <package>/testdata/fuzz/<target>/ and stops
+## the run; `make
 ## test` replays every seed there (plain go test runs them as tests). Go 1.26
 ## may end a run with a bare "context deadline exceeded" as the fuzz time
 ## runs out (go.dev/issue/75804, fixed in Go 1.27): without a failing input
 ## that is reported and not counted as a failure.
 FUZZTIME ?= 5m
 fuzz:
-	@set -o pipefail; for t in $$($(GO) test -list '^Fuzz' ./client/ | grep '^Fuzz'); do \
-		echo "== $$t for $(FUZZTIME)"; \
-		out=$$($(GO) test -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) -timeout 0 -parallel $$(nproc) ./client/ 2>&1); rc=$$?; \
+	@set -o pipefail; for p in client v3keys; do for t in $$($(GO) test -list '^Fuzz' ./$$p/ | grep '^Fuzz'); do \
+		echo "== $$p $$t for $(FUZZTIME)"; \
+		out=$$($(GO) test -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) -timeout 0 -parallel $$(nproc) ./$$p/ 2>&1); rc=$$?; \
 		echo "$$out" | grep 'fuzz: elapsed' | tail -n 1; \
 		echo "$$out" | grep -v 'fuzz: elapsed'; \
 		if [ $$rc -ne 0 ] && ! echo "$$out" | grep -q 'Failing input written' && echo "$$out" | grep -q '^    context deadline exceeded$$'; then \
 			echo "(go.dev/issue/75804: the fuzz time ran out mid-execution; no failing input)"; rc=0; \
 		fi; \
 		[ $$rc -eq 0 ] || exit $$rc; \
-	done
+	done; done
 
 clean:
 	rm -rf tests/.cache bin
