@@ -109,8 +109,9 @@ func TestThousandWatchersShareTheProbes(t *testing.T) {
 // the real rate lower; the test wants at least 250 a second).
 const writeRate = 400
 
-// TestRecursiveWatchThroughAFreeze: a recursive watcher (long poll, and one
-// with Stream) of a client with the default Config and options is served by
+// TestRecursiveWatchThroughAFreeze: recursive watchers (sharingWatchers
+// long-polling ones, which share one long poll, and one with Stream) of a
+// client with the default Config and options are served by
 // a member that is SIGSTOPped for 8 s while 32 writers make writeRate writes
 // a second through the other two members. Every acknowledged write must be delivered once and
 // in order, with no resync, and the first event after the freeze within
@@ -131,12 +132,17 @@ func TestRecursiveWatchThroughAFreeze(t *testing.T) {
 				index uint64
 				at    time.Time
 			}
-			names := []string{"poll", "stream"}
-			got := make([][]delivery, 2)
+			names := []string{"stream"}
+			streams := []bool{true}
+			for i := 1; i <= sharingWatchers; i++ {
+				names = append(names, fmt.Sprintf("poll#%d", i))
+				streams = append(streams, false)
+			}
+			got := make([][]delivery, len(names))
 			var mu sync.Mutex
-			errs := make([]error, 2)
+			errs := make([]error, len(names))
 			var watchers sync.WaitGroup
-			for i, stream := range []bool{false, true} {
+			for i, stream := range streams {
 				w := client.NewKeysAPI(wc).Watcher("/freeze", &client.WatcherOptions{AfterIndex: seed.Index, Recursive: true, Stream: stream})
 				watchers.Go(func() {
 					for {
