@@ -312,8 +312,30 @@ var defaultWatch struct {
 	of, t *http.Transport
 }
 
-func uncappedCopy(ht *http.Transport) *http.Transport {
-	w := ht.Clone()
+func uncappedCopy(ht *http.Transport) *http.Transport { return WatchTransportFor(ht) }
+
+// Buffers of the connections of a watch transport: a watch request is a
+// few hundred bytes, and its answer one event at a time, so the 4 KiB each
+// of net/http's defaults would mostly sit empty on every waiting watch's
+// connection. Larger events are read in more than one go.
+const (
+	watchReadBuffer  = 1024
+	watchWriteBuffer = 512
+)
+
+// WatchTransportFor returns the transport a Client makes for its watches
+// from t when Config.WatchTransport is nil and t caps its connections per
+// member: a copy of t without that cap (so waiting watchers never take the
+// connections other calls need), with small connection buffers (each
+// waiting watch holds a connection), and the same settings otherwise.
+func WatchTransportFor(t *http.Transport) *http.Transport {
+	w := t.Clone()
 	w.MaxConnsPerHost = 0
+	if w.ReadBufferSize == 0 {
+		w.ReadBufferSize = watchReadBuffer
+	}
+	if w.WriteBufferSize == 0 {
+		w.WriteBufferSize = watchWriteBuffer
+	}
 	return w
 }
