@@ -127,7 +127,7 @@ func newKV(tb testing.TB, name, endpoint string) kv {
 		if err != nil {
 			tb.Fatal(err)
 		}
-		return &goetcdKV{kapi: goetcd.NewKeysAPI(c), tr: tr, wtr: wtr, d: d, stream: name != nameGoetcd}
+		return &goetcdKV{c: c, kapi: goetcd.NewKeysAPI(c), tr: tr, wtr: wtr, d: d, stream: name != nameGoetcd}
 	case nameOfficial, nameOfficialDefault:
 		tr := tunedTransport(d)
 		if name == nameOfficialDefault {
@@ -153,14 +153,13 @@ func newKV(tb testing.TB, name, endpoint string) kv {
 // Config.WatchTransport), made here so that close reaches it.
 func goetcdTransports(d *countingDialer) (tr, wtr *http.Transport) {
 	tr = tunedTransport(d)
-	wtr = tr.Clone()
-	wtr.MaxConnsPerHost = 0
-	return tr, wtr
+	return tr, goetcd.WatchTransportFor(tr)
 }
 
 // --- goetcd ---
 
 type goetcdKV struct {
+	c      goetcd.Client
 	kapi   goetcd.KeysAPI
 	tr     *http.Transport
 	wtr    *http.Transport // its watches'
