@@ -86,6 +86,13 @@ func (f *watchFake) serve(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// watchFakeClient is a watchFake at index 10 and a client of it.
+func watchFakeClient(t *testing.T) (*watchFake, *httpClusterClient, KeysAPI) {
+	f := newWatchFake(t, 10)
+	c := pinnedClient(t, Config{}, f.URL)
+	return f, c, NewKeysAPI(c)
+}
+
 // write makes the next index an event of the key.
 func (f *watchFake) write() uint64 {
 	f.mu.Lock()
@@ -164,9 +171,7 @@ func wantEvent(t *testing.T, ch <-chan nextResult, index uint64) *Response {
 }
 
 func TestSharedWatchersJoinAtDifferentIndexes(t *testing.T) {
-	f := newWatchFake(t, 10)
-	c := pinnedClient(t, Config{}, f.URL)
-	kapi := NewKeysAPI(c)
+	f, c, kapi := watchFakeClient(t)
 	ctx := context.Background()
 	var chs []<-chan nextResult
 	for range 4 {
@@ -204,9 +209,7 @@ func TestSharedWatchersJoinAtDifferentIndexes(t *testing.T) {
 }
 
 func TestSharedWatcherThatFallsBehindAsksItself(t *testing.T) {
-	f := newWatchFake(t, 10)
-	c := pinnedClient(t, Config{}, f.URL)
-	kapi := NewKeysAPI(c)
+	f, c, kapi := watchFakeClient(t)
 	ctx := context.Background()
 	fast := kapi.Watcher("/w", &WatcherOptions{AfterIndex: 10})
 	slow := kapi.Watcher("/w", &WatcherOptions{AfterIndex: 10})
@@ -239,9 +242,7 @@ func TestSharedWatcherThatFallsBehindAsksItself(t *testing.T) {
 }
 
 func TestSharedWatcherCancelEndsOnlyItsOwnWait(t *testing.T) {
-	f := newWatchFake(t, 10)
-	c := pinnedClient(t, Config{}, f.URL)
-	kapi := NewKeysAPI(c)
+	f, c, kapi := watchFakeClient(t)
 	ctxs := make([]context.CancelFunc, 4)
 	chs := make([]<-chan nextResult, 4)
 	for i := range chs {
@@ -267,9 +268,7 @@ func TestSharedWatcherCancelEndsOnlyItsOwnWait(t *testing.T) {
 }
 
 func TestSharedPollEndsWithItsLastWatcher(t *testing.T) {
-	f := newWatchFake(t, 10)
-	c := pinnedClient(t, Config{}, f.URL)
-	kapi := NewKeysAPI(c)
+	f, c, kapi := watchFakeClient(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	a := goNext(ctx, kapi.Watcher("/w", nil))
 	b := goNext(ctx, kapi.Watcher("/w", nil))
@@ -287,10 +286,8 @@ func TestSharedPollEndsWithItsLastWatcher(t *testing.T) {
 }
 
 func TestSharedPollErrorReachesEveryWatcher(t *testing.T) {
-	f := newWatchFake(t, 10)
+	f, c, kapi := watchFakeClient(t)
 	f.floor = 8
-	c := pinnedClient(t, Config{}, f.URL)
-	kapi := NewKeysAPI(c)
 	ctx := context.Background()
 	var chs []<-chan nextResult
 	for range 3 {
@@ -310,10 +307,8 @@ func TestSharedPollErrorReachesEveryWatcher(t *testing.T) {
 	}
 }
 
-func TestUnsharedAndStreamWatchersPollAlone(t *testing.T) {
-	f := newWatchFake(t, 10)
-	c := pinnedClient(t, Config{}, f.URL)
-	kapi := NewKeysAPI(c)
+func TestUnsharedWatchersPollAlone(t *testing.T) {
+	f, c, kapi := watchFakeClient(t)
 	ctx := context.Background()
 	a := goNext(ctx, kapi.Watcher("/w", &WatcherOptions{AfterIndex: 10, Unshared: true}))
 	b := goNext(ctx, kapi.Watcher("/w", &WatcherOptions{AfterIndex: 10, Unshared: true}))
