@@ -141,9 +141,9 @@ type Config struct {
 	// each hold a connection for as long as they wait for an event. If nil,
 	// watches go through Transport, except when Transport (or the
 	// DefaultTransport used in its place) is an *http.Transport with a
-	// MaxConnsPerHost cap: then they go through a copy of it without the cap,
-	// so that waiting watchers never take the connections other requests
-	// need, nor wait for them.
+	// MaxConnsPerHost cap: then they go through a copy of it without the cap
+	// (WatchTransportFor), so that waiting watchers never take the
+	// connections other requests need, nor wait for them.
 	WatchTransport CancelableTransport
 
 	// CheckRedirect specifies the policy for handling HTTP redirects.
