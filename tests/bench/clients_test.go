@@ -1,6 +1,8 @@
 package bench
 
 import (
+	"log/slog"
+	"os"
 	"context"
 	"encoding/json"
 	"errors"
@@ -123,7 +125,7 @@ func newKV(tb testing.TB, name, endpoint string) kv {
 	switch name {
 	case nameGoetcd, nameGoetcd + "-stream":
 		tr, wtr := goetcdTransports(d)
-		c, err := goetcd.New(goetcd.Config{Endpoints: []string{endpoint}, Transport: tr, WatchTransport: wtr})
+		c, err := goetcd.New(goetcd.Config{Endpoints: []string{endpoint}, Transport: tr, WatchTransport: wtr, Logger: benchLogger()})
 		if err != nil {
 			tb.Fatal(err)
 		}
@@ -383,3 +385,10 @@ func (c *rawKV) watcher(key string, afterIndex uint64, recursive bool) watchNext
 
 func (c *rawKV) conns() int64 { return c.d.count.Load() }
 func (c *rawKV) close()       { c.tr.CloseIdleConnections() }
+
+func benchLogger() *slog.Logger {
+	if os.Getenv("BENCH_LOG") == "" {
+		return nil
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, nil))
+}
