@@ -77,13 +77,13 @@ type WatcherOptions struct {
 	// Zero means DefaultWatchIdleTimeout; negative means never.
 	IdleTimeout time.Duration
 
-	// Unshared gives the Watcher long polls of its own. By default the
-	// long-polling Watchers of one Client on the same key and Recursive
-	// flag (and IdleTimeout) share one long poll while they wait in Next,
-	// each still receiving every event after its own AfterIndex, once, in
-	// order, as a Response of its own; a Watcher whose next event is older
-	// than what the shared poll still holds asks etcd itself until it has
-	// caught up. Stream Watchers never share.
+	// Unshared gives the Watcher long polls (or a stream) of its own. By
+	// default the Watchers of one Client on the same key with the same
+	// Recursive, Stream and IdleTimeout share one long poll (or stream)
+	// while they wait in Next, each still receiving every event after its
+	// own AfterIndex, once, in order, as a Response of its own; a Watcher
+	// whose next event is older than what the shared poll still holds asks
+	// etcd itself until it has caught up.
 	Unshared bool
 }
 
@@ -105,7 +105,7 @@ func (k *httpKeysAPI) Watcher(key string, opts *WatcherOptions) Watcher {
 	if w.opts.IdleTimeout == 0 {
 		w.opts.IdleTimeout = DefaultWatchIdleTimeout
 	}
-	if w.shared() {
+	if !w.opts.Unshared {
 		w.shareCh = make(chan shareMsg, 1)
 	}
 	return w

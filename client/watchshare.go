@@ -1,5 +1,6 @@
-// Shared watches: the long-polling Watchers of one Client on the same key
-// (and recursive flag) wait on one long poll and fan its events out.
+// Shared watches: the Watchers of one Client on the same key (and recursive
+// flag, and Stream) wait on one long poll, or one stream, and fan its events
+// out.
 
 package client
 
@@ -20,11 +21,12 @@ const shareHistory = 32
 type shareKey struct {
 	prefix, key string
 	recursive   bool
+	stream      bool
 	idle        time.Duration
 }
 
 // watchShares holds a Client's shared polls, one per shareKey while any of
-// its watchers waits in Next.
+// its watchers waits in Next (or, for a stream, while the stream is open).
 type watchShares struct {
 	mu     sync.Mutex
 	groups map[shareKey]*watchGroup
@@ -60,15 +62,17 @@ type shareMsg struct {
 	retry bool
 }
 
-// shared reports whether w waits on a shared poll.
-func (w *httpWatcher) shared() bool { return !w.opts.Stream && !w.opts.Unshared }
+// shared reports whether w waits on a shared poll: it may share, and has
+// no stream of its own open (one it opened while it was behind the shared
+// poll goes on serving it).
+func (w *httpWatcher) shared() bool { return !w.opts.Unshared && w.stream == nil }
 
 // next waits for w's next event on the shared poll of its key. ok is false
 // when w cannot join it without missing events (its next index is before
 // what the poll still holds, or the poll has not learned its start yet):
 // then w makes its own request.
 func (s *watchShares) next(ctx context.Context, w *httpWatcher) (resp *Response, err error, ok bool) {
-	sk := shareKey{prefix: w.k.prefix, key: w.key, recursive: w.opts.Recursive, idle: w.opts.IdleTimeout}
+	sk := shareKey{prefix: w.k.prefix, key: w.key, recursive: w.opts.Recursive, stream: w.opts.Stream, idle: w.opts.IdleTimeout}
 	for {
 		s.mu.Lock()
 		g := s.groups[sk]
@@ -107,8 +111,10 @@ func (s *watchShares) next(ctx context.Context, w *httpWatcher) (resp *Response,
 
 func (s *watchShares) newGroup(sk shareKey, w *httpWatcher) *watchGroup {
 	g := &watchGroup{sk: sk, pos: w.nextIndex, histStart: w.nextIndex}
-	g.inner = &httpWatcher{k: w.k, key: w.key, nextIndex: w.nextIndex,
-		opts: WatcherOptions{Recursive: sk.recursive, IdleTimeout: sk.idle, Unshared: true}}
+	// The poll starts with what its first watcher learnt of streaming
+	// here (a proxy that does not stream), and hands back what it learns.
+	g.inner = &httpWatcher{k: w.k, key: w.key, nextIndex: w.nextIndex, shortStreams: w.shortStreams,
+		opts: WatcherOptions{Recursive: sk.recursive, Stream: sk.stream, IdleTimeout: sk.idle, Unshared: true}}
 	g.inner.started = func(next uint64) {
 		s.mu.Lock()
 		if g.pos == 0 {
@@ -208,6 +214,7 @@ func (s *watchShares) lead(ctx context.Context, g *watchGroup, w *httpWatcher) (
 			kept = append(kept, o) // joined at a later index
 			continue
 		}
+		o.shortStreams = g.inner.shortStreams
 		o.shareCh <- shareMsg{resp: cloneResponse(r)}
 	}
 	clear(g.waiters[len(kept):])
@@ -220,16 +227,18 @@ func (s *watchShares) lead(ctx context.Context, g *watchGroup, w *httpWatcher) (
 		s.handOff(g)
 		return nil, ctx.Err(), false, true
 	}
+	w.shortStreams = g.inner.shortStreams
 	g.leader = nil
 	s.handOff(g)
 	return cloneResponse(r), nil, false, true
 }
 
-// handOff gives g's lead to its first waiter, or ends g when none waits.
-// Called with s.mu held and g.leader nil.
+// handOff gives g's lead to its first waiter, or ends g when none waits
+// and it has no stream open (an open stream waits for the next watcher to
+// read on). Called with s.mu held and g.leader nil.
 func (s *watchShares) handOff(g *watchGroup) {
 	if len(g.waiters) == 0 {
-		if s.groups[g.sk] == g {
+		if g.inner.stream == nil && s.groups[g.sk] == g {
 			delete(s.groups, g.sk)
 		}
 		return

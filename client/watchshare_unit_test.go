@@ -320,3 +320,23 @@ func TestUnsharedWatchersPollAlone(t *testing.T) {
 	wantEvent(t, a, i)
 	wantEvent(t, b, i)
 }
+
+func TestStreamWatchersShareOneStream(t *testing.T) {
+	f, c, kapi := watchFakeClient(t)
+	ctx := context.Background()
+	opts := &WatcherOptions{AfterIndex: 10, Stream: true}
+	a, b := kapi.Watcher("/w", opts), kapi.Watcher("/w", opts)
+	poll := kapi.Watcher("/w", &WatcherOptions{AfterIndex: 10}) // not Stream: another poll
+	ach, bch, pch := goNext(ctx, a), goNext(ctx, b), goNext(ctx, poll)
+	waitUntil(t, "two shared requests with three watchers", func() bool {
+		p, n := shareCounts(c)
+		return p == 2 && n == 3 && f.open.Load() == 2
+	})
+	i := f.write()
+	wantEvent(t, ach, i)
+	wantEvent(t, bch, i)
+	wantEvent(t, pch, i)
+	if got := f.waitIndexes(); len(got) != 2 {
+		t.Fatalf("%d requests for two stream watchers and a polling one, want 2", len(got))
+	}
+}
