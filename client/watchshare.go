@@ -80,6 +80,10 @@ func (s *watchShares) next(ctx context.Context, w *httpWatcher) (resp *Response,
 			g = s.newGroup(sk, w)
 		}
 		switch {
+		case w.nextIndex == 0 && g.leader == nil && len(g.waiters) == 0 && g.inner.stream != nil:
+			// A stream nobody reads holds events from before "now".
+			s.mu.Unlock()
+			return nil, nil, false
 		case w.nextIndex == 0:
 			w.nextIndex = g.pos // "from now" is from where the poll is
 		case g.pos == 0 || w.nextIndex < g.histStart:

@@ -340,3 +340,22 @@ func TestStreamWatchersShareOneStream(t *testing.T) {
 		t.Fatalf("%d requests for two stream watchers and a polling one, want 2", len(got))
 	}
 }
+
+func TestFromNowWatcherDoesNotReadAnIdleSharedStream(t *testing.T) {
+	f, c, kapi := watchFakeClient(t)
+	ctx := context.Background()
+	a := goNext(ctx, kapi.Watcher("/w", &WatcherOptions{AfterIndex: 10, Stream: true}))
+	waitUntil(t, "the stream is open", func() bool { return f.open.Load() == 1 })
+	wantEvent(t, a, f.write())
+	// The stream stays open for its watcher's next Next; events in it may
+	// be older than a new watcher's "now", which asks etcd itself.
+	b := goNext(ctx, kapi.Watcher("/w", &WatcherOptions{Stream: true}))
+	waitUntil(t, "the new watcher's own request", func() bool { return f.open.Load() == 1 && len(f.waitIndexes()) == 2 })
+	if p, n := shareCounts(c); p != 1 || n != 0 {
+		t.Fatalf("%d shared polls with %d watchers waiting, want the idle stream alone", p, n)
+	}
+	if got := f.waitIndexes()[1]; got != "" {
+		t.Fatalf("the from-now watcher asked from %q, want from now", got)
+	}
+	wantEvent(t, b, f.write())
+}
