@@ -925,6 +925,14 @@ func (rep *report) why(v verdict, cores int) string {
 		return fmt.Sprintf("goetcd's call is CPU-bound (%.0f ms of CPU in %.0f ms): decoding 8 MiB into 100,000 Nodes (96 bytes each, the exported type), the collector marking them as they are made, and the reads; a CPU profile puts about two thirds in the decoder.", cpu/1e6, wall/1e6)
 	case v.t.unit == "p50-us":
 		return "the raw net/http loop is as far behind the official client as goetcd, round after round; both read a long poll's answer on the calling goroutine, the official client on one of its own. goetcd's CPU per request is below the official client's (the small-Get rows), so the difference is not work done; its cause was not found."
+	case v.t.unit == "mem-MiB" && v.t.bench == "EtcdWatchScale/keys=10000":
+		var raw, off float64
+		for _, r := range rep.rows {
+			if r.m.bench == v.t.bench && r.m.unit == "mem-MiB" {
+				raw, off = r.cells["raw"].v, r.cells["official"].v
+			}
+		}
+		return fmt.Sprintf("with one watcher per key nothing is shared: each waits on a connection of its own, and the raw net/http loop holds %.2f× the official client's memory for the same watchers. Per watcher, net/http keeps two goroutines (readLoop, writeLoop) and the connection's state, and the watcher's own goroutine waits in the body's Read; goetcd's watch connections have 1 KiB/512 B buffers instead of 4 KiB each, which puts its heap below the raw loop's, while the stacks of the three goroutines (about 16 KiB a watcher) are the same for both. 0.5× would take a watch client without net/http's two goroutines per connection.", raw/off)
 	case v.t.unit == "mem-MiB":
 		return "heap and goroutine stacks of 1,000 waiting requests are mostly net/http's (two goroutines and 8 KiB of buffers per connection); stacks vary with the runtime's adaptive initial stack size from run to run."
 	}
