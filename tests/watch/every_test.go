@@ -366,12 +366,14 @@ type watches struct {
 	// exchanges counts the requests of the writer and the two watch clients.
 	exchanges func() [3]int
 	// sharing is how many polling watchers of each series wait on one
-	// shared long poll (0: the backend does not share).
+	// shared long poll, and how many streaming ones on one shared stream
+	// (0: the backend does not share).
 	sharing int
 }
 
-// sharingWatchers is how many polling watchers of each series the v2 client
-// runs: they share one long poll, and each must still see every event.
+// sharingWatchers is how many polling (and streaming) watchers of each
+// series the v2 clients run: they share one long poll (one stream), and
+// each must still see every event.
 const sharingWatchers = 3
 
 // v2Watches makes the v2 clients of runSeries, the watch clients pinned to
@@ -423,7 +425,9 @@ func runSeries(t *testing.T, cl *etcdtest.Cluster, mode killMode, setup func(*te
 			&watchRun{name: s.name + "/poll", s: s},
 			&watchRun{name: s.name + "/stream", s: s, stream: true})
 		for i := 2; i <= ws.sharing; i++ {
-			watchers = append(watchers, &watchRun{name: fmt.Sprintf("%s/poll#%d", s.name, i), s: s})
+			watchers = append(watchers,
+				&watchRun{name: fmt.Sprintf("%s/poll#%d", s.name, i), s: s},
+				&watchRun{name: fmt.Sprintf("%s/stream#%d", s.name, i), s: s, stream: true})
 		}
 	}
 	p := newPacer(start, watchers)

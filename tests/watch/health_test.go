@@ -110,8 +110,9 @@ func TestThousandWatchersShareTheProbes(t *testing.T) {
 const writeRate = 400
 
 // TestRecursiveWatchThroughAFreeze: recursive watchers (sharingWatchers
-// long-polling ones, which share one long poll, and one with Stream) of a
-// client with the default Config and options are served by
+// long-polling ones, which share one long poll, and as many with Stream,
+// which share one stream) of a client with the default Config and options
+// are served by
 // a member that is SIGSTOPped for 8 s while 32 writers make writeRate writes
 // a second through the other two members. Every acknowledged write must be delivered once and
 // in order, with no resync, and the first event after the freeze within
@@ -132,11 +133,11 @@ func TestRecursiveWatchThroughAFreeze(t *testing.T) {
 				index uint64
 				at    time.Time
 			}
-			names := []string{"stream"}
-			streams := []bool{true}
+			var names []string
+			var streams []bool
 			for i := 1; i <= sharingWatchers; i++ {
-				names = append(names, fmt.Sprintf("poll#%d", i))
-				streams = append(streams, false)
+				names = append(names, fmt.Sprintf("poll#%d", i), fmt.Sprintf("stream#%d", i))
+				streams = append(streams, false, true)
 			}
 			got := make([][]delivery, len(names))
 			var mu sync.Mutex
