@@ -9,8 +9,6 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-
-	goetcd "github.com/meycoin/goetcd/client"
 )
 
 // scaleWatchers is how many watchers one client runs in
@@ -147,35 +145,12 @@ func watchScale(b *testing.B, writer kv, name, ep, prefix string, keys int) (sca
 	if name == nameGoetcd {
 		want = min(keys, scaleWatchers)
 	}
-	deadline := time.Now().Add(90 * time.Second)
-	for {
-		n, err := etcdWatchers(ctx, ep)
-		if err != nil {
-			return m, err
-		}
-		if n >= base+want {
-			break
-		}
-		if time.Now().After(deadline) {
-			err := fmt.Errorf("etcd holds %d long polls, want %d", n-base, want)
-			if g, ok := c.(*goetcdKV); ok {
-				err = fmt.Errorf("%w; member health: %+v", err, goetcd.EndpointsHealth(g.c))
-			}
-			return m, err
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	m.goroutines = runtime.NumGoroutine() - g0
-	h1 := settledHeap()
-
-	m.heap = h1 - min(h0, h1)
-	s1 := settledStacks()
-	m.stacks = s1 - min(s0, s1)
-	m.conns = c.conns()
-	n, err := etcdWatchers(ctx, ep)
+	n, err := awaitPolls(ctx, ep, base+want, 90*time.Second, c)
 	if err != nil {
 		return m, err
 	}
+	m.goroutines, m.heap, m.stacks = heldSince(g0, h0, s0)
+	m.conns = c.conns()
 	m.polls = n - base
 
 	written := make([]uint64, keys)

@@ -857,7 +857,7 @@ included.
    each write after the previous event arrived; latency
    is from the start of the write to the watcher's Next returning the
    event (after 500 such writes to warm up, not counted). Then 1,000 watchers of one key on one client: once etcd counts
-   all of them (` + "`/v2/stats/store`" + `), goroutines, heap after collection and
+   all of them (` + "`/v2/stats/store`" + `; goetcd's share one long poll), goroutines, heap after collection and
    goroutine stacks above what the process had before; then one write wakes
    them all.
 5. **10,000 watchers on one client**, each calling Next in a loop in a
