@@ -323,14 +323,26 @@ const (
 	watchWriteBuffer = 512
 )
 
+// watchIdlePerMember is how many idle connections per member a watch
+// transport keeps: when one write wakes many watchers, each connection is
+// idle for a moment before its watcher's next long poll takes it again, and
+// one closed for want of room would be dialled again at once.
+const watchIdlePerMember = 1024
+
 // WatchTransportFor returns the transport a Client makes for its watches
 // from t when Config.WatchTransport is nil and t caps its connections per
 // member: a copy of t without that cap (so waiting watchers never take the
 // connections other calls need), with small connection buffers (each
-// waiting watch holds a connection), and the same settings otherwise.
+// waiting watch holds a connection), room for 1,024 idle connections per
+// member (watchers woken at once poll again at once), and the same
+// settings otherwise.
 func WatchTransportFor(t *http.Transport) *http.Transport {
 	w := t.Clone()
 	w.MaxConnsPerHost = 0
+	w.MaxIdleConnsPerHost = max(w.MaxIdleConnsPerHost, watchIdlePerMember)
+	if w.MaxIdleConns > 0 {
+		w.MaxIdleConns = max(w.MaxIdleConns, watchIdlePerMember)
+	}
 	if w.ReadBufferSize == 0 {
 		w.ReadBufferSize = watchReadBuffer
 	}
