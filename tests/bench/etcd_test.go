@@ -283,11 +283,7 @@ func BenchmarkEtcdWatchers(b *testing.B) {
 					b.Fatal(err)
 				}
 				if it == b.N-1 {
-					b.ReportMetric(float64(m.goroutines), "goroutines")
-					b.ReportMetric(mebibytes(m.heap), "heap-MiB")
-					b.ReportMetric(mebibytes(m.stacks), "stacks-MiB")
-					b.ReportMetric(mebibytes(m.heap+m.stacks), "mem-MiB")
-					b.ReportMetric(float64(m.conns), "conns")
+					reportHeld(b, m.goroutines, m.heap, m.stacks, m.conns)
 					b.ReportMetric(float64(m.fanout)/float64(time.Millisecond), "fanout-ms")
 				}
 			}
@@ -380,6 +376,16 @@ func awaitPolls(ctx context.Context, ep string, want int, limit time.Duration, c
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// reportHeld reports what waiting watchers hold: goroutines, heap, stacks,
+// both together and the TCP connections opened.
+func reportHeld(b *testing.B, goroutines int, heap, stacks uint64, conns int64) {
+	b.ReportMetric(float64(goroutines), "goroutines")
+	b.ReportMetric(mebibytes(heap), "heap-MiB")
+	b.ReportMetric(mebibytes(stacks), "stacks-MiB")
+	b.ReportMetric(mebibytes(heap+stacks), "mem-MiB")
+	b.ReportMetric(float64(conns), "conns")
 }
 
 // heldSince returns the goroutines, heap (after collection) and goroutine

@@ -54,11 +54,7 @@ func BenchmarkEtcdWatchScale(b *testing.B) {
 						b.Fatal(err)
 					}
 					if it == b.N-1 {
-						b.ReportMetric(float64(m.goroutines), "goroutines")
-						b.ReportMetric(mebibytes(m.heap), "heap-MiB")
-						b.ReportMetric(mebibytes(m.stacks), "stacks-MiB")
-						b.ReportMetric(mebibytes(m.heap+m.stacks), "mem-MiB")
-						b.ReportMetric(float64(m.conns), "conns")
+						reportHeld(b, m.goroutines, m.heap, m.stacks, m.conns)
 						b.ReportMetric(float64(m.polls), "polls")
 						b.ReportMetric(float64(m.wake)/float64(time.Millisecond), "wake-ms")
 						b.ReportMetric(micros(m.p50), "p50-us")
