@@ -83,7 +83,8 @@ type WatcherOptions struct {
 	// while they wait in Next, each still receiving every event after its
 	// own AfterIndex, once, in order, as a Response of its own; a Watcher
 	// whose next event is older than what the shared poll still holds asks
-	// etcd itself until it has caught up.
+	// etcd itself until it has caught up. The v3 backend (package v3keys)
+	// does not share.
 	Unshared bool
 }
 
