@@ -141,9 +141,9 @@ type Config struct {
 	// each hold a connection for as long as they wait for an event. If nil,
 	// watches go through Transport, except when Transport (or the
 	// DefaultTransport used in its place) is an *http.Transport with a
-	// MaxConnsPerHost cap: then they go through a copy of it without the cap,
-	// so that waiting watchers never take the connections other requests
-	// need, nor wait for them.
+	// MaxConnsPerHost cap: then they go through a copy of it without the cap
+	// (WatchTransportFor), so that waiting watchers never take the
+	// connections other requests need, nor wait for them.
 	WatchTransport CancelableTransport
 
 	// CheckRedirect specifies the policy for handling HTTP redirects.
@@ -312,8 +312,42 @@ var defaultWatch struct {
 	of, t *http.Transport
 }
 
-func uncappedCopy(ht *http.Transport) *http.Transport {
-	w := ht.Clone()
+func uncappedCopy(ht *http.Transport) *http.Transport { return WatchTransportFor(ht) }
+
+// Buffers of the connections of a watch transport: a watch request is a
+// few hundred bytes, and its answer one event at a time, so the 4 KiB each
+// of net/http's defaults would mostly sit empty on every waiting watch's
+// connection. Larger events are read in more than one go.
+const (
+	watchReadBuffer  = 1024
+	watchWriteBuffer = 512
+)
+
+// watchIdlePerMember is how many idle connections per member a watch
+// transport keeps: when one write wakes many watchers, each connection is
+// idle for a moment before its watcher's next long poll takes it again, and
+// one closed for want of room would be dialled again at once.
+const watchIdlePerMember = 1024
+
+// WatchTransportFor returns the transport a Client makes for its watches
+// from t when Config.WatchTransport is nil and t caps its connections per
+// member: a copy of t without that cap (so waiting watchers never take the
+// connections other calls need), with small connection buffers (each
+// waiting watch holds a connection), room for 1,024 idle connections per
+// member (watchers woken at once poll again at once), and the same
+// settings otherwise.
+func WatchTransportFor(t *http.Transport) *http.Transport {
+	w := t.Clone()
 	w.MaxConnsPerHost = 0
+	w.MaxIdleConnsPerHost = max(w.MaxIdleConnsPerHost, watchIdlePerMember)
+	if w.MaxIdleConns > 0 {
+		w.MaxIdleConns = max(w.MaxIdleConns, watchIdlePerMember)
+	}
+	if w.ReadBufferSize == 0 {
+		w.ReadBufferSize = watchReadBuffer
+	}
+	if w.WriteBufferSize == 0 {
+		w.WriteBufferSize = watchWriteBuffer
+	}
 	return w
 }

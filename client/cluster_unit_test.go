@@ -119,8 +119,9 @@ func TestWatchTransportDefaults(t *testing.T) {
 	}
 	w1, w2 := watchOf(Config{}), watchOf(Config{Transport: DefaultTransport})
 	w, ok := w1.(*http.Transport)
-	if !ok || w == dt || w.MaxConnsPerHost != 0 || w.MaxIdleConnsPerHost != dt.MaxIdleConnsPerHost || w.TLSClientConfig == nil {
-		t.Fatalf("watches of a default client go through %#v, want an uncapped copy of DefaultTransport", w1)
+	if !ok || w == dt || w.MaxConnsPerHost != 0 || w.MaxIdleConnsPerHost != watchIdlePerMember || w.TLSClientConfig == nil ||
+		w.ReadBufferSize != watchReadBuffer || w.WriteBufferSize != watchWriteBuffer {
+		t.Fatalf("watches of a default client go through %#v, want an uncapped copy of DefaultTransport with small buffers and room for idle connections", w1)
 	}
 	if w2 != w1 {
 		t.Error("two default clients' watches do not share one transport")

@@ -131,6 +131,8 @@ type httpClusterClient struct {
 
 	// health is the members' health, shared by every call and watch.
 	health *health
+	// shares holds the long polls that watchers of a key share.
+	shares watchShares
 	// repinning is set while a look-up of a new leader runs
 	// (EndpointSelectionPrioritizeLeader).
 	repinning atomic.Bool

@@ -153,6 +153,10 @@ type memberHealth struct {
 
 	state  atomic.Int32 // a HealthState; read without the lock
 	probes atomic.Uint64
+	// answered is when an attempt last had its answer's headers from the
+	// member (Unix ns): a member that answers others while its probe waits
+	// is busy, not down.
+	answered atomic.Int64
 
 	mu      sync.Mutex
 	since   time.Time
@@ -273,8 +277,11 @@ func (h *health) observe(name string, err error) {
 		h.mu.Lock()
 		m := h.members[name]
 		h.mu.Unlock()
-		if m != nil && HealthState(m.state.Load()) != HealthHealthy {
-			h.set(m, HealthHealthy, "")
+		if m != nil {
+			m.answered.Store(time.Now().UnixNano())
+			if HealthState(m.state.Load()) != HealthHealthy {
+				h.set(m, HealthHealthy, "")
+			}
 		}
 		return
 	}
@@ -449,7 +456,14 @@ func (h *health) probe(m *memberHealth, commit bool) {
 		go h.probeLeader(m)
 		go h.probeTerm(m)
 	}
+	asked := time.Now().UnixNano()
 	_, _, _, err := h.ask(m, "version", "", probeTimeout, false, true)
+	if err != nil && m.answered.Load() > asked {
+		// Other attempts had answers from the member while the probe
+		// waited (thousands of watches opening at once can hold a probe
+		// up for longer than its budget): busy, not down. Its waits go on.
+		err = nil
+	}
 	if err != nil {
 		h.set(m, HealthDown, err.Error())
 		m.mu.Lock()

@@ -76,6 +76,16 @@ type WatcherOptions struct {
 	// without closing the connection does not hold the watch forever.
 	// Zero means DefaultWatchIdleTimeout; negative means never.
 	IdleTimeout time.Duration
+
+	// Unshared gives the Watcher long polls (or a stream) of its own. By
+	// default the Watchers of one Client on the same key with the same
+	// Recursive, Stream and IdleTimeout share one long poll (or stream)
+	// while they wait in Next, each still receiving every event after its
+	// own AfterIndex, once, in order, as a Response of its own; a Watcher
+	// whose next event is older than what the shared poll still holds asks
+	// etcd itself until it has caught up. The v3 backend (package v3keys)
+	// does not share.
+	Unshared bool
 }
 
 // DefaultWatchIdleTimeout is the WatcherOptions.IdleTimeout used when none
@@ -96,6 +106,9 @@ func (k *httpKeysAPI) Watcher(key string, opts *WatcherOptions) Watcher {
 	if w.opts.IdleTimeout == 0 {
 		w.opts.IdleTimeout = DefaultWatchIdleTimeout
 	}
+	if !w.opts.Unshared {
+		w.shareCh = make(chan shareMsg, 1)
+	}
 	return w
 }
 
@@ -114,6 +127,14 @@ type httpWatcher struct {
 	// shortStreams counts streams in a row that ended after one event or
 	// none: a sign that something between here and etcd does not stream.
 	shortStreams int
+
+	// For a shared watch (watchshare.go): want is the first index it waits
+	// for while it is in a shared poll, shareCh where the poll's leader
+	// hands it an event, an error or the lead. started, on the shared poll's
+	// own watcher, learns where a poll "from now" started.
+	want    uint64
+	shareCh chan shareMsg
+	started func(next uint64)
 }
 
 // Empty or cut-off answers are asked again after a short, growing, jittered
@@ -140,6 +161,11 @@ func (w *httpWatcher) Next(ctx context.Context) (*Response, error) {
 	}
 	if ctx == nil {
 		return nil, errNilContext
+	}
+	if w.shared() {
+		if resp, err := w.sharedNext(ctx); resp != nil || err != nil {
+			return resp, err
+		}
 	}
 	wait := repollWaitMin
 	for {
@@ -185,6 +211,27 @@ func (w *httpWatcher) Next(ctx context.Context) (*Response, error) {
 			return nil, err
 		}
 	}
+}
+
+// sharedNext waits for the next event on the shared poll of w's key. It
+// returns nil and no error when w must ask etcd itself.
+func (w *httpWatcher) sharedNext(ctx context.Context) (*Response, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	resp, err, ok := w.k.c.shares.next(ctx, w)
+	switch {
+	case !ok:
+		return nil, nil
+	case err == nil:
+		if resp.Node != nil {
+			w.nextIndex = resp.Node.ModifiedIndex + 1
+		}
+		return resp, nil
+	case ctx.Err() == nil && w.opts.Resync && IsEventIndexCleared(err):
+		return w.resync(ctx)
+	}
+	return nil, err
 }
 
 // resync reads the watched key afresh after the history was cleared.
@@ -242,6 +289,9 @@ func (w *httpWatcher) request(ctx context.Context) (*Response, error) {
 		// later "now", which would lose the events in between.
 		if idx := headerUint(resp.Header, "X-Etcd-Index"); idx > 0 {
 			w.nextIndex = idx + 1
+			if w.started != nil {
+				w.started(w.nextIndex)
+			}
 		}
 	}
 	// While it waits for its event, the watch is registered with member

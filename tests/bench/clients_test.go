@@ -7,9 +7,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -123,11 +125,11 @@ func newKV(tb testing.TB, name, endpoint string) kv {
 	switch name {
 	case nameGoetcd, nameGoetcd + "-stream":
 		tr, wtr := goetcdTransports(d)
-		c, err := goetcd.New(goetcd.Config{Endpoints: []string{endpoint}, Transport: tr, WatchTransport: wtr})
+		c, err := goetcd.New(goetcd.Config{Endpoints: []string{endpoint}, Transport: tr, WatchTransport: wtr, Logger: benchLogger()})
 		if err != nil {
 			tb.Fatal(err)
 		}
-		return &goetcdKV{kapi: goetcd.NewKeysAPI(c), tr: tr, wtr: wtr, d: d, stream: name != nameGoetcd}
+		return &goetcdKV{c: c, kapi: goetcd.NewKeysAPI(c), tr: tr, wtr: wtr, d: d, stream: name != nameGoetcd}
 	case nameOfficial, nameOfficialDefault:
 		tr := tunedTransport(d)
 		if name == nameOfficialDefault {
@@ -153,14 +155,13 @@ func newKV(tb testing.TB, name, endpoint string) kv {
 // Config.WatchTransport), made here so that close reaches it.
 func goetcdTransports(d *countingDialer) (tr, wtr *http.Transport) {
 	tr = tunedTransport(d)
-	wtr = tr.Clone()
-	wtr.MaxConnsPerHost = 0
-	return tr, wtr
+	return tr, goetcd.WatchTransportFor(tr)
 }
 
 // --- goetcd ---
 
 type goetcdKV struct {
+	c      goetcd.Client
 	kapi   goetcd.KeysAPI
 	tr     *http.Transport
 	wtr    *http.Transport // its watches'
@@ -384,3 +385,10 @@ func (c *rawKV) watcher(key string, afterIndex uint64, recursive bool) watchNext
 
 func (c *rawKV) conns() int64 { return c.d.count.Load() }
 func (c *rawKV) close()       { c.tr.CloseIdleConnections() }
+
+func benchLogger() *slog.Logger {
+	if os.Getenv("BENCH_LOG") == "" {
+		return nil
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, nil))
+}

@@ -11,8 +11,12 @@
 //   - BenchmarkEtcd* run against a real single-member etcd 3.5 started by
 //     tests/etcdtest (--unsafe-no-fsync): Sets of distinct small keys at
 //     concurrency 1, 16 and 64, watch latency over sequential writes, and
-//     the cost of 1,000 concurrent watchers. These do a fixed amount of work
-//     per iteration; run them with -benchtime=1x.
+//     the cost of 1,000 concurrent watchers, and 10,000 watchers on one
+//     client on 10 keys and on 10,000 keys (BenchmarkEtcdWatchScale). These
+//     do a fixed amount of work per iteration; run them with -benchtime=1x.
+//
+// BENCH_LOG=1 gives goetcd's clients a Logger on standard error (member
+// health changes, for one).
 //
 // `make bench` runs both groups through tests/cmd/benchreport, which prints
 // one table with the ratios and writes docs/benchmarks.md.

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	goetcd "github.com/meycoin/goetcd/client"
 	"github.com/meycoin/goetcd/tests/etcdtest"
 )
 
@@ -264,7 +265,7 @@ type event struct {
 var watcherClients = []string{nameGoetcd, nameOfficial, nameRaw}
 
 // BenchmarkEtcdWatchers starts 1,000 watchers of one key on one client and,
-// once etcd counts all of them, measures what they hold: goroutines, heap
+// once etcd counts all of them (goetcd's share one long poll), measures what they hold: goroutines, heap
 // (after collection) and goroutine stacks (once collections no longer
 // shrink them), each above what the process had before. Then one write wakes all of them; fanout-ms is the time until the
 // last one had its event.
@@ -282,11 +283,7 @@ func BenchmarkEtcdWatchers(b *testing.B) {
 					b.Fatal(err)
 				}
 				if it == b.N-1 {
-					b.ReportMetric(float64(m.goroutines), "goroutines")
-					b.ReportMetric(mebibytes(m.heap), "heap-MiB")
-					b.ReportMetric(mebibytes(m.stacks), "stacks-MiB")
-					b.ReportMetric(mebibytes(m.heap+m.stacks), "mem-MiB")
-					b.ReportMetric(float64(m.conns), "conns")
+					reportHeld(b, m.goroutines, m.heap, m.stacks, m.conns)
 					b.ReportMetric(float64(m.fanout)/float64(time.Millisecond), "fanout-ms")
 				}
 			}
@@ -330,25 +327,15 @@ func watchers(b *testing.B, writer kv, name, ep, key string) (watchersCost, erro
 			got <- err
 		})
 	}
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		n, err := etcdWatchers(ctx, ep)
-		if err != nil {
-			return m, err
-		}
-		if n >= base+watcherCount {
-			break
-		}
-		if time.Now().After(deadline) {
-			return m, fmt.Errorf("etcd counts %d watchers, want %d", n-base, watcherCount)
-		}
-		time.Sleep(20 * time.Millisecond)
+	// goetcd's watchers of one key share one long poll.
+	want := watcherCount
+	if name == nameGoetcd {
+		want = 1
 	}
-	m.goroutines = runtime.NumGoroutine() - g0
-	h1 := settledHeap()
-	m.heap = h1 - min(h0, h1)
-	s1 := settledStacks()
-	m.stacks = s1 - min(s0, s1)
+	if _, err := awaitPolls(ctx, ep, base+want, 60*time.Second, c); err != nil {
+		return m, err
+	}
+	m.goroutines, m.heap, m.stacks = heldSince(g0, h0, s0)
 	m.conns = c.conns()
 
 	t0 := time.Now()
@@ -368,6 +355,46 @@ func watchers(b *testing.B, writer kv, name, ep, key string) (watchersCost, erro
 	m.fanout = time.Since(t0)
 	wg.Wait()
 	return m, nil
+}
+
+// awaitPolls waits until etcd holds at least want v2 watchers (long polls)
+// and returns how many it holds; after limit it fails, with the member
+// health of c when c is goetcd.
+func awaitPolls(ctx context.Context, ep string, want int, limit time.Duration, c kv) (int, error) {
+	deadline := time.Now().Add(limit)
+	for {
+		n, err := etcdWatchers(ctx, ep)
+		if err != nil || n >= want {
+			return n, err
+		}
+		if time.Now().After(deadline) {
+			err := fmt.Errorf("etcd holds %d long polls, want %d", n, want)
+			if g, ok := c.(*goetcdKV); ok {
+				err = fmt.Errorf("%w; member health: %+v", err, goetcd.EndpointsHealth(g.c))
+			}
+			return n, err
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// reportHeld reports what waiting watchers hold: goroutines, heap, stacks,
+// both together and the TCP connections opened.
+func reportHeld(b *testing.B, goroutines int, heap, stacks uint64, conns int64) {
+	b.ReportMetric(float64(goroutines), "goroutines")
+	b.ReportMetric(mebibytes(heap), "heap-MiB")
+	b.ReportMetric(mebibytes(stacks), "stacks-MiB")
+	b.ReportMetric(mebibytes(heap+stacks), "mem-MiB")
+	b.ReportMetric(float64(conns), "conns")
+}
+
+// heldSince returns the goroutines, heap (after collection) and goroutine
+// stacks (once collections no longer shrink them) above g0, h0 and s0.
+func heldSince(g0 int, h0, s0 uint64) (goroutines int, heap, stacks uint64) {
+	goroutines = runtime.NumGoroutine() - g0
+	h1 := settledHeap()
+	s1 := settledStacks()
+	return goroutines, h1 - min(h0, h1), s1 - min(s0, s1)
 }
 
 // etcdWatchers asks etcd how many v2 watchers it holds.

@@ -365,7 +365,16 @@ type watches struct {
 	serving func() []string
 	// exchanges counts the requests of the writer and the two watch clients.
 	exchanges func() [3]int
+	// sharing is how many polling watchers of each series wait on one
+	// shared long poll, and how many streaming ones on one shared stream
+	// (0: the backend does not share).
+	sharing int
 }
+
+// sharingWatchers is how many polling (and streaming) watchers of each
+// series the v2 clients run: they share one long poll (one stream), and
+// each must still see every event.
+const sharingWatchers = 3
 
 // v2Watches makes the v2 clients of runSeries, the watch clients pinned to
 // eps[victim].
@@ -388,6 +397,7 @@ func v2Watches(t *testing.T, cl *etcdtest.Cluster, victim int) watches {
 			return []string{client.PinnedEndpoint(pollClient), client.PinnedEndpoint(streamClient)}
 		},
 		exchanges: func() [3]int { return [3]int{wtr.Exchanges(), pollTr.Exchanges(), streamTr.Exchanges()} },
+		sharing:   sharingWatchers,
 	}
 }
 
@@ -414,6 +424,11 @@ func runSeries(t *testing.T, cl *etcdtest.Cluster, mode killMode, setup func(*te
 		watchers = append(watchers,
 			&watchRun{name: s.name + "/poll", s: s},
 			&watchRun{name: s.name + "/stream", s: s, stream: true})
+		for i := 2; i <= ws.sharing; i++ {
+			watchers = append(watchers,
+				&watchRun{name: fmt.Sprintf("%s/poll#%d", s.name, i), s: s},
+				&watchRun{name: fmt.Sprintf("%s/stream#%d", s.name, i), s: s, stream: true})
+		}
 	}
 	p := newPacer(start, watchers)
 
@@ -432,10 +447,11 @@ func runSeries(t *testing.T, cl *etcdtest.Cluster, mode killMode, setup func(*te
 			}
 		})
 	}
-	// The writers start once the member holds all four watches: a stream
-	// opened after its first event would be answered from the history, one
-	// event per request, until it caught up with the writers.
-	etcdtest.WaitFor(t, "the four watches registered", func() bool { return ws.held() >= len(watchers) })
+	// The writers start once the member holds all four watches (the sharing
+	// polling watchers of a series hold one): a stream opened after its
+	// first event would be answered from the history, one event per
+	// request, until it caught up with the writers.
+	etcdtest.WaitFor(t, "the four watches registered", func() bool { return ws.held() >= 4 })
 	began := time.Now()
 	var writeErrs [2]error
 	var retries [2]int
@@ -506,7 +522,15 @@ func runSeries(t *testing.T, cl *etcdtest.Cluster, mode killMode, setup func(*te
 		float64(p.acked())/elapsed.Seconds(), p.pauses, p.paused.Round(time.Millisecond), p.maxSeen, maxLead)
 	t.Logf("%s: %s", cl.Server(), strings.Join(report, "; "))
 	x := ws.exchanges()
-	t.Logf("%s: requests: writer %d, polling watchers %d, streaming watchers %d", cl.Server(), x[0], x[1], x[2])
+	t.Logf("%s: requests: writer %d, polling watchers %d (%d per series), streaming watchers %d", cl.Server(), x[0], x[1], max(ws.sharing, 1), x[2])
+	if ws.sharing > 1 {
+		// Each polling watcher makes at least one request per event when it
+		// polls alone; sharing, the watchers of a series make about one
+		// together. Well under what they would alone shows that they shared.
+		if alone := ws.sharing * 2 * writes; x[1] > alone*2/3 {
+			t.Errorf("the %d polling watchers of each series made %d requests for 2×%d events: they did not share their long polls (alone: at least %d)", ws.sharing, x[1], writes, alone)
+		}
+	}
 	if mode != noKill {
 		serving := ws.serving()
 		for _, ep := range serving {

@@ -111,8 +111,10 @@ func TestThousandWatchersShareTheProbes(t *testing.T) {
 // backend).
 const writeRate = 400
 
-// TestRecursiveWatchThroughAFreeze: a recursive watcher (long poll, and one
-// with Stream) of a client with the default Config and options is served by
+// TestRecursiveWatchThroughAFreeze: recursive watchers (sharingWatchers
+// long-polling ones, which share one long poll, and as many with Stream,
+// which share one stream) of a client with the default Config and options
+// are served by
 // a member that is SIGSTOPped for 8 s while 32 writers make writeRate writes
 // a second through the other two members. Every acknowledged write must be delivered once and
 // in order, with no resync, and the first event after the freeze within
@@ -133,12 +135,17 @@ func TestRecursiveWatchThroughAFreeze(t *testing.T) {
 				index uint64
 				at    time.Time
 			}
-			names := []string{"poll", "stream"}
-			got := make([][]delivery, 2)
+			var names []string
+			var streams []bool
+			for i := 1; i <= sharingWatchers; i++ {
+				names = append(names, fmt.Sprintf("poll#%d", i), fmt.Sprintf("stream#%d", i))
+				streams = append(streams, false, true)
+			}
+			got := make([][]delivery, len(names))
 			var mu sync.Mutex
-			errs := make([]error, 2)
+			errs := make([]error, len(names))
 			var watchers sync.WaitGroup
-			for i, stream := range []bool{false, true} {
+			for i, stream := range streams {
 				w := f.kapi.Watcher("/freeze", &client.WatcherOptions{AfterIndex: seed.Index, Recursive: true, Stream: stream})
 				watchers.Go(func() {
 					for {
