@@ -1,0 +1,765 @@
+package v3keys
+
+// Migrate: a v2 tree moved into this package's layout while its writers
+// go on. The copy reads the v2 tree once (as of index X) and writes it in
+// batched transactions; the follower applies every v2 event after X, each
+// in one transaction that also records its index in the migration's
+// marker, so that a run stopped at any point resumes exactly. The marker
+// lives at <Prefix>/migrate, outside the node keys (see metaName).
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/meycoin/goetcd/client"
+)
+
+// Migration phases, as MigrationMarker.Phase and MigrateProgress.Phase
+// name them.
+const (
+	// PhaseCopy: the tree is being copied from a snapshot (a run stopped
+	// in this phase copies again from a fresh snapshot).
+	PhaseCopy = "copy"
+	// PhaseFollow: the snapshot is in; v2 events after MigrationMarker.Index
+	// are applied one by one.
+	PhaseFollow = "follow"
+)
+
+// MigrateOptions are the options of Migrate. The zero value copies the
+// whole v2 tree, catches up with the changes made meanwhile, and returns.
+type MigrateOptions struct {
+	// Root is the v2 directory to migrate ("" or "/" for the whole tree).
+	// Its nodes keep their keys: /a/b in v2 is /a/b in the v3 tree.
+	Root string
+
+	// Follow keeps applying v2 changes after the copy until ctx ends;
+	// Migrate then returns ctx's error with the last progress. Without it
+	// Migrate returns as soon as every v2 change made before it checked
+	// is applied (lag 0).
+	Follow bool
+
+	// DryRun reads both sides and reports what the copy would write
+	// (MigrateProgress.KeysTotal, Puts, Deletes) without writing anything,
+	// not even the marker, and without following.
+	DryRun bool
+
+	// BatchOps is the number of operations of one copy transaction; zero
+	// means 128, etcd's default --max-txn-ops. A batch also stays under
+	// about 1 MiB of values (etcd refuses requests over 1.5 MiB by default).
+	BatchOps int
+
+	// Progress, when set, is called with the progress every
+	// ProgressInterval and once when Migrate returns, from one goroutine
+	// at a time.
+	Progress func(MigrateProgress)
+
+	// ProgressInterval is how often progress is reported and the lag
+	// measured (a quorum read of v2's current index); zero means 1s.
+	ProgressInterval time.Duration
+
+	// Logger receives the phases, reconciliations and, at Info, each
+	// progress report; nil means slog.Default(). Values never appear.
+	Logger *slog.Logger
+}
+
+// MigrateProgress is where a migration stands.
+type MigrateProgress struct {
+	// Phase is PhaseCopy or PhaseFollow.
+	Phase string
+	// SnapshotIndex is the v2 index of the last snapshot copied.
+	SnapshotIndex uint64
+	// KeysTotal is the number of nodes (keys and directories) of that
+	// snapshot; KeysCopied how many of them are in v3 (written, or found
+	// there already with the same value); Puts and Deletes the v3 writes
+	// the copy made (or, with DryRun, would make).
+	KeysTotal, KeysCopied, Puts, Deletes int
+	// EventsApplied counts the v2 events applied since Migrate started.
+	EventsApplied int64
+	// AppliedIndex is the v2 index of the last change applied to v3 (the
+	// snapshot's, or the last event's).
+	AppliedIndex uint64
+	// SourceIndex is v2's current index when last measured.
+	SourceIndex uint64
+	// LagIndexes is SourceIndex minus the index v3 is known to be
+	// complete at (0 once every change up to SourceIndex is applied);
+	// Lag is how long the oldest change not yet applied has waited.
+	LagIndexes uint64
+	Lag        time.Duration
+	// CaughtUp is set once the lag was found to be 0 (and cleared when
+	// a change arrives).
+	CaughtUp bool
+	// Reconciles counts the copies made again because v2's event history
+	// no longer held the next event (or v3 no longer matched it).
+	Reconciles int
+}
+
+// MigrationMarker is what a migration records in the v3 store at
+// <Prefix>/migrate: which tree it copies and how far it got.
+type MigrationMarker struct {
+	// Cluster is the v2 cluster's ID (X-Etcd-Cluster-Id) and Root the
+	// migrated v2 directory ("/" for all).
+	Cluster string `json:"cluster"`
+	Root    string `json:"root"`
+	// Phase is PhaseCopy or PhaseFollow.
+	Phase string `json:"phase"`
+	// Index is the last v2 index applied (in PhaseFollow).
+	Index uint64 `json:"index"`
+	// Snapshot is the index of the last snapshot copied.
+	Snapshot uint64 `json:"snapshot"`
+}
+
+// ForeignDataError is Migrate's refusal to write under a v3 prefix that
+// holds data a migration of the same v2 tree did not write.
+type ForeignDataError struct {
+	Prefix string
+	// Keys is the number of keys found under the prefix (without a
+	// marker), or 0 when Marker names another tree.
+	Keys   int64
+	Marker *MigrationMarker
+	// Cluster and Root name the tree being migrated (Cluster may be empty
+	// when the refusal came before v2 was read).
+	Cluster, Root string
+}
+
+func (e *ForeignDataError) Error() string {
+	if e.Marker != nil {
+		return fmt.Sprintf("v3keys: migrate: the v3 prefix %s holds a migration of cluster %s, %s, not of cluster %s, %s; refusing to write there", e.Prefix, e.Marker.Cluster, e.Marker.Root, orUnknown(e.Cluster), e.Root)
+	}
+	return fmt.Sprintf("v3keys: migrate: the v3 prefix %s holds %d keys that no migration wrote; refusing to write there (use an empty prefix)", e.Prefix, e.Keys)
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "(unknown)"
+	}
+	return s
+}
+
+// errDiverged is a v2 event that does not apply to the v3 state (a lease
+// that ended before v2's TTL, a write bigger than one transaction): the
+// tree is copied again from a fresh snapshot.
+var errDiverged = errors.New("v3keys: migrate: the v3 tree no longer matches the event")
+
+// Migrate copies the v2 tree under opts.Root, read through from, into the
+// v3 tree of to (a KeysAPI made by New), and applies every later v2 change
+// (see MigrateOptions.Follow). It never writes through from.
+//
+// The copy is one recursive quorum read of v2 at index X, written in
+// batches; nodes already in v3 with the same value are not written again,
+// and node keys of v3 that the snapshot does not hold are deleted, so a
+// copy started again after an interruption ends with the snapshot's tree.
+// TTLs become leases with the time that remains (whole seconds, rounded
+// down); keys below an expiring directory share its lease. Then a
+// recursive v2 watch from X+1 is applied event by event, each in one v3
+// transaction that also stores the event's index in the marker; a run
+// started again resumes after that index, and when v2's event history no
+// longer holds it, copies again from a fresh snapshot.
+//
+// Migrate refuses (*ForeignDataError) a v3 prefix that holds keys without a
+// marker, or a marker of another cluster or root. Keys whose name starts
+// with "_" are hidden from v2's listings and watches and are not migrated;
+// a refresh (SetOptions.Refresh) is not reported to v2 watchers, so its
+// new TTL reaches v3 only with the next copy. Indexes are v3's revisions
+// in the v3 tree, not v2's.
+func Migrate(ctx context.Context, from client.KeysAPI, to client.KeysAPI, opts MigrateOptions) (MigrateProgress, error) {
+	if ctx == nil {
+		return MigrateProgress{}, errNilContext
+	}
+	if from == nil {
+		return MigrateProgress{}, &client.InvalidArgumentError{Field: "from", Reason: "nil KeysAPI"}
+	}
+	k, ok := to.(*keysAPI)
+	if !ok {
+		return MigrateProgress{}, &client.InvalidArgumentError{Field: "to", Reason: "not a KeysAPI made by v3keys.New"}
+	}
+	root, err := canonicalKey(opts.Root)
+	if err != nil {
+		return MigrateProgress{}, err
+	}
+	if opts.BatchOps <= 0 || opts.BatchOps > maxTxnOps {
+		if opts.BatchOps < 0 {
+			return MigrateProgress{}, &client.InvalidArgumentError{Field: "MigrateOptions.BatchOps", Reason: fmt.Sprintf("%d is negative", opts.BatchOps)}
+		}
+		if opts.BatchOps == 0 {
+			opts.BatchOps = maxTxnOps
+		}
+	}
+	if opts.ProgressInterval <= 0 {
+		opts.ProgressInterval = time.Second
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	m := &migrator{from: from, k: k, root: root, opts: opts, log: opts.Logger.With("prefix", k.l.prefix, "root", "/"+root)}
+	return m.run(ctx)
+}
+
+// MigrationStatus reads the marker of a migration into the v3 tree of to
+// (a KeysAPI made by New); nil when there is none.
+func MigrationStatus(ctx context.Context, to client.KeysAPI) (*MigrationMarker, error) {
+	k, ok := to.(*keysAPI)
+	if !ok {
+		return nil, &client.InvalidArgumentError{Field: "to", Reason: "not a KeysAPI made by v3keys.New"}
+	}
+	mk, _, err := readMarker(ctx, k)
+	return mk, err
+}
+
+// migrator is one run of Migrate.
+type migrator struct {
+	from client.KeysAPI
+	k    *keysAPI
+	root string // canonical, "" for the whole tree
+	opts MigrateOptions
+	log  *slog.Logger
+
+	marker    MigrationMarker // as last written (or read)
+	hasMarker bool
+
+	mu   sync.Mutex
+	prog MigrateProgress
+	// caughtThrough is the v2 index v3 is known to be complete at.
+	caughtThrough uint64
+
+	queue     *eventQueue
+	stopWatch func()
+}
+
+// run is Migrate after its arguments were checked.
+func (m *migrator) run(ctx context.Context) (MigrateProgress, error) {
+	mk, keys, err := readMarker(ctx, m.k)
+	if err != nil {
+		return MigrateProgress{}, err
+	}
+	switch {
+	case mk == nil && keys > 0:
+		return MigrateProgress{}, &ForeignDataError{Prefix: m.k.l.prefix, Keys: keys, Root: "/" + m.root}
+	case mk != nil && mk.Root != "/"+m.root:
+		return MigrateProgress{}, &ForeignDataError{Prefix: m.k.l.prefix, Marker: mk, Root: "/" + m.root}
+	case mk != nil:
+		m.marker, m.hasMarker = *mk, true
+	}
+	rctx, stopReports := context.WithCancel(ctx)
+	reports := make(chan struct{})
+	go m.reportLoop(rctx, reports)
+	defer func() {
+		stopReports()
+		<-reports
+		if m.stopWatch != nil {
+			m.stopWatch()
+		}
+	}()
+
+	if m.hasMarker && m.marker.Phase == PhaseFollow && !m.opts.DryRun {
+		m.log.Info("migrate: resuming", "index", m.marker.Index)
+		m.update(func(p *MigrateProgress) {
+			p.Phase, p.AppliedIndex, p.SnapshotIndex = PhaseFollow, m.marker.Index, m.marker.Snapshot
+		})
+		m.startWatch(ctx, m.marker.Index)
+	} else if err := m.copyTree(ctx); err != nil {
+		return m.finish(err)
+	}
+	if m.opts.DryRun {
+		return m.finish(nil)
+	}
+	return m.finish(m.follow(ctx))
+}
+
+// finish reports the last progress and returns it with err.
+func (m *migrator) finish(err error) (MigrateProgress, error) {
+	p := m.progress()
+	if m.opts.Progress != nil {
+		m.opts.Progress(p)
+	}
+	m.log.Info("migrate: stopped", progressAttrs(p)...)
+	return p, err
+}
+
+// readMarker reads the marker and, when there is none, counts the keys
+// under the prefix.
+func readMarker(ctx context.Context, k *keysAPI) (*MigrationMarker, int64, error) {
+	key, end := k.l.spaceRange()
+	out, _, err := k.txn(ctx, client.RequestRead, "migrate status", txnOf(
+		rangeOp(k.l.metaKey(), nil, false),
+		countOp(key, end)))
+	if err != nil {
+		return nil, 0, err
+	}
+	if len(out.Responses) != 2 || out.Responses[0].ResponseRange == nil || out.Responses[1].ResponseRange == nil {
+		return nil, 0, fmt.Errorf("v3keys: migrate status: %w: not the two ranges asked for", ErrNotGateway)
+	}
+	kvs := out.Responses[0].ResponseRange.Kvs
+	if len(kvs) == 0 {
+		n, err := num(out.Responses[1].ResponseRange.Count)
+		return nil, n, err
+	}
+	var mk MigrationMarker
+	if err := json.Unmarshal(kvs[0].Value, &mk); err != nil || mk.Root == "" {
+		return nil, 0, fmt.Errorf("v3keys: migrate: %s%s holds no migration marker (%q); refusing to write there", k.l.prefix, metaName, truncate(string(kvs[0].Value), 80))
+	}
+	return &mk, 0, nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "..."
+	}
+	return s
+}
+
+// writeMarker stores mk. With fresh, it must be the first marker: the
+// write fails when another run wrote one in between.
+func (m *migrator) writeMarker(ctx context.Context, mk MigrationMarker, fresh bool) error {
+	req := txnOf(put(m.k.l.metaKey(), markerValue(mk), 0))
+	if fresh {
+		req.Compare = append(req.Compare, absent(m.k.l.metaKey()))
+	}
+	out, _, err := m.k.txn(ctx, client.RequestIdempotent, "migrate marker", req)
+	if err != nil {
+		return err
+	}
+	if !out.Succeeded {
+		return fmt.Errorf("v3keys: migrate: another migration wrote %s%s meanwhile; refusing to go on", m.k.l.prefix, metaName)
+	}
+	m.marker, m.hasMarker = mk, true
+	return nil
+}
+
+func markerValue(mk MigrationMarker) []byte {
+	b, _ := json.Marshal(mk) // a struct of strings and numbers
+	return b
+}
+
+// update changes the progress under the lock.
+func (m *migrator) update(f func(p *MigrateProgress)) {
+	m.mu.Lock()
+	f(&m.prog)
+	m.mu.Unlock()
+}
+
+// progress is a copy of the progress with the lag worked out.
+func (m *migrator) progress() MigrateProgress {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	p := m.prog
+	done := max(p.AppliedIndex, m.caughtThrough)
+	p.LagIndexes = 0
+	if p.SourceIndex > done {
+		p.LagIndexes = p.SourceIndex - done
+	}
+	if m.queue != nil {
+		if at, ok := m.queue.oldest(); ok {
+			p.Lag = time.Since(at)
+		}
+	}
+	return p
+}
+
+// reportLoop measures v2's index and reports progress every interval.
+func (m *migrator) reportLoop(ctx context.Context, done chan<- struct{}) {
+	defer close(done)
+	t := time.NewTicker(m.opts.ProgressInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if m.progress().Phase == PhaseFollow {
+			if idx, err := m.sourceIndex(ctx); err == nil {
+				m.update(func(p *MigrateProgress) { p.SourceIndex = max(p.SourceIndex, idx) })
+			}
+		}
+		p := m.progress()
+		m.log.Info("migrate: progress", progressAttrs(p)...)
+		if m.opts.Progress != nil {
+			m.opts.Progress(p)
+		}
+	}
+}
+
+func progressAttrs(p MigrateProgress) []any {
+	return []any{"phase", p.Phase, "keys_total", p.KeysTotal, "keys_copied", p.KeysCopied,
+		"events_applied", p.EventsApplied, "applied_index", p.AppliedIndex, "source_index", p.SourceIndex,
+		"lag_indexes", p.LagIndexes, "lag", p.Lag.Round(time.Millisecond), "caught_up", p.CaughtUp, "reconciles", p.Reconciles}
+}
+
+// probeName is the hidden name whose read gives v2's current index: a
+// read of a missing key answers 100 with the index, a present one the node
+// (small either way, unlike a listing of the root).
+const probeName = "_goetcd_migrate_probe"
+
+// sourceIndex is v2's current index, read with quorum.
+func (m *migrator) sourceIndex(ctx context.Context) (uint64, error) {
+	key := "/" + probeName
+	if m.root != "" {
+		key = "/" + m.root + key
+	}
+	r, err := m.from.Get(ctx, key, &client.GetOptions{Quorum: true})
+	var ke client.Error
+	switch {
+	case err == nil:
+		return r.Index, nil
+	case errors.As(err, &ke) && ke.Index > 0:
+		return ke.Index, nil
+	}
+	return 0, err
+}
+
+// watchKey is the v2 key the follower watches.
+func (m *migrator) watchKey() string { return "/" + m.root }
+
+// eventQueue holds the v2 events the watch brought and the follower has not
+// applied yet, without bound (the watch never waits for the follower, so
+// it does not fall out of v2's 1000-event history while the copy runs).
+type eventQueue struct {
+	mu     sync.Mutex
+	items  []queued
+	signal chan struct{}
+}
+
+// queued is a watch event (or the error that ended the watch) and when it
+// arrived.
+type queued struct {
+	r   *client.Response
+	err error
+	at  time.Time
+}
+
+func newEventQueue() *eventQueue { return &eventQueue{signal: make(chan struct{}, 1)} }
+
+func (q *eventQueue) push(e queued) {
+	q.mu.Lock()
+	q.items = append(q.items, e)
+	q.mu.Unlock()
+	select {
+	case q.signal <- struct{}{}:
+	default:
+	}
+}
+
+// pop returns the oldest event, waiting up to wait for one.
+func (q *eventQueue) pop(ctx context.Context, wait time.Duration) (queued, bool) {
+	var timer *time.Timer
+	for {
+		q.mu.Lock()
+		if len(q.items) > 0 {
+			e := q.items[0]
+			q.items[0] = queued{}
+			q.items = q.items[1:]
+			q.mu.Unlock()
+			if timer != nil {
+				timer.Stop()
+			}
+			return e, true
+		}
+		q.mu.Unlock()
+		if timer == nil {
+			timer = time.NewTimer(wait)
+		}
+		select {
+		case <-q.signal:
+		case <-timer.C:
+			return queued{}, false
+		case <-ctx.Done():
+			timer.Stop()
+			return queued{}, false
+		}
+	}
+}
+
+// oldest is when the oldest waiting event arrived.
+func (q *eventQueue) oldest() (time.Time, bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if len(q.items) == 0 {
+		return time.Time{}, false
+	}
+	return q.items[0].at, true
+}
+
+// watchRetry is the wait before a watch that failed (not for a cleared
+// history) is opened again from the last event it brought.
+const watchRetry = time.Second
+
+// startWatch starts a recursive v2 watch of the root after index after,
+// whose events go to a new queue.
+func (m *migrator) startWatch(ctx context.Context, after uint64) {
+	if m.stopWatch != nil {
+		m.stopWatch()
+	}
+	wctx, cancel := context.WithCancel(ctx)
+	q := newEventQueue()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		last := after
+		for wctx.Err() == nil {
+			w := m.from.Watcher(m.watchKey(), &client.WatcherOptions{AfterIndex: last, Recursive: true, Stream: true})
+			for {
+				r, err := w.Next(wctx)
+				if wctx.Err() != nil {
+					return
+				}
+				if err != nil {
+					if client.IsEventIndexCleared(err) {
+						q.push(queued{err: err, at: time.Now()})
+						return
+					}
+					m.log.Warn("migrate: the v2 watch failed; opening it again", "after", last, "err", err)
+					break
+				}
+				if r.Node != nil && r.Node.ModifiedIndex > last {
+					last = r.Node.ModifiedIndex
+				}
+				q.push(queued{r: r, at: time.Now()})
+			}
+			t := time.NewTimer(watchRetry)
+			select {
+			case <-t.C:
+			case <-wctx.Done():
+				t.Stop()
+				return
+			}
+		}
+	}()
+	m.mu.Lock()
+	m.queue = q
+	m.mu.Unlock()
+	m.stopWatch = func() { cancel(); <-done }
+}
+
+// idleWait is how long the follower waits for an event before it checks
+// whether it has caught up (when it is to stop then).
+const idleWait = 100 * time.Millisecond
+
+// follow applies the queued events until ctx ends or, without
+// opts.Follow, until it has caught up.
+func (m *migrator) follow(ctx context.Context) error {
+	m.update(func(p *MigrateProgress) { p.Phase = PhaseFollow })
+	var lastCheck time.Time
+	for {
+		ev, ok := m.queue.pop(ctx, idleWait)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if ok {
+			err := ev.err
+			if err == nil {
+				err = m.apply(ctx, ev.r)
+			}
+			switch {
+			case err == nil:
+				continue
+			case client.IsEventIndexCleared(err):
+				m.log.Warn("migrate: v2's event history no longer holds the next event; copying again", "after", m.progress().AppliedIndex)
+			case errors.Is(err, errDiverged):
+				m.log.Warn("migrate: an event does not apply to the v3 tree; copying again", "err", err)
+			default:
+				return err
+			}
+			if err := m.copyTree(ctx); err != nil {
+				return err
+			}
+			m.update(func(p *MigrateProgress) { p.Phase = PhaseFollow })
+			continue
+		}
+		every := m.opts.ProgressInterval
+		if !m.opts.Follow {
+			every = 0
+		}
+		if time.Since(lastCheck) < every {
+			continue
+		}
+		lastCheck = time.Now()
+		caught, err := m.checkCaughtUp(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			m.log.Warn("migrate: measuring the lag failed", "err", err)
+			continue
+		}
+		if caught && !m.opts.Follow {
+			return nil
+		}
+	}
+}
+
+// caughtUpWait bounds the check for an event between the last one applied
+// and v2's current index: v2 answers a watch from an index its history
+// holds at once.
+const caughtUpWait = 300 * time.Millisecond
+
+// checkCaughtUp reads v2's current index C and finds whether v2 has an
+// event under the root after the last applied index and up to C. When it
+// has none, v3 holds v2's tree as of C and the lag is 0.
+func (m *migrator) checkCaughtUp(ctx context.Context) (bool, error) {
+	c, err := m.sourceIndex(ctx)
+	if err != nil {
+		return false, err
+	}
+	applied := m.progress().AppliedIndex
+	caught := applied >= c
+	if !caught {
+		wctx, cancel := context.WithTimeout(ctx, caughtUpWait)
+		r, err := m.from.Watcher(m.watchKey(), &client.WatcherOptions{AfterIndex: applied, Recursive: true}).Next(wctx)
+		cancel()
+		switch {
+		case err == nil:
+			caught = r.Node != nil && r.Node.ModifiedIndex > c
+		case ctx.Err() != nil:
+			return false, ctx.Err()
+		case errors.Is(err, context.DeadlineExceeded):
+			caught = true
+		}
+	}
+	m.mu.Lock()
+	m.prog.SourceIndex = max(m.prog.SourceIndex, c)
+	if caught {
+		m.caughtThrough = max(m.caughtThrough, c)
+	}
+	m.prog.CaughtUp = caught && m.queue.len() == 0
+	m.mu.Unlock()
+	return caught, nil
+}
+
+func (q *eventQueue) len() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return len(q.items)
+}
+
+// apply writes one v2 event into v3, in one transaction with the marker
+// naming its index.
+func (m *migrator) apply(ctx context.Context, r *client.Response) error {
+	n := r.Node
+	if n == nil {
+		return nil
+	}
+	idx := n.ModifiedIndex
+	if idx <= m.progress().AppliedIndex {
+		return nil // delivered again
+	}
+	if m.marker.Cluster != "" && r.ClusterID != "" && r.ClusterID != m.marker.Cluster {
+		return &ForeignDataError{Prefix: m.k.l.prefix, Marker: &m.marker, Cluster: r.ClusterID, Root: "/" + m.root}
+	}
+	p, err := canonicalKey(n.Key)
+	if err != nil {
+		return fmt.Errorf("v3keys: migrate: event %d names a key the layout cannot hold: %w", idx, err)
+	}
+	var nd need
+	var mk planner
+	switch r.Action {
+	case "set", "create", "update", "compareAndSwap":
+		mk = m.planPut(r.Action, n)
+		nd.guess = r.Action == "create"
+	case "delete", "compareAndDelete", "expire":
+		mk = m.planRemove()
+		nd.levels = recursiveLevels
+	default:
+		mk = m.k.planNothing(r.Action)
+	}
+	if p == "" {
+		mk = m.k.planNothing(r.Action)
+		nd = need{}
+	}
+	mk2 := MigrationMarker{Cluster: m.marker.Cluster, Root: "/" + m.root, Phase: PhaseFollow, Index: idx, Snapshot: m.marker.Snapshot}
+	if mk2.Cluster == "" {
+		mk2.Cluster = r.ClusterID
+	}
+	if _, err := m.k.write(ctx, "migrate "+r.Action, client.RequestIdempotent, p, nd, m.withMarker(mk, mk2)); err != nil {
+		return err
+	}
+	m.marker = mk2
+	m.update(func(p *MigrateProgress) {
+		p.AppliedIndex = idx
+		p.EventsApplied++
+		p.CaughtUp = false
+	})
+	return nil
+}
+
+// withMarker adds the marker's write to the plans of mk.
+func (m *migrator) withMarker(mk planner, marker MigrationMarker) planner {
+	return func(s *snapshot, lease int64) (*plan, error) {
+		pl, err := mk(s, lease)
+		if err != nil || (pl.ttl > 0 && lease == 0) {
+			return pl, err
+		}
+		if len(pl.ops)+2 > maxTxnOps {
+			return nil, fmt.Errorf("%w: %s needs %d operations", errDiverged, pl.act, len(pl.ops)+2)
+		}
+		pl.ops = append(pl.ops, put(m.k.l.metaKey(), markerValue(marker), 0))
+		return pl, nil
+	}
+}
+
+// planPut makes v3's node what a set, create, update or compare-and-swap
+// event left in v2.
+func (m *migrator) planPut(action string, n *client.Node) planner {
+	w := &writeOpts{value: n.Value, dir: n.Dir}
+	if n.Dir {
+		w.value = ""
+	}
+	return func(s *snapshot, lease int64) (*plan, error) {
+		if lease == 0 {
+			w.ttl = remainingTTL(n.Expiration, time.Now())
+		}
+		if _, err := s.dirsAbove(); err != nil {
+			return nil, fmt.Errorf("%w: %s /%s: %v", errDiverged, action, s.path, err)
+		}
+		cur := s.target()
+		switch {
+		case cur == nil:
+			return m.k.planCreate(s, lease, w, false, action)
+		case cur.dir() != n.Dir:
+			return nil, fmt.Errorf("%w: %s /%s: a directory in one store is a file in the other", errDiverged, action, s.path)
+		case n.Dir || action == "update" || action == "compareAndSwap":
+			return m.k.planRewrite(s, lease, w, cur, action)
+		}
+		return m.k.planCreate(s, lease, w, true, action)
+	}
+}
+
+// planRemove removes the node of a delete, compare-and-delete or expire
+// event, with what it holds; a node that is gone already (its lease ended
+// first) leaves only the marker to write.
+func (m *migrator) planRemove() planner {
+	del := m.k.planDelete(&client.DeleteOptions{Recursive: true})
+	return func(s *snapshot, lease int64) (*plan, error) {
+		if _, err := s.walk(); err != nil {
+			return m.k.planNothing("delete")(s, lease)
+		}
+		return del(s, lease)
+	}
+}
+
+// planNothing writes nothing but what the caller adds (the marker).
+func (k *keysAPI) planNothing(action string) planner {
+	return func(s *snapshot, _ int64) (*plan, error) {
+		return &plan{cmps: k.l.guards(s), act: actOf(action, s.path, false, 0), result: func(h header) *client.Response { return h.response(action) }}, nil
+	}
+}
+
+// remainingTTL is the lease TTL for a node expiring at exp: the whole
+// seconds that remain at now, rounded down so that the v3 key never
+// outlives the v2 one, and at least 1; 0 for no expiration.
+func remainingTTL(exp *time.Time, now time.Time) int64 {
+	if exp == nil || exp.IsZero() {
+		return 0
+	}
+	return max(1, int64(exp.Sub(now)/time.Second))
+}
+
+// inRoot reports whether p is the root or below it.
+func inRoot(root, p string) bool {
+	return root == "" || p == root || strings.HasPrefix(p, root+"/")
+}
