@@ -223,15 +223,9 @@ func (m *migrator) readTree(ctx context.Context) (map[string][]*kv, []*kv, error
 // soon after their grant) and deletes of keys the snapshot does not hold.
 // same counts the nodes already as they should be.
 func (m *migrator) planCopy(ctx context.Context, want []wantNode, have map[string][]*kv, chain []*kv) (ops []v3gen.RequestOp, same int, err error) {
-	now := time.Now()
-	leases := map[int64]int64{} // TTL -> lease, shared by nodes expiring in the same second
-	var fake int64
-	grant := func(ttl int64) (int64, error) {
-		if m.opts.DryRun {
-			fake--
-			return fake, nil
-		}
-		return m.k.grant(ctx, "migrate copy", ttl)
+	leases, err := m.grantAll(ctx, want)
+	if err != nil {
+		return nil, 0, err
 	}
 	var leased, plain, dels []v3gen.RequestOp
 	for i := range want {
@@ -252,16 +246,12 @@ func (m *migrator) planCopy(ctx context.Context, want []wantNode, have map[strin
 			continue
 		}
 		if w.exp != nil {
-			ttl := remainingTTL(w.exp, now)
-			id, ok := leases[ttl]
-			if !ok || id == w.lease {
+			id := leases[leaseGroup(*w.exp)]
+			if id == w.lease {
 				// A node's own lease must differ from its directory's:
 				// the layout tells a TTL of its own by that.
-				if id, err = grant(ttl); err != nil {
+				if id, err = m.grantFor(ctx, leaseGroup(*w.exp)); err != nil {
 					return nil, 0, err
-				}
-				if !ok {
-					leases[ttl] = id
 				}
 			}
 			w.lease = id
@@ -300,6 +290,86 @@ func (m *migrator) planCopy(ctx context.Context, want []wantNode, have map[strin
 	return ops, same, nil
 }
 
+// leaseGroup is the expiration the nodes that share a lease share: within
+// a millisecond (nodes written together in v2 expire together).
+func leaseGroup(exp time.Time) time.Time { return exp.Truncate(time.Millisecond) }
+
+// grantWorkers bounds the lease grants in flight at once.
+const grantWorkers = 8
+
+// grantAll grants one lease per expiration group of the snapshot, each
+// with the whole seconds that remain when it is granted (rounded down, so
+// that a v3 key never outlives its v2 node). A dry run grants nothing and
+// makes up ids.
+func (m *migrator) grantAll(ctx context.Context, want []wantNode) (map[time.Time]int64, error) {
+	leases := map[time.Time]int64{}
+	var groups []time.Time
+	for _, w := range want {
+		if w.exp == nil {
+			continue
+		}
+		if g := leaseGroup(*w.exp); leases[g] == 0 {
+			leases[g] = -1
+			groups = append(groups, g)
+		}
+	}
+	if m.opts.DryRun {
+		for i, g := range groups {
+			leases[g] = -int64(i) - 1
+		}
+		return leases, nil
+	}
+	ids := make([]int64, len(groups))
+	err := forEach(ctx, len(groups), grantWorkers, func(ctx context.Context, i int) error {
+		id, err := m.grantFor(ctx, groups[i])
+		ids[i] = id
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	for i, g := range groups {
+		leases[g] = ids[i]
+	}
+	return leases, nil
+}
+
+// grantFor grants a lease ending at exp, at the latest.
+func (m *migrator) grantFor(ctx context.Context, exp time.Time) (int64, error) {
+	if m.opts.DryRun {
+		return -1 << 40, nil
+	}
+	return m.k.grant(ctx, "migrate copy", remainingTTL(&exp, time.Now()))
+}
+
+// forEach runs f for 0..n-1 with up to workers at once, and returns the
+// first error (the others are cancelled).
+func forEach(ctx context.Context, n, workers int, f func(ctx context.Context, i int) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	work := make(chan int)
+	var wg sync.WaitGroup
+	var once sync.Once
+	var first error
+	for range min(workers, n) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range work {
+				if err := f(ctx, i); err != nil {
+					once.Do(func() { first = err; cancel() })
+				}
+			}
+		}()
+	}
+	for i := 0; i < n && ctx.Err() == nil; i++ {
+		work <- i
+	}
+	close(work)
+	wg.Wait()
+	return first
+}
+
 // writeBatches writes ops in transactions of at most BatchOps operations
 // and about batchBytes bytes, copyWorkers at a time.
 func (m *migrator) writeBatches(ctx context.Context, ops []v3gen.RequestOp) error {
@@ -313,40 +383,20 @@ func (m *migrator) writeBatches(ctx context.Context, ops []v3gen.RequestOp) erro
 		batches = append(batches, ops[start:end])
 		start = end
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	work := make(chan []v3gen.RequestOp)
-	var wg sync.WaitGroup
-	var once sync.Once
-	var first error
-	for range min(copyWorkers, len(batches)) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for b := range work {
-				if err := m.writeBatch(ctx, b); err != nil {
-					once.Do(func() { first = err; cancel() })
-					continue
-				}
-				n := 0
-				for _, op := range b {
-					if op.RequestPut != nil {
-						n++
-					}
-				}
-				m.update(func(p *MigrateProgress) { p.KeysCopied += n })
-			}
-		}()
-	}
-	for _, b := range batches {
-		if ctx.Err() != nil {
-			break
+	return forEach(ctx, len(batches), copyWorkers, func(ctx context.Context, i int) error {
+		b := batches[i]
+		if err := m.writeBatch(ctx, b); err != nil {
+			return err
 		}
-		work <- b
-	}
-	close(work)
-	wg.Wait()
-	return first
+		n := 0
+		for _, op := range b {
+			if op.RequestPut != nil {
+				n++
+			}
+		}
+		m.update(func(p *MigrateProgress) { p.KeysCopied += n })
+		return nil
+	})
 }
 
 // opSize is about what op adds to a request.

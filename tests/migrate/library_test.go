@@ -174,3 +174,30 @@ func TestVerifyReportsDifferences(t *testing.T) {
 		t.Fatalf("Verify: %v, want %v\n%s", got, want, joinDiffs(d))
 	}
 }
+
+// TestMigrateReconcilesClearedHistory: a migration resumed after more
+// than v2's 1000-event history went by copies again from a fresh snapshot
+// (deleting what v2 no longer holds) instead of failing.
+func TestMigrateReconcilesClearedHistory(t *testing.T) {
+	e := newEnv(t)
+	seed(t, e.v2)
+	if _, err := v3keys.Migrate(ctx(t), e.v2, e.v3, v3keys.MigrateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	m := must(t)
+	m(e.v2.Delete(ctx(t), "/app/deep", &client.DeleteOptions{Recursive: true}))
+	for i := range 1100 {
+		m(e.v2.Set(ctx(t), fmt.Sprintf("/app/many/%d", i%50), fmt.Sprint(i), nil))
+	}
+	p, err := v3keys.Migrate(ctx(t), e.v2, e.v3, v3keys.MigrateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Reconciles != 1 || p.Deletes == 0 {
+		t.Fatalf("progress: %+v, want one reconciliation that deleted /app/deep", p)
+	}
+	d, err := v3keys.Verify(ctx(t), e.v2, e.v3, v3keys.VerifyOptions{})
+	if err != nil || len(d) != 0 {
+		t.Fatalf("Verify: %v\n%s", err, joinDiffs(d))
+	}
+}
