@@ -58,6 +58,9 @@ func (m *migrator) copyTree(ctx context.Context) error {
 		}
 	})
 	start := time.Now()
+	if !m.opts.DryRun {
+		m.startWatch(ctx)
+	}
 	top, idx, cluster, err := m.snapshot(ctx)
 	if err != nil {
 		return err
@@ -66,7 +69,7 @@ func (m *migrator) copyTree(ctx context.Context) error {
 		return &ForeignDataError{Prefix: m.k.l.prefix, Marker: &m.marker, Cluster: cluster, Root: "/" + m.root}
 	}
 	if !m.opts.DryRun {
-		m.startWatch(ctx, idx)
+		m.replayFrom(idx)
 	}
 	want := flattenSnapshot(m.root, top)
 	m.log.Info("migrate: copying", "snapshot_index", idx, "nodes", len(want), "read", time.Since(start).Round(time.Millisecond))
@@ -105,6 +108,7 @@ func (m *migrator) copyTree(ctx context.Context) error {
 	if err := m.writeMarker(ctx, mk, false); err != nil {
 		return err
 	}
+	m.index = indexFromWant(want)
 	m.update(func(p *MigrateProgress) { p.AppliedIndex, p.KeysCopied = idx, len(want) })
 	m.log.Info("migrate: copied", "snapshot_index", idx, "nodes", len(want), "puts", puts, "deletes", dels, "took", time.Since(start).Round(time.Millisecond))
 	return nil
@@ -263,8 +267,8 @@ func (m *migrator) planCopy(ctx context.Context, want []wantNode, have map[strin
 		}
 		var match *kv
 		for _, h := range have[w.path] {
-			if match == nil && h.dir() == w.dir {
-				match, kind = h, h.kind // a file keeps its slot
+			if match == nil && h.kind == kind {
+				match = h
 				continue
 			}
 			dels = append(dels, del(h.key, nil))
