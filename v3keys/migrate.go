@@ -151,22 +151,25 @@ var errDiverged = errors.New("v3keys: migrate: the v3 tree no longer matches the
 // (see MigrateOptions.Follow). It never writes through from.
 //
 // The copy is one recursive quorum read of v2 at index X, written in
-// batches; nodes already in v3 with the same value are not written again,
-// and node keys of v3 that the snapshot does not hold are deleted, so a
-// copy started again after an interruption ends with the snapshot's tree.
-// TTLs become leases with the time that remains (whole seconds, rounded
-// down); keys below an expiring directory share its lease. Then a
-// recursive v2 watch from X+1 is applied event by event, each in one v3
-// transaction that also stores the event's index in the marker; a run
-// started again resumes after that index, and when v2's event history no
-// longer holds it, copies again from a fresh snapshot.
+// batched transactions; nodes already in v3 with the same value are not
+// written again, and node keys of v3 that the snapshot does not hold are
+// deleted, so a copy started again after an interruption ends with the
+// snapshot's tree. TTLs become leases with the whole seconds that remain
+// (rounded down); keys below an expiring directory share its lease. Then
+// the v2 events after X (a recursive stream opened before the read, joined
+// to a replay of v2's history) are applied in order, in transactions of
+// whole events that also store the last one's index in the marker
+// (<Prefix>/migrate, see MigrationMarker); a run started again resumes
+// after that index, and when v2's event history no longer holds it, copies
+// again from a fresh snapshot.
 //
 // Migrate refuses (*ForeignDataError) a v3 prefix that holds keys without a
 // marker, or a marker of another cluster or root. Keys whose name starts
 // with "_" are hidden from v2's listings and watches and are not migrated;
 // a refresh (SetOptions.Refresh) is not reported to v2 watchers, so its
 // new TTL reaches v3 only with the next copy. Indexes are v3's revisions
-// in the v3 tree, not v2's.
+// in the v3 tree, not v2's. The follower writes no action key: a v3
+// Watcher open meanwhile sees its writes as "set" and "delete".
 func Migrate(ctx context.Context, from client.KeysAPI, to client.KeysAPI, opts MigrateOptions) (MigrateProgress, error) {
 	if ctx == nil {
 		return MigrateProgress{}, errNilContext
