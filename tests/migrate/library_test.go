@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/meycoin/goetcd/client"
+	"github.com/meycoin/goetcd/tests/etcdtest"
 	"github.com/meycoin/goetcd/v3keys"
 )
 
@@ -199,5 +200,41 @@ func TestMigrateReconcilesClearedHistory(t *testing.T) {
 	d, err := v3keys.Verify(ctx(t), e.v2, e.v3, v3keys.VerifyOptions{})
 	if err != nil || len(d) != 0 {
 		t.Fatalf("Verify: %v\n%s", err, joinDiffs(d))
+	}
+}
+
+// TestMigrateInto36: the target is another cluster, etcd 3.6 (v3 only),
+// and the source a 3.5 cluster's v2 store.
+func TestMigrateInto36(t *testing.T) {
+	var s36 *etcdtest.Server
+	for _, s := range etcdtest.V3Servers(t) {
+		if !s.HasV2() {
+			s36 = &s
+		}
+	}
+	if s36 == nil {
+		t.Skip("no etcd 3.6 server (GOETCD_ETCD_VERSIONS)")
+	}
+	e := newEnv(t)
+	target := etcdtest.StartCluster(t, *s36, 1)
+	to, _ := e.newV3(t, target.Endpoints(), "/from35")
+	seed(t, e.v2)
+	if _, err := v3keys.Migrate(ctx(t), e.v2, to, v3keys.MigrateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	m := must(t)
+	m(e.v2.Set(ctx(t), "/app/a", "after", nil))
+	m(e.v2.Delete(ctx(t), "/app/deep", &client.DeleteOptions{Recursive: true}))
+	m(e.v2.Set(ctx(t), "/app/new/ttl", "t", &client.SetOptions{TTL: time.Minute}))
+	p, err := v3keys.Migrate(ctx(t), e.v2, to, v3keys.MigrateOptions{})
+	if err != nil || p.EventsApplied != 3 {
+		t.Fatalf("following into 3.6: %+v, %v", p, err)
+	}
+	d, err := v3keys.Verify(ctx(t), e.v2, to, v3keys.VerifyOptions{})
+	if err != nil || len(d) != 0 {
+		t.Fatalf("Verify: %v\n%s", err, joinDiffs(d))
+	}
+	if diffs := sameTrees(flatten(t, e.v2, "/"), flatten(t, to, "/"), time.Second); len(diffs) != 0 {
+		t.Fatalf("the trees differ:\n%v", diffs)
 	}
 }
