@@ -81,6 +81,17 @@ func TestMigrateCopyFollowVerify(t *testing.T) {
 	check("after the expiry")
 }
 
+// migrated is an env whose seeded v2 tree is migrated into v3.
+func migrated(t *testing.T) *env {
+	t.Helper()
+	e := newEnv(t)
+	seed(t, e.v2)
+	if _, err := v3keys.Migrate(ctx(t), e.v2, e.v3, v3keys.MigrateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
 // waitGone waits until key does not exist.
 func waitGone(t *testing.T, kapi client.KeysAPI, key string) {
 	t.Helper()
@@ -152,11 +163,7 @@ func TestMigrateDryRunWritesNothing(t *testing.T) {
 // TestVerifyReportsDifferences: a value changed, a key added and a key
 // removed behind the migration's back are each reported by key.
 func TestVerifyReportsDifferences(t *testing.T) {
-	e := newEnv(t)
-	seed(t, e.v2)
-	if _, err := v3keys.Migrate(ctx(t), e.v2, e.v3, v3keys.MigrateOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	e := migrated(t)
 	m := must(t)
 	m(e.v3.Set(ctx(t), "/app/a", "planted", nil))
 	m(e.v3.Set(ctx(t), "/app/extra", "e", nil))
@@ -180,11 +187,7 @@ func TestVerifyReportsDifferences(t *testing.T) {
 // than v2's 1000-event history went by copies again from a fresh snapshot
 // (deleting what v2 no longer holds) instead of failing.
 func TestMigrateReconcilesClearedHistory(t *testing.T) {
-	e := newEnv(t)
-	seed(t, e.v2)
-	if _, err := v3keys.Migrate(ctx(t), e.v2, e.v3, v3keys.MigrateOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	e := migrated(t)
 	m := must(t)
 	m(e.v2.Delete(ctx(t), "/app/deep", &client.DeleteOptions{Recursive: true}))
 	for i := range 1100 {
