@@ -304,14 +304,16 @@ func (m *migrator) follow(ctx context.Context) error {
 }
 
 // caughtUpWait bounds the check for an event between the last one applied
-// and v2's current index: v2 answers a watch from an index its history
-// holds at once.
+// and v2's current index (at least; five times the read of that index when
+// it is slower): v2 answers a watch from an index its history holds at
+// once.
 const caughtUpWait = 300 * time.Millisecond
 
 // checkCaughtUp reads v2's current index C and finds whether v2 has an
 // event under the root after the last applied index and up to C. When it
 // has none, v3 holds v2's tree as of C and the lag is 0.
 func (m *migrator) checkCaughtUp(ctx context.Context) (bool, error) {
+	start := time.Now()
 	c, err := m.sourceIndex(ctx)
 	if err != nil {
 		return false, err
@@ -319,7 +321,9 @@ func (m *migrator) checkCaughtUp(ctx context.Context) (bool, error) {
 	applied := m.progress().AppliedIndex
 	caught := applied >= c
 	if !caught {
-		wctx, cancel := context.WithTimeout(ctx, caughtUpWait)
+		// A member slow to answer must not pass for one without events:
+		// the wait is long beside the read that just went.
+		wctx, cancel := context.WithTimeout(ctx, max(caughtUpWait, 5*time.Since(start)))
 		r, err := m.from.Watcher(m.watchKey(), &client.WatcherOptions{AfterIndex: applied, Recursive: true}).Next(wctx)
 		cancel()
 		switch {
