@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -323,8 +324,31 @@ func (m *migrator) grantAll(ctx context.Context, want []wantNode) (map[time.Time
 		}
 		return leases, nil
 	}
+	// Each lease is granted half a second past a whole number of seconds
+	// before its expiration: it then ends within half a second of the
+	// node's, and a read of it (whole seconds, rounded up) shows an
+	// expiration within a second of v2's. The grants are spread over the
+	// next second in that order.
+	now := time.Now()
+	at := func(g time.Time) time.Time {
+		off := (g.Sub(now) - time.Second/2) % time.Second
+		if off < 0 {
+			off += time.Second
+		}
+		return now.Add(off)
+	}
+	sort.Slice(groups, func(i, j int) bool { return at(groups[i]).Before(at(groups[j])) })
 	ids := make([]int64, len(groups))
 	err := forEach(ctx, len(groups), grantWorkers, func(ctx context.Context, i int) error {
+		if d := time.Until(at(groups[i])); d > 0 {
+			t := time.NewTimer(d)
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+				t.Stop()
+				return ctx.Err()
+			}
+		}
 		id, err := m.grantFor(ctx, groups[i])
 		ids[i] = id
 		return err
@@ -432,10 +456,14 @@ func (m *migrator) writeBatch(ctx context.Context, b []v3gen.RequestOp) error {
 					return err
 				}
 				ttl, err := m.k.timeToLive(ctx, name, id)
-				if err != nil {
+				switch {
+				case errors.As(err, &ge) && ge.Code == codeNotFound:
+					ended = true // etcd 3.5 answers so for a lease that ended
+				case err != nil:
 					return err
+				default:
+					ended = ttl == 0
 				}
-				ended = ttl == 0
 				gone[pr.Lease] = ended
 			}
 			if ended {
