@@ -256,14 +256,17 @@ func (m *migrator) run(ctx context.Context) (MigrateProgress, error) {
 	rctx, stopReports := context.WithCancel(ctx)
 	reports := make(chan struct{})
 	go m.reportLoop(rctx, reports)
-	defer func() {
-		stopReports()
-		<-reports
-		if m.stopWatch != nil {
-			m.stopWatch()
-		}
-	}()
+	err = m.migrate(ctx)
+	stopReports()
+	<-reports
+	if m.stopWatch != nil {
+		m.stopWatch()
+	}
+	return m.finish(err)
+}
 
+// migrate copies or resumes, then follows (unless this is a dry run).
+func (m *migrator) migrate(ctx context.Context) error {
 	if m.hasMarker && m.marker.Phase == PhaseFollow && !m.opts.DryRun {
 		m.log.Info("migrate: resuming", "index", m.marker.Index)
 		m.update(func(p *MigrateProgress) {
@@ -271,19 +274,21 @@ func (m *migrator) run(ctx context.Context) (MigrateProgress, error) {
 		})
 		m.startWatch(ctx)
 		m.replayFrom(m.marker.Index)
+		var err error
 		if m.index, err = m.readIndex(ctx); err != nil {
-			return m.finish(err)
+			return err
 		}
 	} else if err := m.copyTree(ctx); err != nil {
-		return m.finish(err)
+		return err
 	}
 	if m.opts.DryRun {
-		return m.finish(nil)
+		return nil
 	}
-	return m.finish(m.follow(ctx))
+	return m.follow(ctx)
 }
 
-// finish reports the last progress and returns it with err.
+// finish reports the last progress (after the report loop ended) and
+// returns it with err.
 func (m *migrator) finish(err error) (MigrateProgress, error) {
 	p := m.progress()
 	if m.opts.Progress != nil {
