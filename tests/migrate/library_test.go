@@ -33,9 +33,13 @@ func seed(t *testing.T, kapi client.KeysAPI) {
 func TestMigrateCopyFollowVerify(t *testing.T) {
 	e := newEnv(t)
 	seed(t, e.v2)
+	before := e.v2Index(t)
 	p, err := v3keys.Migrate(ctx(t), e.v2, e.v3, v3keys.MigrateOptions{})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if after := e.v2Index(t); after != before {
+		t.Fatalf("v2's index moved from %d to %d during the migration: it wrote to v2", before, after)
 	}
 	if p.KeysTotal < 12 || p.KeysCopied != p.KeysTotal || !p.CaughtUp {
 		t.Fatalf("progress after the copy: %+v", p)
