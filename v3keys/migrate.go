@@ -49,9 +49,11 @@ type MigrateOptions struct {
 	// not even the marker, and without following.
 	DryRun bool
 
-	// BatchOps is the number of operations of one copy transaction; zero
-	// means 128, etcd's default --max-txn-ops. A batch also stays under
-	// about 1 MiB of values (etcd refuses requests over 1.5 MiB by default).
+	// BatchOps is the most operations one transaction of the copy or of
+	// the follower holds; zero means 128, etcd's default --max-txn-ops
+	// (set it to the cluster's when that is lower). A batch also stays
+	// under about 1 MiB of values (etcd refuses requests over 1.5 MiB by
+	// default).
 	BatchOps int
 
 	// Progress, when set, is called with the progress every

@@ -254,7 +254,7 @@ func (m *migrator) applyBatch(ctx context.Context, evs []*client.Response) (int,
 		for _, op := range ops {
 			size += opSize(op)
 		}
-		if len(b.ops)+len(ops)+1 > maxTxnOps || b.bytes+size > batchBytes || b.conflicts(ops) {
+		if len(b.ops)+len(ops)+1 > m.opts.BatchOps || b.bytes+size > batchBytes || b.conflicts(ops) {
 			if len(b.evs) == 0 {
 				stop = errSlowPath // one event bigger than a transaction
 			}

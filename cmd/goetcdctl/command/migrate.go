@@ -51,6 +51,7 @@ func (r *runner) migrateCommand() cli.Command {
 			cli.BoolFlag{Name: "verify", Usage: "compare both trees at the end and list the differences"},
 			cli.DurationFlag{Name: "ttl-tolerance", Value: time.Second, Usage: "how far apart expirations may be for --verify"},
 			cli.BoolFlag{Name: "dry-run", Usage: "say what the copy would write; write nothing"},
+			cli.IntFlag{Name: "batch-ops", Value: 128, Usage: "most operations per v3 transaction (the v3 cluster's --max-txn-ops)"},
 		},
 		Action: r.bulkAction(func(c *cli.Context, hc client.Client) error {
 			root := "/"
@@ -95,10 +96,11 @@ func (r *runner) migrate(c *cli.Context, from, to client.KeysAPI, root string) e
 		level = slog.LevelInfo
 	}
 	opts := v3keys.MigrateOptions{
-		Root:   root,
-		DryRun: c.Bool("dry-run"),
-		Follow: c.Bool("follow") && c.Int("until-lag") != 0,
-		Logger: slog.New(slog.NewTextHandler(r.env.Stderr, &slog.HandlerOptions{Level: level})),
+		Root:     root,
+		DryRun:   c.Bool("dry-run"),
+		BatchOps: c.Int("batch-ops"),
+		Follow:   c.Bool("follow") && c.Int("until-lag") != 0,
+		Logger:   slog.New(slog.NewTextHandler(r.env.Stderr, &slog.HandlerOptions{Level: level})),
 	}
 	ctx, cancel := context.WithCancel(r.ctx)
 	defer cancel()
