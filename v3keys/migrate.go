@@ -187,13 +187,11 @@ func Migrate(ctx context.Context, from client.KeysAPI, to client.KeysAPI, opts M
 	if err != nil {
 		return MigrateProgress{}, err
 	}
-	if opts.BatchOps <= 0 || opts.BatchOps > maxTxnOps {
-		if opts.BatchOps < 0 {
-			return MigrateProgress{}, &client.InvalidArgumentError{Field: "MigrateOptions.BatchOps", Reason: fmt.Sprintf("%d is negative", opts.BatchOps)}
-		}
-		if opts.BatchOps == 0 {
-			opts.BatchOps = maxTxnOps
-		}
+	switch {
+	case opts.BatchOps < 0:
+		return MigrateProgress{}, &client.InvalidArgumentError{Field: "MigrateOptions.BatchOps", Reason: fmt.Sprintf("%d is negative", opts.BatchOps)}
+	case opts.BatchOps == 0:
+		opts.BatchOps = maxTxnOps
 	}
 	if opts.ProgressInterval <= 0 {
 		opts.ProgressInterval = time.Second
