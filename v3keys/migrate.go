@@ -129,6 +129,7 @@ type ForeignDataError struct {
 	Cluster, Root string
 }
 
+// Error names the prefix and what was found there.
 func (e *ForeignDataError) Error() string {
 	if e.Marker != nil {
 		return fmt.Sprintf("v3keys: migrate: the v3 prefix %s holds a migration of cluster %s, %s, not of cluster %s, %s; refusing to write there", e.Prefix, e.Marker.Cluster, e.Marker.Root, orUnknown(e.Cluster), e.Root)
