@@ -52,7 +52,9 @@ func ExampleMigrate() {
 	// Follow, it would go on until ctx ends; a run stopped at any point
 	// resumes where it stopped).
 	p, err := v3keys.Migrate(context.Background(), v2, v3, v3keys.MigrateOptions{
-		Progress: func(p v3keys.MigrateProgress) { log.Printf("%s: %d/%d nodes, lag %d", p.Phase, p.KeysCopied, p.KeysTotal, p.LagIndexes) },
+		Progress: func(p v3keys.MigrateProgress) {
+			log.Printf("%s: %d/%d nodes, lag %d", p.Phase, p.KeysCopied, p.KeysTotal, p.LagIndexes)
+		},
 	})
 	if err != nil {
 		log.Fatal(err)

@@ -435,45 +435,59 @@ func opSize(op v3gen.RequestOp) int {
 	return len(op.RequestDeleteRange.Key) + copyOpOverhad
 }
 
+// leaseRetries bounds how often one batch is sent again after leases in
+// it ended.
+const leaseRetries = 10
+
 // writeBatch writes one batch. A lease that ended before its keys were
 // written (a TTL of a second or two) fails the batch: its keys are
-// deleted instead, as v2's expiry will report, and the batch sent again.
+// deleted instead, as v2's expiry will report, and the batch sent again
+// (more may end meanwhile).
 func (m *migrator) writeBatch(ctx context.Context, b []v3gen.RequestOp) error {
 	const name = "migrate copy"
-	_, _, err := m.k.txn(ctx, client.RequestIdempotent, name, txnOf(b...))
-	var ge *GatewayError
-	if err == nil || !errors.As(err, &ge) || ge.Code != codeNotFound {
-		return err
-	}
 	gone := map[string]bool{}
-	fixed := make([]v3gen.RequestOp, 0, len(b))
-	for _, op := range b {
-		if pr := op.RequestPut; pr != nil && pr.Lease != "" {
-			ended, ok := gone[pr.Lease]
-			if !ok {
-				id, err := num(pr.Lease)
-				if err != nil {
-					return err
-				}
-				ttl, err := m.k.timeToLive(ctx, name, id)
-				switch {
-				case errors.As(err, &ge) && ge.Code == codeNotFound:
-					ended = true // etcd 3.5 answers so for a lease that ended
-				case err != nil:
-					return err
-				default:
-					ended = ttl == 0
-				}
-				gone[pr.Lease] = ended
-			}
-			if ended {
-				op = del(pr.Key, nil)
-			}
+	for attempt := 0; ; attempt++ {
+		_, _, err := m.k.txn(ctx, client.RequestIdempotent, name, txnOf(b...))
+		var ge *GatewayError
+		if err == nil || !errors.As(err, &ge) || ge.Code != codeNotFound || attempt == leaseRetries {
+			return err
 		}
-		fixed = append(fixed, op)
+		fixed := make([]v3gen.RequestOp, 0, len(b))
+		for _, op := range b {
+			if pr := op.RequestPut; pr != nil && pr.Lease != "" {
+				if !gone[pr.Lease] {
+					ended, err := m.leaseEnded(ctx, name, pr.Lease)
+					if err != nil {
+						return err
+					}
+					gone[pr.Lease] = ended
+				}
+				if gone[pr.Lease] {
+					op = del(pr.Key, nil)
+				}
+			}
+			fixed = append(fixed, op)
+		}
+		b = fixed
 	}
-	_, _, err = m.k.txn(ctx, client.RequestIdempotent, name, txnOf(fixed...))
-	return err
+}
+
+// leaseEnded reports whether the lease (as the gateway writes its id) has
+// ended.
+func (m *migrator) leaseEnded(ctx context.Context, name, lease string) (bool, error) {
+	id, err := num(lease)
+	if err != nil {
+		return false, err
+	}
+	ttl, err := m.k.timeToLive(ctx, name, id)
+	var ge *GatewayError
+	switch {
+	case errors.As(err, &ge) && ge.Code == codeNotFound:
+		return true, nil // etcd 3.5 answers so for a lease that ended
+	case err != nil:
+		return false, err
+	}
+	return ttl == 0, nil
 }
 
 // txnOf is an unconditional transaction of ops.
