@@ -413,7 +413,7 @@ func (m *migrator) writeBatches(ctx context.Context, ops []v3gen.RequestOp) erro
 	}
 	return forEach(ctx, len(batches), copyWorkers, func(ctx context.Context, i int) error {
 		b := batches[i]
-		if err := m.writeBatch(ctx, b); err != nil {
+		if err := m.writeBatch(ctx, "migrate copy", b); err != nil {
 			return err
 		}
 		n := 0
@@ -439,12 +439,11 @@ func opSize(op v3gen.RequestOp) int {
 // it ended.
 const leaseRetries = 10
 
-// writeBatch writes one batch. A lease that ended before its keys were
-// written (a TTL of a second or two) fails the batch: its keys are
-// deleted instead, as v2's expiry will report, and the batch sent again
-// (more may end meanwhile).
-func (m *migrator) writeBatch(ctx context.Context, b []v3gen.RequestOp) error {
-	const name = "migrate copy"
+// writeBatch writes one batch (of the copy, or of the follower). A lease
+// that ended before its keys were written (a TTL of a second or two) fails
+// the batch: its keys are deleted instead, as v2's expiry will report, and
+// the batch sent again (more may end meanwhile).
+func (m *migrator) writeBatch(ctx context.Context, name string, b []v3gen.RequestOp) error {
 	gone := map[string]bool{}
 	for attempt := 0; ; attempt++ {
 		_, _, err := m.k.txn(ctx, client.RequestIdempotent, name, txnOf(b...))

@@ -203,7 +203,7 @@ func (m *migrator) applyQueued(ctx context.Context, first *client.Response) erro
 			if !errors.As(err, &ge) {
 				return err
 			}
-			m.log.Info("migrate: a batch was refused; applying its events one by one", "err", err)
+			m.log.Warn("migrate: a batch was refused; applying its events one by one", "err", err)
 		}
 		// The event at evs[0] (and, for a refused batch, the rest of it)
 		// goes through the guarded path.
@@ -271,7 +271,7 @@ func (m *migrator) applyBatch(ctx context.Context, evs []*client.Response) (int,
 			mk.Cluster = b.evs[len(b.evs)-1].ClusterID
 		}
 		ops := append(b.ops, put(m.k.l.metaKey(), markerValue(mk), 0))
-		if _, _, err := m.k.txn(ctx, client.RequestIdempotent, "migrate events", txnOf(ops...)); err != nil {
+		if err := m.writeBatch(ctx, "migrate events", ops); err != nil {
 			m.index = nil
 			return 0, err
 		}
