@@ -121,6 +121,13 @@
 // with WatcherOptions.Resync, reads the key afresh and returns a Response
 // with Action client.ActionResync, as the v2 Watcher does.
 //
+// # Moving a v2 tree here
+//
+// Migrate copies a v2 tree into this layout while its writers go on, and
+// keeps it up to date until the switch; Verify compares the two trees. A
+// migration keeps its progress in the key <Prefix>/migrate, which is not a
+// node key: no read, listing or watch of the tree shows it.
+//
 // # Compared with etcd's own emulation
 //
 // etcd 3.4 and 3.5 shipped a server-side v2-on-v3 store

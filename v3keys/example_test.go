@@ -34,3 +34,34 @@ func ExampleNew() {
 		fmt.Println(n.Key, n.Value, n.CreatedIndex)
 	}
 }
+
+// ExampleMigrate moves a v2 tree into the v3 store while the application
+// still writes to v2, then, once its writers are stopped, catches up and
+// compares the two trees before the switch.
+func ExampleMigrate() {
+	c, err := client.New(client.Config{Endpoints: []string{"http://127.0.0.1:2379"}})
+	if err != nil {
+		log.Fatal(err)
+	}
+	v2 := client.NewKeysAPI(c)
+	v3, err := v3keys.New(v3keys.Config{Endpoints: []string{"http://127.0.0.1:2379"}, Prefix: "/myapp"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	// Copy, then return once every change made meanwhile is applied (with
+	// Follow, it would go on until ctx ends; a run stopped at any point
+	// resumes where it stopped).
+	p, err := v3keys.Migrate(context.Background(), v2, v3, v3keys.MigrateOptions{
+		Progress: func(p v3keys.MigrateProgress) {
+			log.Printf("%s: %d/%d nodes, lag %d", p.Phase, p.KeysCopied, p.KeysTotal, p.LagIndexes)
+		},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	diffs, err := v3keys.Verify(context.Background(), v2, v3, v3keys.VerifyOptions{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(p.KeysTotal, "nodes,", len(diffs), "differences")
+}

@@ -37,9 +37,13 @@ const maxDepth = 999
 // actName is the key, below the prefix, that every write also puts: its value
 // names the action and the node, so that a watcher can tell v2's actions
 // apart. seqName starts the keys that order in-order creations per directory.
+// metaName is the key a migration from v2 (Migrate) keeps its marker in;
+// like the other two it is no node key (no depth digits), so no listing
+// or watch of the tree ever shows it.
 const (
-	actName = "/act"
-	seqName = "/seq"
+	actName  = "/act"
+	seqName  = "/seq"
+	metaName = "/migrate"
 )
 
 // layout makes and reads the v3 keys of one prefix.
@@ -126,6 +130,14 @@ func (l layout) levelRange(p string, extra int) (key, end []byte) {
 // in-order sequences.
 func (l layout) spaceRange() (key, end []byte) {
 	return []byte(l.prefix + "/"), []byte(l.prefix + "0")
+}
+
+// metaKey is the key of a migration's marker.
+func (l layout) metaKey() []byte { return []byte(l.prefix + metaName) }
+
+// nodeSpace is the range of every node key (all depths) of the prefix.
+func (l layout) nodeSpace() (key, end []byte) {
+	return []byte(l.prefix + "/0"), []byte(l.prefix + "/:")
 }
 
 // seqKey orders the in-order creations in directory p.

@@ -131,7 +131,7 @@ var reasons = map[string]string{
 	"roles":    "`user get` lists the roles without etcdctl's extra blanks",
 	"output":   "an unknown `--output` is refused before anything is sent",
 	"conn":     "connection errors name each endpoint",
-	"helpcmds": "`help` lists `export`, `import` and `completion`",
+	"helpcmds": "`help` lists `export`, `import`, `migrate` and `completion`",
 }
 
 // script is the differential script: every command and output mode of

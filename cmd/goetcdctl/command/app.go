@@ -210,6 +210,7 @@ func (r *runner) newApp() *cli.App {
 		r.authCommand(),
 		r.exportCommand(),
 		r.importCommand(),
+		r.migrateCommand(),
 		r.completionCommand(),
 	}
 	return app
