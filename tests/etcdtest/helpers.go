@@ -67,3 +67,11 @@ func (c *Cluster) MemberIndex(t testing.TB, clientURL string) int {
 	t.Fatalf("etcdtest: %s is not the client URL of a member of the cluster", clientURL)
 	return -1
 }
+
+// CallContext is a context for one call of a test: it ends after timeout, or
+// with the test.
+func CallContext(t testing.TB, timeout time.Duration) context.Context {
+	c, cancel := context.WithTimeout(t.Context(), timeout)
+	t.Cleanup(cancel)
+	return c
+}

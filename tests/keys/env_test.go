@@ -241,11 +241,7 @@ func (e *env) run(t *testing.T, name string, fn func(t *testing.T)) {
 }
 
 // ctx returns a context bounded by callTimeout, cancelled with the test.
-func ctx(t testing.TB) context.Context {
-	c, cancel := context.WithTimeout(t.Context(), callTimeout)
-	t.Cleanup(cancel)
-	return c
-}
+func ctx(t testing.TB) context.Context { return etcdtest.CallContext(t, callTimeout) }
 
 // must fails the test on err and returns r.
 func must(t testing.TB, r *client.Response, err error) *client.Response {

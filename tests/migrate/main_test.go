@@ -27,11 +27,7 @@ func TestMain(m *testing.M) {
 // callTimeout bounds each call of these tests.
 const callTimeout = 60 * time.Second
 
-func ctx(t testing.TB) context.Context {
-	c, cancel := context.WithTimeout(t.Context(), callTimeout)
-	t.Cleanup(cancel)
-	return c
-}
+func ctx(t testing.TB) context.Context { return etcdtest.CallContext(t, callTimeout) }
 
 // env is one etcd 3.5 cluster with a v2 KeysAPI (the source) and a v3
 // KeysAPI under a prefix (the target), both over validating transports.

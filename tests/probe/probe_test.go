@@ -58,11 +58,7 @@ func (p *probe) did(ops ...string) {
 	}
 }
 
-func ctx(t testing.TB) context.Context {
-	c, cancel := context.WithTimeout(t.Context(), callTimeout)
-	t.Cleanup(cancel)
-	return c
-}
+func ctx(t testing.TB) context.Context { return etcdtest.CallContext(t, callTimeout) }
 
 // statusOf is what every generated response offers.
 type statusOf interface {

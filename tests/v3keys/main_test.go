@@ -31,11 +31,7 @@ func TestMain(m *testing.M) {
 // callTimeout bounds each call of these tests.
 const callTimeout = 20 * time.Second
 
-func ctx(t testing.TB) context.Context {
-	c, cancel := context.WithTimeout(t.Context(), callTimeout)
-	t.Cleanup(cancel)
-	return c
-}
+func ctx(t testing.TB) context.Context { return etcdtest.CallContext(t, callTimeout) }
 
 // env is a cluster of one v3 server and a v3 KeysAPI over a validating
 // transport.
