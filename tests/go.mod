@@ -7,7 +7,7 @@ replace github.com/meycoin/goetcd => ../
 // Tests of the client import the root module through the replace above; the
 // harness packages (etcdtest, contract) deliberately do not, so they build
 // even while the library does not.
-require github.com/meycoin/goetcd v0.0.0-20261204180012-230cbcfa8417
+require github.com/meycoin/goetcd v0.0.0-20261204211803-3916b9639431
 
 require (
 	github.com/getkin/kin-openapi v0.153.0
