@@ -6,6 +6,7 @@ package v3keys
 
 import (
 	"fmt"
+	"strconv"
 
 	"github.com/meycoin/goetcd/client"
 	"github.com/meycoin/goetcd/v3keys/internal/v3gen"
@@ -114,6 +115,9 @@ type snapshot struct {
 	levelCounts []int64
 	// seqMod is the mod revision of the in-order sequence key (0: none).
 	seqMod int64
+	// seqLast is the last in-order number used in the directory, as its
+	// sequence key holds it (0: none recorded).
+	seqLast uint64
 	// subtree is the keys below the path, when a write asked for them.
 	subtree []*kv
 	// guessed marks a snapshot that was not read (guessSnapshot): its
@@ -167,7 +171,7 @@ func (l layout) readOps(p string, n need, serializable bool) []v3gen.RequestOp {
 		ops = append(ops, v3gen.RequestOp{RequestRange: &v3gen.RangeRequest{Key: k, RangeEnd: e, CountOnly: true, Serializable: serializable}})
 	}
 	if n.seq {
-		ops = append(ops, v3gen.RequestOp{RequestRange: &v3gen.RangeRequest{Key: l.seqKey(p), KeysOnly: true, Serializable: serializable}})
+		ops = append(ops, v3gen.RequestOp{RequestRange: &v3gen.RangeRequest{Key: l.seqKey(p), Serializable: serializable}})
 	}
 	return ops
 }
@@ -220,9 +224,25 @@ func parseSnapshot(p string, n need, h header, resps []v3gen.ResponseOp) (*snaps
 				return nil, err
 			}
 			s.seqMod = m
+			if s.seqLast, err = seqValue(rr.Kvs[0].Value); err != nil {
+				return nil, err
+			}
 		}
 	}
 	return s, nil
+}
+
+// seqValue reads the last in-order number a sequence key holds: decimal,
+// or empty for none.
+func seqValue(v []byte) (uint64, error) {
+	if len(v) == 0 {
+		return 0, nil
+	}
+	n, err := strconv.ParseUint(string(v), 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("%w: an in-order sequence key holds %q, not a decimal number", ErrNotGateway, v)
+	}
+	return n, nil
 }
 
 // pickNode turns the keys of one node range into the node: its directory

@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"strconv"
 	"time"
@@ -553,8 +554,11 @@ func (k *keysAPI) planDelete(o *client.DeleteOptions) planner {
 // planInOrder is the v2 store's unique create: a file named by the next
 // index, 20 digits, in directory p. The name is the revision the snapshot
 // was read at plus one, which is the write's own revision unless another
-// write came in between; a guard on the directory's sequence key keeps the
-// names of one directory increasing in the order they were created.
+// write came in between, or the last number used in the directory (the
+// value of its sequence key) plus one when that is larger. The transaction
+// requires the sequence key unchanged since the read and records the new
+// number on it, so the names of one directory increase in the order they
+// were created.
 func (k *keysAPI) planInOrder(w *writeOpts) planner {
 	return func(s *snapshot, lease int64) (*plan, error) {
 		first := len(s.chain)
@@ -570,7 +574,13 @@ func (k *keysAPI) planInOrder(w *writeOpts) planner {
 		if w.ttl > 0 && lease == 0 {
 			return &plan{ttl: w.ttl}, nil
 		}
-		seqNo := s.h.rev + 1
+		seqNo := uint64(s.h.rev) + 1
+		if s.seqLast >= seqNo {
+			if s.seqLast == math.MaxUint64 {
+				return nil, fmt.Errorf("v3keys: create in order in /%s: its sequence key holds the largest number (%d); no name is left", s.path, s.seqLast)
+			}
+			seqNo = s.seqLast + 1
+		}
 		name := fmt.Sprintf("%020d", seqNo)
 		p := name
 		if s.path != "" {
@@ -584,7 +594,7 @@ func (k *keysAPI) planInOrder(w *writeOpts) planner {
 		seq := k.l.seqKey(s.path)
 		key, end := k.l.nodeRange(p)
 		pl.cmps = append(pl.cmps,
-			v3gen.Compare{Key: seq, Target: v3gen.MOD, Result: v3gen.LESS, ModRevision: str(seqNo)},
+			v3gen.Compare{Key: seq, Target: v3gen.MOD, Result: v3gen.EQUAL, ModRevision: str(s.seqMod)},
 			v3gen.Compare{Key: key, RangeEnd: end, Target: v3gen.VERSION, Result: v3gen.EQUAL, Version: "0"})
 		for j := first; j < len(s.chain); j++ {
 			pl.ops = append(pl.ops, put(k.l.nodeKey(s.names[j], kindDir), nil, inherited))
@@ -593,7 +603,7 @@ func (k *keysAPI) planInOrder(w *writeOpts) planner {
 		if w.ttl > 0 {
 			nodeLease = lease
 		}
-		pl.ops = append(pl.ops, put(seq, nil, 0), put(k.l.nodeKey(p, kindFile1), []byte(w.value), nodeLease))
+		pl.ops = append(pl.ops, put(seq, []byte(strconv.FormatUint(seqNo, 10)), 0), put(k.l.nodeKey(p, kindFile1), []byte(w.value), nodeLease))
 		pl.result = func(h header) *client.Response {
 			n := &client.Node{Key: "/" + p, Value: w.value, CreatedIndex: uint64(h.rev), ModifiedIndex: uint64(h.rev)}
 			withTTL(n, w.ttl)

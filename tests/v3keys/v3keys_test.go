@@ -164,37 +164,62 @@ func TestCompaction(t *testing.T) {
 
 // TestInOrderContention has writers create in-order keys in one directory
 // at once: the names are unique and sort in the order the keys were
-// created.
+// created, and the directory's sequence key holds the last one. With the
+// sequence key set above the store's revision (as a migration of v2
+// in-order keys leaves it), the next names follow it, still in creation
+// order, and sort after every existing name.
 func TestInOrderContention(t *testing.T) {
 	forEachV3(t, func(t *testing.T, e *env) {
-		const writers, each = 6, 15
-		var wg sync.WaitGroup
-		for w := range writers {
-			wg.Go(func() {
-				k, _ := e.newKeysAPI(t, v3keys.Config{})
-				for i := range each {
-					if _, err := k.CreateInOrder(ctx(t), "/q", fmt.Sprintf("%d-%d", w, i), nil); err != nil {
-						t.Errorf("writer %d: %v", w, err)
-						return
+		const writers, each = 8, 12
+		create := func(prefix string) {
+			var wg sync.WaitGroup
+			for w := range writers {
+				wg.Go(func() {
+					k, _ := e.newKeysAPI(t, v3keys.Config{})
+					for i := range each {
+						if _, err := k.CreateInOrder(ctx(t), "/q", fmt.Sprintf("%s%d-%d", prefix, w, i), nil); err != nil {
+							t.Errorf("writer %d: %v", w, err)
+							return
+						}
 					}
+				})
+			}
+			wg.Wait()
+		}
+		// check verifies the listing of /q (n keys) and returns the last
+		// name; low says names are at most their creation index.
+		check := func(n int, low bool) uint64 {
+			t.Helper()
+			l := must(t)(e.kapi.Get(ctx(t), "/q", &client.GetOptions{Sort: true}))
+			if len(l.Node.Nodes) != n {
+				t.Fatalf("%d keys, want %d", len(l.Node.Nodes), n)
+			}
+			byIndex := slices.Clone(l.Node.Nodes)
+			sort.Slice(byIndex, func(i, j int) bool { return byIndex[i].CreatedIndex < byIndex[j].CreatedIndex })
+			var name uint64
+			for i, n := range l.Node.Nodes {
+				if byIndex[i] != n {
+					t.Fatalf("name order differs from creation order at %d: %s (created %d) vs %s (created %d)", i, n.Key, n.CreatedIndex, byIndex[i].Key, byIndex[i].CreatedIndex)
 				}
-			})
-		}
-		wg.Wait()
-		l := must(t)(e.kapi.Get(ctx(t), "/q", &client.GetOptions{Sort: true}))
-		if len(l.Node.Nodes) != writers*each {
-			t.Fatalf("%d keys, want %d", len(l.Node.Nodes), writers*each)
-		}
-		byIndex := slices.Clone(l.Node.Nodes)
-		sort.Slice(byIndex, func(i, j int) bool { return byIndex[i].CreatedIndex < byIndex[j].CreatedIndex })
-		for i, n := range l.Node.Nodes {
-			if byIndex[i] != n {
-				t.Fatalf("name order differs from creation order at %d: %s (created %d) vs %s (created %d)", i, n.Key, n.CreatedIndex, byIndex[i].Key, byIndex[i].CreatedIndex)
+				name, _ = strconv.ParseUint(n.Key[len("/q/"):], 10, 64)
+				if low && name > n.CreatedIndex {
+					t.Errorf("%s was created at %d, before its name", n.Key, n.CreatedIndex)
+				}
 			}
-			name, _ := strconv.ParseUint(n.Key[len("/q/"):], 10, 64)
-			if name > n.CreatedIndex {
-				t.Errorf("%s was created at %d, before its name", n.Key, n.CreatedIndex)
+			seq := e.rawRange(t, v3keys.DefaultPrefix+"/seq/q")
+			if len(seq) != 1 || string(seq[0].Value) != strconv.FormatUint(name, 10) {
+				t.Errorf("sequence key of /q: %+v, want the last name %d", seq, name)
 			}
+			return name
+		}
+		create("")
+		check(writers*each, true)
+
+		const high = 10000000000000000000
+		e.admin(t, "/v3/kv/put", `{"key":"`+b64(v3keys.DefaultPrefix+"/seq/q")+`","value":"`+b64(strconv.FormatUint(high, 10))+`"}`, "", nil)
+		create("high ")
+		if last := check(2*writers*each, false); last != high+writers*each {
+			t.Errorf("last name after the high sequence: %d, want %d", last, uint64(high+writers*each))
 		}
 	})
 }
