@@ -146,6 +146,16 @@ func (l layout) seqKey(p string) []byte {
 	return appendEscaped(b, p)
 }
 
+// seqSpace is the range of every in-order sequence key of the prefix.
+func (l layout) seqSpace() (key, end []byte) {
+	return []byte(l.prefix + seqName + "/"), []byte(l.prefix + seqName + "0")
+}
+
+// isSeqKey reports whether key is an in-order sequence key of the prefix.
+func (l layout) isSeqKey(key []byte) bool {
+	return bytes.HasPrefix(key, []byte(l.prefix+seqName+"/"))
+}
+
 // parsedKey is a node key read back.
 type parsedKey struct {
 	path  string // canonical path, with no leading slash

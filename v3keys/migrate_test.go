@@ -80,3 +80,33 @@ func TestRemainingTTL(t *testing.T) {
 		}
 	}
 }
+
+// TestPlanSeqs: the copy records the largest in-order-looking name of each
+// directory (twenty decimal digits that fit a uint64), and never lowers a
+// sequence key that holds more.
+func TestPlanSeqs(t *testing.T) {
+	m := &migrator{k: &keysAPI{l: newLayout("/p")}}
+	want := []wantNode{
+		{path: "q", dir: true},
+		{path: "q/00000000000000000007"}, {path: "q/00000000000000000042"}, {path: "q/00000000000000000009"},
+		{path: "r", dir: true}, {path: "r/00000000000000000005"},
+		{path: "s/00000000000000000003", dir: true}, // a directory: not a name of the queue s
+		{path: "t/0000000000000000000x"}, {path: "t/99999999999999999999"}, {path: "t/1"},
+		{path: "00000000000000000011"},
+	}
+	seqs := map[string]uint64{"/p/seq/r": 6}
+	ops := m.planSeqs(want, seqs)
+	got := map[string]string{}
+	for _, op := range ops {
+		got[string(op.RequestPut.Key)] = string(op.RequestPut.Value)
+	}
+	if len(got) != 2 || got["/p/seq/q"] != "42" || got["/p/seq/"] != "11" {
+		t.Errorf("planSeqs wrote %v, want /p/seq/q=42 and /p/seq/=11", got)
+	}
+	if seqs["/p/seq/q"] != 42 || seqs["/p/seq/r"] != 6 {
+		t.Errorf("seqs after planSeqs: %v", seqs)
+	}
+	if ops := m.planSeqs(want, seqs); len(ops) != 0 {
+		t.Errorf("planSeqs again wrote %d keys", len(ops))
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"net/http"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -102,7 +103,13 @@ func (m *migrator) copyTree(ctx context.Context) error {
 	if m.opts.DryRun {
 		return nil
 	}
-	if err := m.writeBatches(ctx, ops); err != nil {
+	seqs, err := m.readSeqs(ctx)
+	if err != nil {
+		return err
+	}
+	// The sequence keys go with the last batches; the copy is written again
+	// whole when it stops before its end.
+	if err := m.writeBatches(ctx, append(ops, m.planSeqs(want, seqs)...)); err != nil {
 		return err
 	}
 	mk := MigrationMarker{Cluster: cluster, Root: "/" + m.root, Phase: PhaseFollow, Index: idx, Snapshot: idx}
@@ -110,6 +117,7 @@ func (m *migrator) copyTree(ctx context.Context) error {
 		return err
 	}
 	m.index = indexFromWant(want)
+	m.index.seqs = seqs
 	m.update(func(p *MigrateProgress) { p.AppliedIndex, p.KeysCopied = idx, len(want) })
 	m.log.Info("migrate: copied", "snapshot_index", idx, "nodes", len(want), "puts", puts, "deletes", dels, "took", time.Since(start).Round(time.Millisecond))
 	return nil
@@ -177,6 +185,28 @@ func (m *migrator) readTree(ctx context.Context) (map[string][]*kv, []*kv, error
 	const name = "migrate read"
 	have := map[string][]*kv{}
 	key, end := m.k.l.nodeSpace()
+	err := m.scan(ctx, name, key, end, func(x *kv) error {
+		if pk, ok := m.k.l.parse(x.key); ok && inRoot(m.root, pk.path) {
+			have[pk.path] = append(have[pk.path], x)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	if m.root == "" {
+		return have, nil, nil
+	}
+	s, err := m.k.read(ctx, name, m.root, need{})
+	if err != nil {
+		return nil, nil, err
+	}
+	return have, s.chain, nil
+}
+
+// scan calls fn with every key of [key, end), read in pages at one
+// revision.
+func (m *migrator) scan(ctx context.Context, name string, key, end []byte, fn func(x *kv) error) error {
 	var rev int64
 	for {
 		req := v3gen.RangeRequest{Key: key, RangeEnd: end, Limit: str(copyPage)}
@@ -188,38 +218,102 @@ func (m *migrator) readTree(ctx context.Context) (map[string][]*kv, []*kv, error
 			return m.k.g.api.KvRange(ctx, req, edit)
 		}, &rr)
 		if err != nil {
-			return nil, nil, err
+			return err
 		}
 		if rev == 0 {
 			h, err := decodeHeader(rr.Header)
 			if err != nil {
-				return nil, nil, fmt.Errorf("v3keys: %s: %w", name, err)
+				return fmt.Errorf("v3keys: %s: %w", name, err)
 			}
 			rev = h.rev
 		}
 		for i := range rr.Kvs {
 			x, err := decodeKV(&rr.Kvs[i])
 			if err != nil {
-				return nil, nil, fmt.Errorf("v3keys: %s: %w", name, err)
+				return fmt.Errorf("v3keys: %s: %w", name, err)
 			}
-			if pk, ok := m.k.l.parse(x.key); ok && inRoot(m.root, pk.path) {
-				have[pk.path] = append(have[pk.path], x)
+			if err := fn(x); err != nil {
+				return fmt.Errorf("v3keys: %s: %w", name, err)
 			}
 		}
 		if !rr.More || len(rr.Kvs) == 0 {
-			break
+			return nil
 		}
 		last := rr.Kvs[len(rr.Kvs)-1].Key
 		key = append(last[:len(last):len(last)], 0)
 	}
-	if m.root == "" {
-		return have, nil, nil
+}
+
+// readSeqs reads the in-order sequence keys of the prefix: the last
+// in-order number of each, by key.
+func (m *migrator) readSeqs(ctx context.Context) (map[string]uint64, error) {
+	seqs := map[string]uint64{}
+	key, end := m.k.l.seqSpace()
+	err := m.scan(ctx, "migrate read", key, end, func(x *kv) error {
+		n, err := seqValue(x.value)
+		seqs[string(x.key)] = n
+		return err
+	})
+	return seqs, err
+}
+
+// inOrderName tells a path whose last segment looks like an in-order name
+// (twenty decimal digits): its directory and number.
+func inOrderName(p string) (dir string, n uint64, ok bool) {
+	name := p[strings.LastIndexByte(p, '/')+1:]
+	if len(name) != 20 {
+		return "", 0, false
 	}
-	s, err := m.k.read(ctx, name, m.root, need{})
+	for i := 0; i < len(name); i++ {
+		if name[i] < '0' || name[i] > '9' {
+			return "", 0, false
+		}
+	}
+	n, err := strconv.ParseUint(name, 10, 64)
 	if err != nil {
-		return nil, nil, err
+		return "", 0, false
 	}
-	return have, s.chain, nil
+	return parentPath(p), n, true
+}
+
+// seqRaise is the write that records in-order number n in directory dir
+// when seqs (the sequence keys as v3 holds them) has a smaller one: the
+// put and the change to seqs, which the caller makes once the put is in.
+// ok is false when nothing is to be written.
+func (m *migrator) seqRaise(seqs map[string]uint64, dir string, n uint64) (op v3gen.RequestOp, commit func(), ok bool) {
+	key := m.k.l.seqKey(dir)
+	if cur, had := seqs[string(key)]; had && cur >= n {
+		return op, nil, false
+	}
+	return put(key, []byte(strconv.FormatUint(n, 10)), 0), func() { seqs[string(key)] = n }, true
+}
+
+// planSeqs lists the puts that record, for every directory of want with
+// in-order-looking files, the largest of their numbers on the directory's
+// sequence key, where seqs does not hold as much already, and records them
+// in seqs.
+func (m *migrator) planSeqs(want []wantNode, seqs map[string]uint64) []v3gen.RequestOp {
+	top := map[string]uint64{}
+	var dirs []string
+	for _, w := range want {
+		if w.dir || w.above {
+			continue
+		}
+		if dir, n, ok := inOrderName(w.path); ok {
+			if _, seen := top[dir]; !seen {
+				dirs = append(dirs, dir)
+			}
+			top[dir] = max(top[dir], n)
+		}
+	}
+	var ops []v3gen.RequestOp
+	for _, dir := range dirs {
+		if op, commit, ok := m.seqRaise(seqs, dir, top[dir]); ok {
+			ops = append(ops, op)
+			commit()
+		}
+	}
+	return ops
 }
 
 // planCopy grants the leases of the snapshot's TTLs and lists the v3

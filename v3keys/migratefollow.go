@@ -32,6 +32,9 @@ type treeIndex struct {
 	// kids lists the children of a path, whether or not the path itself
 	// exists (keys left below a directory whose lease ended first).
 	kids map[string]map[string]struct{}
+	// seqs are the in-order sequence keys (by key) and the last number
+	// each holds.
+	seqs map[string]uint64
 }
 
 // inode is one node of the index.
@@ -41,7 +44,7 @@ type inode struct {
 }
 
 func newTreeIndex() *treeIndex {
-	return &treeIndex{nodes: map[string]inode{}, kids: map[string]map[string]struct{}{}}
+	return &treeIndex{nodes: map[string]inode{}, kids: map[string]map[string]struct{}{}, seqs: map[string]uint64{}}
 }
 
 func parentPath(p string) string {
@@ -110,6 +113,9 @@ func (m *migrator) readIndex(ctx context.Context) (*treeIndex, error) {
 		return nil, err
 	}
 	t := newTreeIndex()
+	if t.seqs, err = m.readSeqs(ctx); err != nil {
+		return nil, err
+	}
 	paths := chainPaths(m.root)
 	for i, x := range chain {
 		if x != nil && i < len(paths)-1 {
@@ -133,6 +139,7 @@ var errSlowPath = errors.New("v3keys: migrate: the event needs the guarded path"
 
 // batch is the transaction being built from events.
 type batch struct {
+	l     layout
 	ops   []v3gen.RequestOp
 	bytes int
 	evs   []*client.Response
@@ -140,6 +147,9 @@ type batch struct {
 	// puts are the keys the batch writes: etcd refuses a transaction
 	// that puts a key twice, or puts a key one of its deletes covers.
 	puts map[string]bool
+	// seqAt is where the batch puts each sequence key: a later event of
+	// the directory raises that put rather than adding one.
+	seqAt map[string]int
 }
 
 // conflicts reports whether ops touch a key the batch puts, or put a key
@@ -147,6 +157,9 @@ type batch struct {
 func (b *batch) conflicts(ops []v3gen.RequestOp) bool {
 	for _, op := range ops {
 		if pr := op.RequestPut; pr != nil {
+			if _, ok := b.seqAt[string(pr.Key)]; ok {
+				continue
+			}
 			if b.puts[string(pr.Key)] {
 				return true
 			}
@@ -177,14 +190,24 @@ func covers(d *v3gen.DeleteRangeRequest, key []byte) bool {
 // add takes the operations of one event into the batch.
 func (b *batch) add(ops []v3gen.RequestOp, size int) {
 	if b.puts == nil {
-		b.puts = map[string]bool{}
+		b.puts, b.seqAt = map[string]bool{}, map[string]int{}
 	}
 	for _, op := range ops {
-		if op.RequestPut != nil {
-			b.puts[string(op.RequestPut.Key)] = true
+		if op.RequestPut == nil {
+			b.ops = append(b.ops, op)
+			continue
 		}
+		key := string(op.RequestPut.Key)
+		if i, ok := b.seqAt[key]; ok {
+			b.ops[i] = op
+			continue
+		}
+		if b.l.isSeqKey(op.RequestPut.Key) {
+			b.seqAt[key] = len(b.ops)
+		}
+		b.puts[key] = true
+		b.ops = append(b.ops, op)
 	}
-	b.ops = append(b.ops, ops...)
 	b.bytes += size
 }
 
@@ -228,7 +251,7 @@ func (m *migrator) applyQueued(ctx context.Context, first *client.Response) erro
 // the index translates, and returns how many it applied; with errSlowPath,
 // evs[n] needs the guarded path.
 func (m *migrator) applyBatch(ctx context.Context, evs []*client.Response) (int, error) {
-	var b batch
+	b := batch{l: m.k.l}
 	applied := m.progress().AppliedIndex
 	leases, err := m.grantEvents(ctx, evs)
 	if err != nil {
@@ -373,7 +396,14 @@ func (m *migrator) translate(ev *client.Response, own int64) ([]v3gen.RequestOp,
 		} else {
 			ops = append(ops, put(m.k.l.nodeKey(p, kindFile1), []byte(n.Value), lease))
 		}
+		raised := func() {}
+		if dir, num, ok := inOrderName(p); ok && !n.Dir {
+			if op, commit, ok := m.seqRaise(t.seqs, dir, num); ok {
+				ops, raised = append(ops, op), commit
+			}
+		}
 		return ops, func() {
+			raised()
 			for _, a := range made {
 				t.add(a, inode{dir: true, lease: inherited})
 			}
@@ -430,6 +460,14 @@ func (m *migrator) apply(ctx context.Context, r *client.Response) error {
 	case "set", "create", "update", "compareAndSwap":
 		mk = m.planPut(r.Action, n)
 		nd.guess = r.Action == "create"
+		if dir, num, ok := inOrderName(p); ok && !n.Dir {
+			if m.index == nil {
+				if m.index, err = m.readIndex(ctx); err != nil {
+					return err
+				}
+			}
+			mk = m.withSeq(mk, dir, num)
+		}
 	case "delete", "compareAndDelete", "expire":
 		mk = m.planRemove()
 		nd.levels = recursiveLevels
@@ -467,6 +505,22 @@ func (m *migrator) withMarker(mk planner, marker MigrationMarker) planner {
 			return nil, fmt.Errorf("%w: %s needs %d operations", errDiverged, pl.act, len(pl.ops)+2)
 		}
 		pl.ops = append(pl.ops, put(m.k.l.metaKey(), markerValue(marker), 0))
+		return pl, nil
+	}
+}
+
+// withSeq adds to the plans of mk the write that records in-order number
+// n in directory dir, when the index says the directory's sequence key holds
+// less.
+func (m *migrator) withSeq(mk planner, dir string, n uint64) planner {
+	return func(s *snapshot, lease int64) (*plan, error) {
+		pl, err := mk(s, lease)
+		if err != nil || (pl.ttl > 0 && lease == 0) {
+			return pl, err
+		}
+		if op, _, ok := m.seqRaise(m.index.seqs, dir, n); ok {
+			pl.ops = append(pl.ops, op)
+		}
 		return pl, nil
 	}
 }

@@ -85,6 +85,52 @@ func TestMigrateCopyFollowVerify(t *testing.T) {
 	check("after the expiry")
 }
 
+// TestMigrateInOrderContinues migrates in-order queues whose v2 names
+// (v2 indexes) are above v3's revision, some by the copy and some by the
+// follower (one of them a queue the copy did not see), and checks that
+// v3 CreateInOrder then names keys after every migrated one.
+func TestMigrateInOrderContinues(t *testing.T) {
+	e := newEnv(t)
+	m := must(t)
+	for i := range 40 {
+		m(e.v2.Set(ctx(t), "/pad", fmt.Sprint(i), nil)) // v2's index runs ahead of v3's revision
+	}
+	for i := range 3 {
+		m(e.v2.CreateInOrder(ctx(t), "/app/q", fmt.Sprint("old", i), nil))
+	}
+	if _, err := v3keys.Migrate(ctx(t), e.v2, e.v3, v3keys.MigrateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2 {
+		m(e.v2.CreateInOrder(ctx(t), "/app/q", fmt.Sprint("followed", i), nil))
+		m(e.v2.CreateInOrder(ctx(t), "/app/later", fmt.Sprint("followed", i), nil))
+	}
+	if _, err := v3keys.Migrate(ctx(t), e.v2, e.v3, v3keys.MigrateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if d, err := v3keys.Verify(ctx(t), e.v2, e.v3, v3keys.VerifyOptions{}); err != nil || len(d) != 0 {
+		t.Fatalf("Verify: %v %s", err, joinDiffs(d))
+	}
+	for _, dir := range []string{"/app/q", "/app/later"} {
+		old := m(e.v3.Get(ctx(t), dir, &client.GetOptions{Sort: true})).Node.Nodes
+		last := old[len(old)-1].Key
+		if rev := m(e.v3.Get(ctx(t), "/pad", nil)).Index; fmt.Sprintf("%s/%020d", dir, rev+1) >= last {
+			t.Fatalf("setup: v3's revision %d is not below the migrated name %s; the test would prove nothing", rev, last)
+		}
+		for i := range 2 {
+			r := m(e.v3.CreateInOrder(ctx(t), dir, fmt.Sprint("new", i), nil))
+			if r.Node.Key <= last {
+				t.Errorf("v3 CreateInOrder in %s named %s, not after %s", dir, r.Node.Key, last)
+			}
+			last = r.Node.Key
+		}
+		l := m(e.v3.Get(ctx(t), dir, &client.GetOptions{Sort: true})).Node.Nodes
+		if len(l) != len(old)+2 || l[len(l)-2].Value != "new0" || l[len(l)-1].Value != "new1" {
+			t.Errorf("%s after the v3 creations: %v", dir, l)
+		}
+	}
+}
+
 // migrated is an env whose seeded v2 tree is migrated into v3.
 func migrated(t *testing.T) *env {
 	t.Helper()
