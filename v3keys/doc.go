@@ -90,11 +90,16 @@
 //
 // CreateInOrder names the new key by the revision its read was made at
 // plus one, in twenty digits. That is the write's own revision, as in v2,
-// unless another write to the cluster came in between; names in one
-// directory still increase in the order the keys were created, because the
-// transaction also requires that no in-order creation in that directory
-// (recorded on the key <Prefix>/seq/<dir>) happened at or after that
-// revision.
+// unless another write to the cluster came in between. The key
+// <Prefix>/seq/<dir> holds the last in-order number used in the directory
+// (decimal); when it is not below the revision, the name is that number
+// plus one instead, so names continue after keys migrated from v2 (named
+// by v2 indexes, which may be above the v3 revision): Migrate records each
+// directory's largest twenty-digit name there, never lowering it. The
+// read includes the sequence key, and the transaction requires it
+// unchanged since the read and writes the new number on it, so names in
+// one directory increase in the order the keys were created; a creation
+// that lost that race reads again and takes the next number.
 //
 // # Watching
 //
