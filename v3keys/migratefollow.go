@@ -438,7 +438,7 @@ func (q *eventQueue) take(n int) []*client.Response {
 
 // apply writes one v2 event into v3, in one transaction with the marker
 // naming its index.
-func (m *migrator) apply(ctx context.Context, r *client.Response) error {
+func (m *migrator) apply(ctx context.Context, r *client.Response) (err error) {
 	n := r.Node
 	if n == nil {
 		return nil
@@ -467,6 +467,13 @@ func (m *migrator) apply(ctx context.Context, r *client.Response) error {
 				}
 			}
 			mk = m.withSeq(mk, dir, num)
+			defer func() {
+				if err == nil {
+					if _, commit, ok := m.seqRaise(m.index.seqs, dir, num); ok {
+						commit() // written: the next event compares with it
+					}
+				}
+			}()
 		}
 	case "delete", "compareAndDelete", "expire":
 		mk = m.planRemove()
