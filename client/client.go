@@ -295,12 +295,12 @@ func uncapped(t CancelableTransport) CancelableTransport {
 		return t
 	}
 	if t != DefaultTransport {
-		return uncappedCopy(ht)
+		return WatchTransportFor(ht)
 	}
 	defaultWatch.Lock()
 	defer defaultWatch.Unlock()
 	if defaultWatch.of != ht {
-		defaultWatch.of, defaultWatch.t = ht, uncappedCopy(ht)
+		defaultWatch.of, defaultWatch.t = ht, WatchTransportFor(ht)
 	}
 	return defaultWatch.t
 }
@@ -311,8 +311,6 @@ var defaultWatch struct {
 	sync.Mutex
 	of, t *http.Transport
 }
-
-func uncappedCopy(ht *http.Transport) *http.Transport { return WatchTransportFor(ht) }
 
 // Buffers of the connections of a watch transport: a watch request is a
 // few hundred bytes, and its answer one event at a time, so the 4 KiB each

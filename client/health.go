@@ -153,10 +153,10 @@ type memberHealth struct {
 
 	state  atomic.Int32 // a HealthState; read without the lock
 	probes atomic.Uint64
-	// answered is when an attempt last had its answer's headers from the
-	// member (Unix ns): a member that answers others while its probe waits
-	// is busy, not down.
-	answered atomic.Int64
+	// answers counts the attempts that had their answer's headers from the
+	// member: a member that answers others while its probe waits is busy,
+	// not down.
+	answers atomic.Uint64
 
 	mu      sync.Mutex
 	since   time.Time
@@ -278,7 +278,7 @@ func (h *health) observe(name string, err error) {
 		m := h.members[name]
 		h.mu.Unlock()
 		if m != nil {
-			m.answered.Store(time.Now().UnixNano())
+			m.answers.Add(1)
 			if HealthState(m.state.Load()) != HealthHealthy {
 				h.set(m, HealthHealthy, "")
 			}
@@ -456,9 +456,9 @@ func (h *health) probe(m *memberHealth, commit bool) {
 		go h.probeLeader(m)
 		go h.probeTerm(m)
 	}
-	asked := time.Now().UnixNano()
+	before := m.answers.Load()
 	_, _, _, err := h.ask(m, "version", "", probeTimeout, false, true)
-	if err != nil && m.answered.Load() > asked {
+	if err != nil && m.answers.Load() != before {
 		// Other attempts had answers from the member while the probe
 		// waited (thousands of watches opening at once can hold a probe
 		// up for longer than its budget): busy, not down. Its waits go on.

@@ -72,10 +72,7 @@ func (st *call) RoundTrip(req *http.Request) (*http.Response, error) {
 		tr = c.watchTransport
 		ctx, cancel = context.WithCancel(req.Context())
 	} else {
-		if st.actx.Err() != nil && st.ctx.Err() == nil {
-			// Ended while the attempt before was over (a late cut).
-			st.actx.renew()
-		}
+		// Live: an attempt that was ended renewed it before its call went on.
 		ctx, cancel = st.actx, st.actx.cancelFunc()
 	}
 	if a.oneShot {

@@ -119,8 +119,7 @@ func TestProgram(t *testing.T) {
 
 	// TLS from the flags and from the ETCDCTL_* variables; without the CA
 	// the server's certificate is refused.
-	ca := etcdtest.NewTestCA(t)
-	tlsCluster := etcdtest.StartCluster(t, etcdtest.ServerFor(t, "3.5"), 1, etcdtest.WithTLS(ca.Files()))
+	tlsCluster, ca, _ := etcdtest.StartTLSCluster(t, etcdtest.ServerFor(t, "3.5"))
 	cert, key := ca.IssueClientCert(t, "app")
 	tlsEnv := []string{"ETCDCTL_ENDPOINTS=" + tlsCluster.Endpoints()[0]}
 	if r := runProgram(t, bin, tlsEnv, "--ca-file", ca.CertFile, "--cert-file", cert, "--key-file", key, "set", "/tls/a", "1"); r.code != 0 || r.stdout != "1\n" {

@@ -18,12 +18,7 @@ import (
 func TestTLSWithClientCertificates(t *testing.T) {
 	for _, s := range etcdtest.Servers(t) {
 		t.Run(s.String(), func(t *testing.T) {
-			ca := etcdtest.NewTestCA(t)
-			cl := etcdtest.StartCluster(t, s, 1, etcdtest.WithTLS(ca.Files()))
-			eps := cl.Endpoints()
-			if !strings.HasPrefix(eps[0], "https://") {
-				t.Fatalf("endpoint %s is not https", eps[0])
-			}
+			_, ca, eps := etcdtest.StartTLSCluster(t, s)
 
 			cert, key := ca.IssueClientCert(t, "app")
 			tr := clienttest.NewTransport(t, ca.ClientTLSConfig(t, cert, key))

@@ -91,14 +91,7 @@ func Servers(t testing.TB) []Server {
 	default:
 		report.Skipped[s.Version] = leftOut
 	}
-	for _, s := range servers {
-		report.Ran = append(report.Ran, s.Version)
-	}
-	report.print()
-	if len(servers) == 0 {
-		t.Skipf("etcdtest: no etcd server matches %s=%q", VersionsEnv, os.Getenv(VersionsEnv))
-	}
-	return servers
+	return reportRan(t, servers, report, "etcd server")
 }
 
 // VersionsMarker starts the line Servers prints on standard output (once
@@ -144,13 +137,19 @@ func V3Servers(t testing.TB) []Server {
 		}
 		servers = append(servers, Server{Version: b.version, Path: path})
 	}
-	var report VersionReport
+	return reportRan(t, servers, VersionReport{}, "v3 server")
+}
+
+// reportRan prints report with the versions of servers as those that ran,
+// and skips t when there are none (what names the servers looked for).
+func reportRan(t testing.TB, servers []Server, report VersionReport, what string) []Server {
+	t.Helper()
 	for _, s := range servers {
 		report.Ran = append(report.Ran, s.Version)
 	}
 	report.print()
 	if len(servers) == 0 {
-		t.Skipf("etcdtest: no v3 server matches %s=%q", VersionsEnv, os.Getenv(VersionsEnv))
+		t.Skipf("etcdtest: no %s matches %s=%q", what, VersionsEnv, os.Getenv(VersionsEnv))
 	}
 	return servers
 }

@@ -14,6 +14,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -222,4 +223,19 @@ func createCert(tmpl, parent *x509.Certificate, pub *ecdsa.PublicKey, signer *ec
 
 func writePEM(path, blockType string, der []byte) error {
 	return os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: blockType, Bytes: der}), 0o600)
+}
+
+// StartTLSCluster starts a 1-member cluster of s that serves https and
+// requires client certificates, signed by a CA made for the test, and
+// returns it with that CA and its endpoints; it fails the test when the
+// member does not serve https.
+func StartTLSCluster(t testing.TB, s Server) (*Cluster, *CA, []string) {
+	t.Helper()
+	ca := NewTestCA(t)
+	cl := StartCluster(t, s, 1, WithTLS(ca.Files()))
+	eps := cl.Endpoints()
+	if !strings.HasPrefix(eps[0], "https://") {
+		t.Fatalf("etcdtest: endpoint %s is not https", eps[0])
+	}
+	return cl, ca, eps
 }

@@ -28,12 +28,7 @@ func TestTLS(t *testing.T) {
 	for _, s := range etcdtest.V3Servers(t) {
 		t.Run(s.String(), func(t *testing.T) {
 			t.Parallel()
-			ca := etcdtest.NewTestCA(t)
-			cl := etcdtest.StartCluster(t, s, 1, etcdtest.WithTLS(ca.Files()))
-			eps := cl.Endpoints()
-			if !strings.HasPrefix(eps[0], "https://") {
-				t.Fatalf("endpoint %s is not https", eps[0])
-			}
+			_, ca, eps := etcdtest.StartTLSCluster(t, s)
 			certFile, keyFile := ca.IssueClientCert(t, "app")
 			good := ca.ClientTLSConfig(t, certFile, keyFile)
 			pair, err := tls.LoadX509KeyPair(certFile, keyFile)
