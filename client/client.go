@@ -141,9 +141,10 @@ type Config struct {
 	// each hold a connection for as long as they wait for an event. If nil,
 	// watches go through Transport, except when Transport (or the
 	// DefaultTransport used in its place) is an *http.Transport with a
-	// MaxConnsPerHost cap: then they go through a copy of it without the cap
-	// (WatchTransportFor), so that waiting watchers never take the
-	// connections other requests need, nor wait for them.
+	// MaxConnsPerHost cap: then they go through NewWatchTransport of it,
+	// without the cap, so that waiting watchers never take the connections
+	// other requests need, nor wait for them, and each costs one goroutine
+	// of its own instead of net/http's two per connection.
 	WatchTransport CancelableTransport
 
 	// CheckRedirect specifies the policy for handling HTTP redirects.
@@ -288,28 +289,29 @@ func New(cfg Config) (Client, error) {
 }
 
 // uncapped returns t, or when t is an *http.Transport with a MaxConnsPerHost
-// cap, a copy of it without the cap (made once for DefaultTransport).
+// cap, NewWatchTransport of it (made once for DefaultTransport).
 func uncapped(t CancelableTransport) CancelableTransport {
 	ht, ok := t.(*http.Transport)
 	if !ok || ht.MaxConnsPerHost <= 0 {
 		return t
 	}
 	if t != DefaultTransport {
-		return WatchTransportFor(ht)
+		return NewWatchTransport(ht)
 	}
 	defaultWatch.Lock()
 	defer defaultWatch.Unlock()
 	if defaultWatch.of != ht {
-		defaultWatch.of, defaultWatch.t = ht, WatchTransportFor(ht)
+		defaultWatch.of, defaultWatch.t = ht, NewWatchTransport(ht)
 	}
 	return defaultWatch.t
 }
 
-// defaultWatch is the uncapped copy of DefaultTransport that watches share,
-// remade if DefaultTransport is replaced.
+// defaultWatch is the watch transport made from DefaultTransport that
+// watches share, remade if DefaultTransport is replaced.
 var defaultWatch struct {
 	sync.Mutex
-	of, t *http.Transport
+	of *http.Transport
+	t  CancelableTransport
 }
 
 // Buffers of the connections of a watch transport: a watch request is a
@@ -327,9 +329,9 @@ const (
 // one closed for want of room would be dialled again at once.
 const watchIdlePerMember = 1024
 
-// WatchTransportFor returns the transport a Client makes for its watches
-// from t when Config.WatchTransport is nil and t caps its connections per
-// member: a copy of t without that cap (so waiting watchers never take the
+// WatchTransportFor returns the net/http transport a Client's watches fall
+// back on (see NewWatchTransport) when Config.WatchTransport is nil and t
+// caps its connections per member: a copy of t without that cap (so waiting watchers never take the
 // connections other calls need), with small connection buffers (each
 // waiting watch holds a connection), room for 1,024 idle connections per
 // member (watchers woken at once poll again at once), and the same

@@ -96,9 +96,9 @@ func TestMaxResponseBytes(t *testing.T) {
 	}
 }
 
-// TestWatchTransportDefaults: watches get a copy of a capped *http.Transport
-// without the cap (one copy of DefaultTransport shared by all clients), the
-// transport itself when it has no cap or is not an *http.Transport, and
+// TestWatchTransportDefaults: watches get NewWatchTransport of a capped
+// *http.Transport (over a copy without the cap; one for DefaultTransport,
+// shared by all clients), the transport itself when it has no cap or is not an *http.Transport, and
 // Config.WatchTransport when it is set.
 func TestWatchTransportDefaults(t *testing.T) {
 	dt := DefaultTransport.(*http.Transport)
@@ -118,8 +118,12 @@ func TestWatchTransportDefaults(t *testing.T) {
 		return c.cluster().watchTransport
 	}
 	w1, w2 := watchOf(Config{}), watchOf(Config{Transport: DefaultTransport})
-	w, ok := w1.(*http.Transport)
-	if !ok || w == dt || w.MaxConnsPerHost != 0 || w.MaxIdleConnsPerHost != watchIdlePerMember || w.TLSClientConfig == nil ||
+	wc, ok := w1.(*watchConns)
+	if !ok {
+		t.Fatalf("watches of a default client go through %#v, want the watch transport", w1)
+	}
+	w := wc.base
+	if w == dt || w.MaxConnsPerHost != 0 || w.MaxIdleConnsPerHost != watchIdlePerMember || w.TLSClientConfig == nil ||
 		w.ReadBufferSize != watchReadBuffer || w.WriteBufferSize != watchWriteBuffer {
 		t.Fatalf("watches of a default client go through %#v, want an uncapped copy of DefaultTransport with small buffers and room for idle connections", w1)
 	}
@@ -128,8 +132,8 @@ func TestWatchTransportDefaults(t *testing.T) {
 	}
 	capped := dt.Clone()
 	capped.MaxConnsPerHost = 8
-	if w, ok := watchOf(Config{Transport: capped}).(*http.Transport); !ok || w == capped || w.MaxConnsPerHost != 0 {
-		t.Errorf("a capped Transport's watches go through %#v, want an uncapped copy", w)
+	if w, ok := watchOf(Config{Transport: capped}).(*watchConns); !ok || w.base == capped || w.base.MaxConnsPerHost != 0 {
+		t.Errorf("a capped Transport's watches go through %#v, want the watch transport over an uncapped copy", w)
 	}
 	open := dt.Clone()
 	open.MaxConnsPerHost = 0

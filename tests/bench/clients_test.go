@@ -153,9 +153,9 @@ func newKV(tb testing.TB, name, endpoint string) kv {
 // goetcdTransports are goetcd's transport and its watches': the tuned
 // transport, and what goetcd makes for itself from a capped transport (see
 // Config.WatchTransport), made here so that close reaches it.
-func goetcdTransports(d *countingDialer) (tr, wtr *http.Transport) {
+func goetcdTransports(d *countingDialer) (tr *http.Transport, wtr goetcd.CancelableTransport) {
 	tr = tunedTransport(d)
-	return tr, goetcd.WatchTransportFor(tr)
+	return tr, goetcd.NewWatchTransport(tr)
 }
 
 // --- goetcd ---
@@ -164,7 +164,7 @@ type goetcdKV struct {
 	c      goetcd.Client
 	kapi   goetcd.KeysAPI
 	tr     *http.Transport
-	wtr    *http.Transport // its watches'
+	wtr    goetcd.CancelableTransport // its watches'
 	d      *countingDialer
 	stream bool
 }
@@ -203,7 +203,9 @@ func (c *goetcdKV) watcher(key string, afterIndex uint64, recursive bool) watchN
 func (c *goetcdKV) conns() int64 { return c.d.count.Load() }
 func (c *goetcdKV) close() {
 	c.tr.CloseIdleConnections()
-	c.wtr.CloseIdleConnections()
+	if w, ok := c.wtr.(interface{ CloseIdleConnections() }); ok {
+		w.CloseIdleConnections()
+	}
 }
 
 // --- official ---
