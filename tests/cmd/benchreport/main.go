@@ -834,7 +834,7 @@ func (rep *report) markdown(e env, svgPath string, raw []byte) string {
 	b.WriteString("## Targets\n\n")
 	b.WriteString("Each target is judged on its worst round: it is met only if every round meets it (the 10,000-watcher ones over the rounds that ran them). The spread is goetcd's ratio to the other client (or its value) in each round: lowest – median – highest, the worst in bold.\n\n")
 	met := 0
-	b.WriteString("| target | min – median – max over the rounds | worst | |\n| --- | ---: | --- | --- |\n")
+	b.WriteString("| target | min – median – max over the rounds | worst round | |\n| --- | ---: | --- | --- |\n")
 	for _, v := range rep.verdicts {
 		mark := "met"
 		if !v.met {
@@ -1021,8 +1021,8 @@ func (rep *report) why(v verdict, cores int) string {
 		f := rep.res.values(floorBench, floorClient, v.t.unit)[v.worstRound]
 		off := medianOf(rep.res.aboveFloor("official", v.t.unit)).v
 		allocs := medianOf(rep.res.aboveFloor("goetcd", "allocs/op")).v
-		return fmt.Sprintf("net/http's Transport alone (the floor row) takes %.1f µs of CPU per Get here (median), the canned server's syscalls included; every client pays it. The budget is %.1f µs above the floor of the same round, so %.1f µs in all at the median floor, for go-retryablehttp's Do and the http.Client under it, building the request, decoding, the X-Etcd/X-Raft headers and the collection of the %.0f allocations goetcd makes above the floor's. goetcd took %.1f µs above it at the median and %.1f µs in round %d (%.1f µs against the floor's %.1f µs), %.1f µs over the budget; the official client takes %.1f µs above the floor (median).",
-			rep.floorCPU/1e3, v.t.limit/1e3, (rep.floorCPU+v.t.limit)/1e3, allocs, v.median/1e3, v.worst/1e3, v.worstRound, g/1e3, f/1e3, (v.worst-v.t.limit)/1e3, off/1e3)
+		return fmt.Sprintf("net/http's Transport alone (the floor row) takes %.1f µs of CPU per Get here (median), the canned server's syscalls included; every client pays it. What goetcd does above it (go-retryablehttp's Do and the http.Client under it, building the request, decoding, the X-Etcd/X-Raft headers and the collection of the %.0f allocations it makes beyond the floor's) may take %.1f µs in every round, so %.1f µs per Get in all at the median floor. goetcd took %.1f µs above the floor at the median and %.1f µs in round %d (%.1f µs against that round's floor of %.1f µs), %.1f µs over; the official client takes %.1f µs above the floor (median).",
+			rep.floorCPU/1e3, allocs, v.t.limit/1e3, (rep.floorCPU+v.t.limit)/1e3, v.median/1e3, v.worst/1e3, v.worstRound, g/1e3, f/1e3, (v.worst-v.t.limit)/1e3, off/1e3)
 	case v.t.unit == "ops/s" && v.t.versus == "raw":
 		own, raw := rep.median(v.t.bench, "cpu-ns/set", "goetcd"), rep.median(v.t.bench, "cpu-ns/set", "raw")
 		return fmt.Sprintf("goetcd's Sets per second were %.2f× the raw loop's in round %d, %.2f× at the median. Both share the %d cores with etcd, so the CPU a client spends per Set is taken from etcd: goetcd's client CPU per Set is %.1f µs, the raw loop's %.1f µs (medians, the c=64 CPU row).",
@@ -1065,7 +1065,7 @@ func (rep *report) setsContext(cores int) string {
 	if !v.ok || !ok {
 		return ""
 	}
-	return fmt.Sprintf("Sets at c=64 against the official client on the same tuned transport (not a target): goetcd's Sets per second are %s of its (lowest – median – highest over the rounds). etcd and the client share the %d cores and etcd needs most of them: the official client took %.2f cores at c=64, so a client using no CPU at all could reach about %.2f× its throughput on this machine, if etcd's share of the CPU sets the pace.\n",
+	return fmt.Sprintf("Sets at c=64 against the official client on the same tuned transport (not a target): goetcd's Sets per second are %s the official client's (lowest – median – highest over the rounds). etcd and the client share the %d cores and etcd needs most of them: the official client took %.2f cores at c=64, so a client using no CPU at all could reach about %.2f× its throughput on this machine, if etcd's share of the CPU sets the pace.\n",
 		v.spread(func(s string) string { return s }), cores, oc, bound)
 }
 
