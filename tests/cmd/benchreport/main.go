@@ -24,6 +24,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -874,7 +875,7 @@ func (rep *report) markdown(e env, svgPath string, raw []byte) string {
 	}
 	if svgPath != "" {
 		fmt.Fprintf(&b, "![goetcd against the others, per target](%s)\n\n", filepath.Base(svgPath))
-		b.WriteString("Each bar is how many times better goetcd does than the other client (the ratio inverted where lower is better), so right of 1 is better; the tick is the target.\n\n")
+		b.WriteString("Each bar is how many times better goetcd does than the other client at the median of the rounds (the ratio inverted where lower is better), on a log scale from 1×, so right of 1 is better; the thin line spans the lowest to the highest round, the tick is the target.\n\n")
 	}
 
 	b.WriteString("## Results\n\n")
@@ -1095,42 +1096,53 @@ func (rep *report) svg() string {
 		}
 		bars = append(bars, b)
 	}
-	maxV := 2.0
+	// A log scale from 1×: better and worse by the same factor are bars of
+	// the same length, and a 50× advantage does not squeeze the rest.
+	minV, maxV := 0.5, 2.0
 	for _, b := range bars {
-		maxV = max(maxV, b.hi*1.1, b.goal*1.1)
+		if b.ok {
+			minV = min(minV, b.lo/1.25, b.goal/1.25)
+			maxV = max(maxV, b.hi*1.25, b.goal*1.25)
+		}
 	}
 	const (
-		left, right, top, barH, gap = 250, 90, 40, 22, 10
+		left, right, top, barH, gap = 300, 70, 40, 22, 10
 		plotW                       = 420
 	)
 	h := top + len(bars)*(barH+gap) + 40
 	w := left + plotW + right
-	x := func(v float64) float64 { return left + v/maxV*plotW }
+	x := func(v float64) float64 {
+		return left + (math.Log(v)-math.Log(minV))/(math.Log(maxV)-math.Log(minV))*plotW
+	}
 	var b strings.Builder
 	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" font-family="sans-serif" font-size="13">`+"\n", w, h, w, h)
 	fmt.Fprintf(&b, `<rect width="%d" height="%d" fill="white"/>`+"\n", w, h)
 	fmt.Fprintf(&b, `<text x="%d" y="22" font-size="15" font-weight="bold">goetcd: times better than the other client (right of 1 = better)</text>`+"\n", 10)
-	for t := 0.0; t <= maxV+1e-9; t += 0.5 {
+	for _, t := range []float64{0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500} {
+		if t < minV || t > maxV {
+			continue
+		}
 		xx := x(t)
 		color := "#ddd"
 		if t == 1 {
 			color = "#333"
 		}
 		fmt.Fprintf(&b, `<line x1="%.1f" y1="%d" x2="%.1f" y2="%d" stroke="%s"/>`+"\n", xx, top-6, xx, h-34, color)
-		fmt.Fprintf(&b, `<text x="%.1f" y="%d" text-anchor="middle" fill="#555">%s×</text>`+"\n", xx, h-18, strconv.FormatFloat(t, 'f', 1, 64))
+		fmt.Fprintf(&b, `<text x="%.1f" y="%d" text-anchor="middle" fill="#555">%s×</text>`+"\n", xx, h-18, strconv.FormatFloat(t, 'g', -1, 64))
 	}
 	for i, br := range bars {
 		y := top + i*(barH+gap)
 		fmt.Fprintf(&b, `<text x="%d" y="%d" text-anchor="end">%s</text>`+"\n", left-8, y+barH/2+5, escape(br.label))
 		if !br.ok {
-			fmt.Fprintf(&b, `<text x="%d" y="%d" fill="#999">no result</text>`+"\n", left+4, y+barH/2+5)
+			fmt.Fprintf(&b, `<text x="%.1f" y="%d" fill="#999">no result</text>`+"\n", x(1)+4, y+barH/2+5)
 			continue
 		}
 		color := "#2e7d32"
 		if !br.met {
 			color = "#c62828"
 		}
-		fmt.Fprintf(&b, `<rect x="%d" y="%d" width="%.1f" height="%d" fill="%s" opacity="0.85"/>`+"\n", left, y, x(br.adv)-left, barH, color)
+		x0, x1 := min(x(1), x(br.adv)), max(x(1), x(br.adv))
+		fmt.Fprintf(&b, `<rect x="%.1f" y="%d" width="%.1f" height="%d" fill="%s" opacity="0.85"/>`+"\n", x0, y, max(x1-x0, 1), barH, color)
 		if br.hi > br.lo {
 			// The spread over the rounds: lowest to highest.
 			cy := y + barH/2
@@ -1141,7 +1153,7 @@ func (rep *report) svg() string {
 		}
 		gx := x(br.goal)
 		fmt.Fprintf(&b, `<line x1="%.1f" y1="%d" x2="%.1f" y2="%d" stroke="black" stroke-width="3"/>`+"\n", gx, y-3, gx, y+barH+3)
-		fmt.Fprintf(&b, `<text x="%.1f" y="%d" fill="#222">%s×</text>`+"\n", max(x(br.adv), x(br.hi))+6, y+barH/2+5, strconv.FormatFloat(br.adv, 'f', 2, 64))
+		fmt.Fprintf(&b, `<text x="%.1f" y="%d" fill="#222">%s×</text>`+"\n", max(x1, x(br.hi), x(br.goal))+6, y+barH/2+5, strconv.FormatFloat(br.adv, 'f', 2, 64))
 	}
 	fmt.Fprintf(&b, `<text x="%d" y="%d" fill="#555" font-size="11">bar: median of the rounds; thin line: lowest to highest round; green: met in every round, red: missed in one at least; tick: the target</text>`+"\n", 10, h-4)
 	b.WriteString("</svg>\n")
