@@ -915,9 +915,12 @@ The clients:
 
 * **goetcd**: this module's client as users get it (its DefaultTransport
   settings: no gzip asked for, up to 64 connections per member, all of which
-  may stay idle in the pool; watches on a copy without the cap).
+  may stay idle in the pool; watches through its watch transport,
+  ` + "`NewWatchTransport`" + `: HTTP/1.1 on connections it keeps, each answer
+  read on the watcher's own goroutine, without the cap).
 * **official**: ` + "`go.etcd.io/etcd/client/v2`" + ` v2.305.35 given the same tuned
-  ` + "`*http.Transport`" + ` as goetcd (without the cap for watches, as goetcd's),
+  ` + "`*http.Transport`" + ` as goetcd (for watches without the cap, as it sends
+  them through the same transport),
   so that transport tuning does not decide the comparison.
 * **official-default**: the official client on its own DefaultTransport
   settings (Go's defaults: 2 idle connections per host), which is what its
