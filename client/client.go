@@ -135,16 +135,25 @@ type Config struct {
 	// provided, DefaultTransport will be used. Give an *http.Transport with
 	// a TLSClientConfig for https endpoints with a private CA or client
 	// certificates.
+	//
+	// An *http.Transport (DefaultTransport too) gives its settings to the
+	// Client's own connection transport, NewTransport, which sends the
+	// requests with less CPU than net/http's Transport does; requests it
+	// does not send itself (through a proxy, over HTTP/2) still go through
+	// the *http.Transport. Clients made with one DefaultTransport share its
+	// connections; Clients made with another *http.Transport each keep
+	// their own, unless given the one NewTransport(t) as their Transport.
+	// A Transport of any other type is used as it is.
 	Transport CancelableTransport
 
 	// WatchTransport drives the requests of watchers (Watcher.Next), which
 	// each hold a connection for as long as they wait for an event. If nil,
 	// watches go through Transport, except when Transport (or the
-	// DefaultTransport used in its place) is an *http.Transport with a
-	// MaxConnsPerHost cap: then they go through NewWatchTransport of it,
-	// without the cap, so that waiting watchers never take the connections
-	// other requests need, nor wait for them, and each costs one goroutine
-	// of its own instead of net/http's two per connection.
+	// DefaultTransport used in its place) is an *http.Transport: then they
+	// go through NewWatchTransport of it, without its MaxConnsPerHost cap,
+	// so that waiting watchers never take the connections other requests
+	// need, nor wait for them, and each costs one goroutine of its own
+	// instead of net/http's two per connection.
 	WatchTransport CancelableTransport
 
 	// CheckRedirect specifies the policy for handling HTTP redirects.
@@ -262,12 +271,12 @@ func New(cfg Config) (Client, error) {
 	if c.transport == nil {
 		c.transport = DefaultTransport
 	}
+	c.transport, c.watchTransport = transportsFor(c.transport)
+	if cfg.WatchTransport != nil {
+		c.watchTransport = cfg.WatchTransport
+	}
 	c.health = newHealth(c)
 	c.health.leaderLost = c.leaderMayHaveChanged
-	c.watchTransport = cfg.WatchTransport
-	if c.watchTransport == nil {
-		c.watchTransport = uncapped(c.transport)
-	}
 	if c.checkRedirect == nil {
 		c.checkRedirect = DefaultCheckRedirect
 	}
@@ -288,30 +297,32 @@ func New(cfg Config) (Client, error) {
 	return c, nil
 }
 
-// uncapped returns t, or when t is an *http.Transport with a MaxConnsPerHost
-// cap, NewWatchTransport of it (made once for DefaultTransport).
-func uncapped(t CancelableTransport) CancelableTransport {
+// transportsFor returns the transports a Client sends its requests and its
+// watches through when given t: for an *http.Transport, NewTransport and
+// NewWatchTransport of it (made once for DefaultTransport, so that all
+// Clients on it share their connections); t itself for both otherwise.
+func transportsFor(t CancelableTransport) (keys, watches CancelableTransport) {
 	ht, ok := t.(*http.Transport)
-	if !ok || ht.MaxConnsPerHost <= 0 {
-		return t
+	if !ok {
+		return t, t
 	}
 	if t != DefaultTransport {
-		return NewWatchTransport(ht)
+		return NewTransport(ht), NewWatchTransport(ht)
 	}
-	defaultWatch.Lock()
-	defer defaultWatch.Unlock()
-	if defaultWatch.of != ht {
-		defaultWatch.of, defaultWatch.t = ht, NewWatchTransport(ht)
+	defaults.Lock()
+	defer defaults.Unlock()
+	if defaults.of != ht {
+		defaults.of, defaults.keys, defaults.watches = ht, NewTransport(ht), NewWatchTransport(ht)
 	}
-	return defaultWatch.t
+	return defaults.keys, defaults.watches
 }
 
-// defaultWatch is the watch transport made from DefaultTransport that
-// watches share, remade if DefaultTransport is replaced.
-var defaultWatch struct {
+// defaults are the transports made from DefaultTransport, which all Clients
+// on it share, remade if DefaultTransport is replaced.
+var defaults struct {
 	sync.Mutex
-	of *http.Transport
-	t  CancelableTransport
+	of            *http.Transport
+	keys, watches CancelableTransport
 }
 
 // Buffers of the connections of a watch transport: a watch request is a

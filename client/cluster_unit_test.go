@@ -96,11 +96,12 @@ func TestMaxResponseBytes(t *testing.T) {
 	}
 }
 
-// TestWatchTransportDefaults: watches get NewWatchTransport of a capped
-// *http.Transport (over a copy without the cap; one for DefaultTransport,
-// shared by all clients), the transport itself when it has no cap or is not an *http.Transport, and
-// Config.WatchTransport when it is set.
-func TestWatchTransportDefaults(t *testing.T) {
+// TestTransportDefaults: an *http.Transport (DefaultTransport too) drives
+// the Client's connection transport, and its watches go through
+// NewWatchTransport of it (over a copy without the cap); the ones made from
+// DefaultTransport are shared by all clients. A Transport of another type
+// is used as is, for watches too; Config.WatchTransport when it is set.
+func TestTransportDefaults(t *testing.T) {
 	dt := DefaultTransport.(*http.Transport)
 	if dt.MaxConnsPerHost != dt.MaxIdleConnsPerHost || dt.MaxConnsPerHost == 0 {
 		t.Fatalf("DefaultTransport: MaxConnsPerHost %d, MaxIdleConnsPerHost %d; want the same cap", dt.MaxConnsPerHost, dt.MaxIdleConnsPerHost)
@@ -108,17 +109,21 @@ func TestWatchTransportDefaults(t *testing.T) {
 	if !dt.DisableCompression {
 		t.Error("DefaultTransport asks for gzip, which etcd never sends")
 	}
-	watchOf := func(cfg Config) CancelableTransport {
+	of := func(cfg Config) (keys, watches CancelableTransport) {
 		t.Helper()
 		cfg.Endpoints = []string{"http://127.0.0.1:2379"}
 		c, err := New(cfg)
 		if err != nil {
 			t.Fatal(err)
 		}
-		return c.cluster().watchTransport
+		return c.cluster().transport, c.cluster().watchTransport
 	}
-	w1, w2 := watchOf(Config{}), watchOf(Config{Transport: DefaultTransport})
-	wc, ok := w1.(*watchConns)
+	k1, w1 := of(Config{})
+	k2, w2 := of(Config{Transport: DefaultTransport})
+	if kc, ok := k1.(*conns); !ok || kc.base != dt {
+		t.Fatalf("requests of a default client go through %#v, want NewTransport(DefaultTransport)", k1)
+	}
+	wc, ok := w1.(*conns)
 	if !ok {
 		t.Fatalf("watches of a default client go through %#v, want the watch transport", w1)
 	}
@@ -127,24 +132,23 @@ func TestWatchTransportDefaults(t *testing.T) {
 		w.ReadBufferSize != watchReadBuffer || w.WriteBufferSize != watchWriteBuffer {
 		t.Fatalf("watches of a default client go through %#v, want an uncapped copy of DefaultTransport with small buffers and room for idle connections", w1)
 	}
-	if w2 != w1 {
-		t.Error("two default clients' watches do not share one transport")
+	if w2 != w1 || k2 != k1 {
+		t.Error("two default clients do not share their transports")
 	}
 	capped := dt.Clone()
 	capped.MaxConnsPerHost = 8
-	if w, ok := watchOf(Config{Transport: capped}).(*watchConns); !ok || w.base == capped || w.base.MaxConnsPerHost != 0 {
-		t.Errorf("a capped Transport's watches go through %#v, want the watch transport over an uncapped copy", w)
+	k, w3 := of(Config{Transport: capped})
+	if kc, ok := k.(*conns); !ok || kc.base != capped {
+		t.Errorf("a capped Transport's requests go through %#v, want NewTransport of it", k)
 	}
-	open := dt.Clone()
-	open.MaxConnsPerHost = 0
-	if w := watchOf(Config{Transport: open}); w != open {
-		t.Error("an uncapped Transport's watches do not go through it")
+	if w, ok := w3.(*conns); !ok || w.base == capped || w.base.MaxConnsPerHost != 0 {
+		t.Errorf("a capped Transport's watches go through %#v, want the watch transport over an uncapped copy", w3)
 	}
 	other := &cannedTransport{}
-	if w := watchOf(Config{Transport: other}); w != other {
-		t.Error("watches do not go through a Transport that is not an *http.Transport")
+	if k, w := of(Config{Transport: other}); w != other || k != other {
+		t.Error("a Transport that is not an *http.Transport is not used as is")
 	}
-	if w := watchOf(Config{Transport: capped, WatchTransport: other}); w != other {
+	if _, w := of(Config{Transport: capped, WatchTransport: other}); w != other {
 		t.Error("Config.WatchTransport is not used")
 	}
 }

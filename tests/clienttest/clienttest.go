@@ -15,16 +15,25 @@ import (
 )
 
 // Transport is a contract-validating transport usable as
-// client.Config.Transport.
+// client.Config.Transport. Underneath, the requests go through
+// client.NewTransport of an *http.Transport, as a Client given that
+// *http.Transport would send them.
 type Transport struct {
 	*contract.Transport
-	base *http.Transport
+	base  *http.Transport
+	conns client.CancelableTransport
+}
+
+// CloseIdleConnections closes the idle connections underneath.
+func (t *Transport) CloseIdleConnections() {
+	t.conns.(interface{ CloseIdleConnections() }).CloseIdleConnections()
 }
 
 // CancelRequest is a no-op: the client cancels through contexts.
 func (*Transport) CancelRequest(*http.Request) {}
 
-// Base is the *http.Transport underneath, e.g. to count connections.
+// Base is the *http.Transport underneath, e.g. to count connections or cap
+// them (its settings are read at each request).
 func (t *Transport) Base() *http.Transport { return t.base }
 
 // NewTransport returns a validating transport over a fresh *http.Transport
@@ -39,8 +48,10 @@ func NewTransport(t testing.TB, tlsConfig *tls.Config) *Transport {
 		MaxIdleConnsPerHost: 64,
 		IdleConnTimeout:     30 * time.Second,
 	}
-	t.Cleanup(base.CloseIdleConnections)
-	return &Transport{Transport: contract.New(t, "", base), base: base}
+	conns := client.NewTransport(base)
+	tr := &Transport{Transport: contract.New(t, "", conns), base: base, conns: conns}
+	t.Cleanup(tr.CloseIdleConnections)
+	return tr
 }
 
 // New makes a client over endpoints with cfg, its Transport replaced by a

@@ -202,7 +202,7 @@ func runScenario(t *testing.T, cl *etcdtest.Cluster, c client) []string {
 	defer cancel()
 	open := func() kv.Store {
 		tr := clienttest.NewTransport(t, nil)
-		s, err := c.open(cl.Endpoints(), tr, tr.Base().CloseIdleConnections, "/"+c.name)
+		s, err := c.open(cl.Endpoints(), tr, tr.CloseIdleConnections, "/"+c.name)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -94,7 +94,7 @@ func TestNextCancelIsPrompt(t *testing.T) {
 					etcdtest.WaitFor(t, "the server to drop the watch", func() bool { return watchesHeld(s, ep) == 0 })
 				}
 			}
-			closeIdle(wtr.Base(), tr.Base())
+			closeIdle(wtr, tr)
 			goleak.VerifyNone(t, ignore)
 			t.Logf("%s: Next returned after the cancel in: %s; no goroutine left", s, strings.Join(took, ", "))
 		})
@@ -170,7 +170,7 @@ func TestWatchChanCancel(t *testing.T) {
 				}
 				t.Logf("%s: stream=%v: %d events in order, C closed %v after the cancel", s, stream, len(got), d.Round(100*time.Microsecond))
 			}
-			closeIdle(wtr.Base(), tr.Base())
+			closeIdle(wtr, tr)
 			goleak.VerifyNone(t, ignore)
 		})
 	}

@@ -1,10 +1,11 @@
 package client
 
-// The watch transport (NewWatchTransport) against httptest servers and raw
-// listeners: connection reuse, members that close idle connections, a
-// request's context ending while its answer is awaited, a body closed early,
-// answers with oversized headers, what it leaves to net/http, TLS, and idle
-// connections that time out.
+// The connection transport (NewTransport, NewWatchTransport) against
+// httptest servers and raw listeners: connection reuse, members that close
+// idle connections, a request's context ending while its answer is
+// awaited, a body closed early, answers with oversized headers, what it
+// leaves to net/http, TLS, idle connections that time out, the cap on
+// connections per member.
 
 import (
 	"bufio"
@@ -16,6 +17,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -47,16 +49,16 @@ func watchServer(t *testing.T, tls bool) (srv *httptest.Server, opened, closed *
 	return srv, opened, closed
 }
 
-// testWatchTransport is NewWatchTransport of a plain transport, as a Client
-// makes it from DefaultTransport.
-func testWatchTransport(t *testing.T, edit func(*http.Transport)) *watchConns {
+// testWatchTransport is NewWatchTransport of a copy of DefaultTransport
+// without a proxy, as a Client makes it.
+func testWatchTransport(t *testing.T, edit func(*http.Transport)) *conns {
 	t.Helper()
 	base := DefaultTransport.(*http.Transport).Clone()
 	base.Proxy = nil
 	if edit != nil {
 		edit(base)
 	}
-	w := NewWatchTransport(base).(*watchConns)
+	w := NewWatchTransport(base).(*conns)
 	t.Cleanup(w.CloseIdleConnections)
 	return w
 }
@@ -254,8 +256,8 @@ func TestWatchTransportEarlyClose(t *testing.T) {
 	if n, err := resp.Body.Read(b); n != 0 || err == nil {
 		t.Errorf("Read after Close: %d, %v", n, err)
 	}
-	if opened.Load() != 1 || len(w.idle) != 0 {
-		t.Errorf("opened %d, idle %v: the connection must be closed, not kept", opened.Load(), w.idle)
+	if opened.Load() != 1 || w.idleCount() != 0 {
+		t.Errorf("opened %d, idle %d: the connection must be closed, not kept", opened.Load(), w.idleCount())
 	}
 }
 
@@ -290,8 +292,8 @@ func TestWatchTransportHeaderLimit(t *testing.T) {
 	}
 }
 
-// TestWatchTransportLeavesToNetHTTP: requests with a body, requests a proxy
-// must carry and https that may speak HTTP/2 go through net/http.
+// TestWatchTransportLeavesToNetHTTP: requests a proxy must carry and https
+// that may speak HTTP/2 go through net/http.
 func TestWatchTransportLeavesToNetHTTP(t *testing.T) {
 	var proxied atomic.Int32
 	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -305,20 +307,139 @@ func TestWatchTransportLeavesToNetHTTP(t *testing.T) {
 		t.Errorf("through a proxy: body %q, %d requests at the proxy", got, proxied.Load())
 	}
 
-	srv, opened, _ := watchServer(t, false)
-	w = testWatchTransport(t, nil)
-	req, _ := http.NewRequest(http.MethodPost, srv.URL+"/v3/watch", strings.NewReader("{}"))
-	resp, err := w.RoundTrip(req)
+	// https with HTTP/2 allowed: net/http speaks it.
+	var proto atomic.Value
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		proto.Store(r.Proto)
+	}))
+	srv.EnableHTTP2 = true
+	srv.StartTLS()
+	defer srv.Close()
+	pool := x509.NewCertPool()
+	pool.AddCert(srv.Certificate())
+	w = testWatchTransport(t, func(b *http.Transport) {
+		b.ForceAttemptHTTP2 = true
+		b.TLSClientConfig.RootCAs = pool
+	})
+	getBody(t, w, srv.URL+"/a")
+	if p := proto.Load(); p != "HTTP/2.0" || w.idleCount() != 0 {
+		t.Errorf("https with ForceAttemptHTTP2: the member saw %v, %d idle connections kept; want HTTP/2 from net/http", p, w.idleCount())
+	}
+}
+
+// TestTransportWrites: a request with a body is written whole and its
+// connection reused; one that a reused connection lost after it was written
+// is not sent again (a write may have been applied), one that the
+// transport wrote nothing of is.
+func TestTransportWrites(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if len(w.idle) != 0 || opened.Load() != 1 {
-		t.Errorf("a POST: idle %v, opened %d; want it sent by net/http", w.idle, opened.Load())
+	defer ln.Close()
+	var accepted, posts atomic.Int32
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			accepted.Add(1)
+			go func() {
+				defer c.Close()
+				br := bufio.NewReader(c)
+				for {
+					req, err := http.ReadRequest(br)
+					if err != nil {
+						return
+					}
+					b, _ := io.ReadAll(req.Body)
+					if req.URL.Path == "/lose" {
+						posts.Add(1)
+						return // read, maybe applied, never answered
+					}
+					io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: "+strconv.Itoa(len(b))+"\r\n\r\n"+string(b))
+				}
+			}()
+		}
+	}()
+	w := NewTransport(&http.Transport{}).(*conns)
+	defer w.CloseIdleConnections()
+	u := "http://" + ln.Addr().String()
+	post := func(path, body string) (string, error) {
+		req, _ := http.NewRequest(http.MethodPost, u+path, strings.NewReader(body))
+		resp, err := w.RoundTrip(req)
+		if err != nil {
+			return "", err
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		return string(b), err
 	}
-	if w := testWatchTransport(t, func(b *http.Transport) { b.ForceAttemptHTTP2 = true }); w.tlsOK {
-		t.Error("https that may speak HTTP/2 is not left to net/http")
+	for i := range 3 {
+		if got, err := post("/echo", "value="+strconv.Itoa(i)); err != nil || got != "value="+strconv.Itoa(i) {
+			t.Fatalf("POST %d: %q, %v", i, got, err)
+		}
+	}
+	if n := accepted.Load(); n != 1 {
+		t.Errorf("3 POSTs opened %d connections, want 1", n)
+	}
+	if _, err := post("/lose", "value=x"); err == nil {
+		t.Fatal("a POST whose connection closed unanswered succeeded")
+	}
+	if n := posts.Load(); n != 1 {
+		t.Errorf("a POST written on a reused connection that closed unanswered reached the member %d times, want once", n)
+	}
+}
+
+// TestTransportCap: no more than MaxConnsPerHost connections per member;
+// requests over the cap wait for one to come free, or for their context.
+func TestTransportCap(t *testing.T) {
+	release := make(chan struct{})
+	srv, opened, _ := watchServer(t, false)
+	srv.Config.Handler = http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/hold" {
+			<-release
+		}
+		io.WriteString(rw, "ok")
+	})
+	w := NewTransport(&http.Transport{MaxConnsPerHost: 2, MaxIdleConnsPerHost: 2}).(*conns)
+	defer w.CloseIdleConnections()
+	done := make(chan string, 5)
+	for range 5 {
+		go func() {
+			req, _ := http.NewRequest(http.MethodGet, srv.URL+"/hold", nil)
+			resp, err := w.RoundTrip(req)
+			if err != nil {
+				done <- err.Error()
+				return
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			done <- string(b)
+		}()
+	}
+	waitFor(t, "two connections", func() bool { return opened.Load() == 2 })
+	w.mu.Lock()
+	waiting := len(w.members[memberKey{addr: srv.Listener.Addr().String()}].waiting)
+	w.mu.Unlock()
+	if waiting != 3 {
+		t.Errorf("%d requests wait under the cap, want 3", waiting)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+"/a", nil)
+	if _, err := w.RoundTrip(req); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("a request over the cap whose context ended: %v", err)
+	}
+	close(release)
+	for range 5 {
+		if got := <-done; got != "ok" {
+			t.Errorf("a request over the cap: %s", got)
+		}
+	}
+	if n := opened.Load(); n != 2 {
+		t.Errorf("%d connections opened under a cap of 2", n)
 	}
 }
 
@@ -352,15 +473,12 @@ func TestWatchTransportIdleLimits(t *testing.T) {
 	w := testWatchTransport(t, func(b *http.Transport) { b.IdleConnTimeout = 20 * time.Millisecond })
 	getBody(t, w, srv.URL+"/a")
 	waitFor(t, "the idle connection to time out", func() bool { return closed.Load() == 1 })
-	w.mu.Lock()
-	left := len(w.idle)
-	w.mu.Unlock()
-	if left != 0 {
-		t.Errorf("%d members still have idle connections after the timeout", left)
+	if left := w.idleCount(); left != 0 {
+		t.Errorf("%d idle connections left after the timeout", left)
 	}
 
-	w = testWatchTransport(t, nil)
-	w.maxIdle = 1
+	w = NewTransport(&http.Transport{MaxIdleConnsPerHost: 1}).(*conns)
+	defer w.CloseIdleConnections()
 	var bodies []io.ReadCloser
 	for range 3 {
 		req, _ := http.NewRequest(http.MethodGet, srv.URL+"/a", nil)
@@ -375,15 +493,18 @@ func TestWatchTransportIdleLimits(t *testing.T) {
 		b.Close()
 	}
 	waitFor(t, "two of three connections to be closed", func() bool { return closed.Load() == 3 })
-	if n := len(w.idle[w.idle0()]); n != 1 {
+	if n := w.idleCount(); n != 1 {
 		t.Errorf("%d idle connections kept, want 1", n)
 	}
 }
 
-// idle0 is the key of the one member with idle connections.
-func (w *watchConns) idle0() string {
-	for k := range w.idle {
-		return k
+// idleCount is how many idle connections w keeps.
+func (w *conns) idleCount() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	n := 0
+	for _, m := range w.members {
+		n += len(m.idle)
 	}
-	return ""
+	return n
 }
