@@ -216,7 +216,10 @@ func (w *conns) serves(req *http.Request) bool {
 func (w *conns) exchange(req *http.Request, c *conn) (*http.Response, error) {
 	ctx := req.Context()
 	stop := context.AfterFunc(ctx, func() { c.nc.Close() })
-	size := max(w.base.WriteBufferSize, 512)
+	size := w.base.WriteBufferSize
+	if size <= 0 {
+		size = 4 << 10 // as net/http's
+	}
 	bw := writer(size, c)
 	c.written = 0
 	err := req.Write(bw)
@@ -294,7 +297,11 @@ func (w *conns) conn(ctx context.Context, key memberKey, u *url.URL) (c *conn, r
 	}
 	c = &conn{key: key, nc: nc}
 	c.lr = io.LimitedReader{R: nc, N: math.MaxInt64}
-	c.br = bufio.NewReaderSize(&c.lr, max(w.base.ReadBufferSize, 16))
+	size := w.base.ReadBufferSize
+	if size <= 0 {
+		size = 4 << 10 // as net/http's
+	}
+	c.br = bufio.NewReaderSize(&c.lr, size)
 	return c, false, nil
 }
 
