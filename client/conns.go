@@ -8,7 +8,6 @@ import (
 	"bufio"
 	"context"
 	"crypto/tls"
-	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -16,7 +15,6 @@ import (
 	"net/http"
 	"net/http/httptrace"
 	"net/url"
-	"os"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -108,6 +106,11 @@ type conn struct {
 	idleSince time.Time
 	// written counts the bytes of the current request written to nc.
 	written int64
+	// peekFn, peekBuf, gone and peeked serve peerGone.
+	peekFn  func(fd uintptr) bool
+	peekBuf [1]byte
+	gone    bool
+	peeked  int
 }
 
 // Write writes to the connection, counting what was written.
@@ -383,17 +386,7 @@ func (w *conns) handshake(ctx context.Context, nc net.Conn, u *url.URL) (net.Con
 // isOpen says whether an idle connection is still open: nothing may be
 // waiting to be read on it, not even the member's end of the connection.
 func (c *conn) isOpen() bool {
-	if c.br.Buffered() > 0 {
-		return false
-	}
-	if err := c.nc.SetReadDeadline(time.Now().Add(-time.Second)); err != nil {
-		return false
-	}
-	_, err := c.br.Peek(1)
-	if !errors.Is(err, os.ErrDeadlineExceeded) {
-		return false
-	}
-	return c.nc.SetReadDeadline(time.Time{}) == nil
+	return c.br.Buffered() == 0 && !c.peerGone()
 }
 
 // put keeps c for the next request: it goes to a request waiting under the

@@ -17,6 +17,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -359,6 +360,9 @@ func TestTransportWrites(t *testing.T) {
 						return // read, maybe applied, never answered
 					}
 					io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: "+strconv.Itoa(len(b))+"\r\n\r\n"+string(b))
+					if req.URL.Path == "/bye" {
+						return // answered, then closed while idle
+					}
 				}
 			}()
 		}
@@ -383,6 +387,31 @@ func TestTransportWrites(t *testing.T) {
 	}
 	if n := accepted.Load(); n != 1 {
 		t.Errorf("3 POSTs opened %d connections, want 1", n)
+	}
+	// A connection the member closed while it was idle is seen closed
+	// before a write is sent on it.
+	if got, err := post("/bye", "value=b"); err != nil || got != "value=b" {
+		t.Fatalf("POST /bye: %q, %v", got, err)
+	}
+	if runtime.GOOS == "linux" {
+		waitFor(t, "the member's close to be seen on the idle connection", func() bool {
+			w.mu.Lock()
+			defer w.mu.Unlock()
+			for _, m := range w.members {
+				for _, c := range m.idle {
+					if c.peerGone() {
+						return true
+					}
+				}
+			}
+			return false
+		})
+		if got, err := post("/echo", "value=after"); err != nil || got != "value=after" {
+			t.Fatalf("a POST after the member closed the idle connection: %q, %v", got, err)
+		}
+		if n := accepted.Load(); n != 2 {
+			t.Errorf("%d connections accepted, want 2", n)
+		}
 	}
 	if _, err := post("/lose", "value=x"); err == nil {
 		t.Fatal("a POST whose connection closed unanswered succeeded")
