@@ -38,9 +38,10 @@ import (
 // written. Status line and headers are bounded by t.MaxResponseHeaderBytes
 // (1 MiB when 0). A request it does not send this way goes through t
 // itself: one that t's Proxy sends through a proxy, https when t dials TLS
-// itself or may speak HTTP/2, a scheme other than http and https, and every
-// request when t sets a ResponseHeaderTimeout (the Client bounds the wait
-// for headers with Config.HeaderTimeoutPerRequest).
+// itself or may speak HTTP/2, a scheme other than http and https, one
+// cancelled through the deprecated Request.Cancel channel rather than its
+// context, and every request when t sets a ResponseHeaderTimeout (the
+// Client bounds the wait for headers with Config.HeaderTimeoutPerRequest).
 func NewTransport(t *http.Transport) CancelableTransport {
 	return &conns{base: t}
 }
@@ -194,7 +195,7 @@ func (w *conns) RoundTrip(req *http.Request) (*http.Response, error) {
 // serves says whether req is sent by conns itself.
 func (w *conns) serves(req *http.Request) bool {
 	b := w.base
-	if b.ResponseHeaderTimeout > 0 {
+	if b.ResponseHeaderTimeout > 0 || req.Cancel != nil {
 		return false
 	}
 	switch req.URL.Scheme {

@@ -293,8 +293,9 @@ func TestWatchTransportHeaderLimit(t *testing.T) {
 	}
 }
 
-// TestWatchTransportLeavesToNetHTTP: requests a proxy must carry and https
-// that may speak HTTP/2 go through net/http.
+// TestWatchTransportLeavesToNetHTTP: requests a proxy must carry, requests
+// cancelled through Request.Cancel and https that may speak HTTP/2 go
+// through net/http.
 func TestWatchTransportLeavesToNetHTTP(t *testing.T) {
 	var proxied atomic.Int32
 	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -307,6 +308,39 @@ func TestWatchTransportLeavesToNetHTTP(t *testing.T) {
 	if got := getBody(t, w, "http://member.invalid:2379/v2/keys/a"); got != "via proxy" || proxied.Load() != 1 {
 		t.Errorf("through a proxy: body %q, %d requests at the proxy", got, proxied.Load())
 	}
+
+	// A request cancelled through Request.Cancel (as etcd's original client
+	// does) ends when the channel closes.
+	hold := make(chan struct{})
+	defer close(hold)
+	hung := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		rw.(http.Flusher).Flush()
+		select {
+		case <-hold:
+		case <-r.Context().Done():
+		}
+	}))
+	defer hung.Close()
+	w = testWatchTransport(t, nil)
+	cancel := make(chan struct{})
+	req, _ := http.NewRequest(http.MethodGet, hung.URL+"/wait", nil)
+	req.Cancel = cancel
+	resp, err := w.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	read := make(chan error, 1)
+	go func() { _, err := io.ReadAll(resp.Body); read <- err }()
+	close(cancel)
+	select {
+	case err := <-read:
+		if err == nil {
+			t.Error("a body read whose Request.Cancel closed ended without an error")
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("a body read still waits 5 s after its Request.Cancel closed")
+	}
+	resp.Body.Close()
 
 	// https with HTTP/2 allowed: net/http speaks it.
 	var proto atomic.Value
