@@ -157,7 +157,16 @@ func (w *conns) RoundTrip(req *http.Request) (*http.Response, error) {
 	bodyless := req.Body == nil || req.Body == http.NoBody
 	for {
 		c, reused, err := w.conn(ctx, key, req.URL)
+		if err == nil && ctx.Err() != nil {
+			// Ended while it waited for a connection: the connection
+			// stays good for others.
+			w.put(c)
+			err = ctx.Err()
+		}
 		if err != nil {
+			if !bodyless {
+				req.Body.Close()
+			}
 			return nil, ctxOr(ctx, err)
 		}
 		resp, err := w.exchange(req, c)
