@@ -9,6 +9,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"slices"
 	"sync"
 )
 
@@ -60,10 +61,89 @@ type keysDecoder struct {
 	slab  []Node
 	nslab int
 	spare *Node   // a node allocated with the Response, used first
-	stack []*Node // children of the arrays being decoded
-	key   []byte  // the member name being matched
-	num   []byte  // the number being parsed
+	stack []*Node // children of the arrays being decoded, when not in lists
+	// lists are the node allocators of the "nodes" arrays being decoded,
+	// one per nesting level (see nodes).
+	lists []*childList
+	nlist int    // how many of lists are in use
+	key   []byte // the member name being matched
+	num   []byte // the number being parsed
 	depth int
+}
+
+// childList allocates the children of the "nodes" arrays at one nesting
+// level. Only one array per level is open at a time, and the new children
+// of that array come from free one after another, so they lie in runs of
+// consecutive nodes of a few slabs: the array's children are those runs,
+// and no list of pointers is built while the array is decoded.
+type childList struct {
+	free  []Node   // the rest of the level's current slab
+	runs  [][]Node // the open array's earlier runs, in order
+	run   []Node   // the slab tail where its current run started
+	nrun  int      // the length of that run
+	count int      // children in runs and run
+	slabs int      // slabs made for this level in this answer
+}
+
+// alloc returns a new child of the level's open array.
+func (l *childList) alloc() *Node {
+	if len(l.free) == 0 {
+		if l.nrun > 0 {
+			l.runs = append(l.runs, l.run[:l.nrun])
+		}
+		size := maxSlab
+		if l.slabs == 0 {
+			// A first slab of a level is small: most arrays are.
+			size = 8
+		}
+		l.slabs++
+		l.free = make([]Node, size)
+		l.run, l.nrun = l.free, 0
+	}
+	n := &l.free[0]
+	l.free = l.free[1:]
+	l.nrun++
+	l.count++
+	return n
+}
+
+// start opens an array at the level.
+func (l *childList) start() {
+	l.run, l.nrun, l.count = l.free, 0, 0
+	l.runs = l.runs[:0]
+}
+
+// fill sets kids to the children allocated since start, in order.
+func (l *childList) fill(kids Nodes) {
+	i := 0
+	for _, r := range l.runs {
+		for j := range r {
+			kids[i] = &r[j]
+			i++
+		}
+	}
+	for j := range l.run[:l.nrun] {
+		kids[i] = &l.run[j]
+		i++
+	}
+}
+
+// end closes the level's array.
+func (l *childList) end() {
+	clear(l.runs)
+	l.runs = l.runs[:0]
+	l.run, l.nrun, l.count = nil, 0, 0
+}
+
+// dropNodes forgets the slabs and chunks of the nodes and strings handed
+// out, so that the next answer makes its own.
+func (d *keysDecoder) dropNodes() {
+	d.chunk, d.slab, d.spare = nil, nil, nil
+	for _, l := range d.lists {
+		clear(l.runs)
+		*l = childList{runs: l.runs[:0]}
+	}
+	d.nlist = 0
 }
 
 const (
@@ -91,8 +171,8 @@ func getKeysDecoder() *keysDecoder {
 func (d *keysDecoder) release() {
 	d.buf, d.r, d.ioErr = nil, nil, nil
 	clear(d.stack[:cap(d.stack)])
-	// The chunk and the slab belong to the strings and nodes handed out.
-	d.chunk, d.slab, d.spare = nil, nil, nil
+	// The chunk and the slabs belong to the strings and nodes handed out.
+	d.dropNodes()
 	if cap(d.stack) > 64<<10 {
 		d.stack = nil
 	}
@@ -103,7 +183,8 @@ func (d *keysDecoder) reset(r io.Reader, body []byte, limit int64) {
 	d.r, d.limit, d.read = r, limit, 0
 	d.ioErr, d.eof = nil, false
 	d.pos, d.nh, d.nslab, d.depth = 0, 0, 0, 0
-	d.chunk, d.stack = nil, d.stack[:0]
+	d.stack = d.stack[:0]
+	d.dropNodes()
 	if r == nil {
 		d.buf, d.end, d.eof = body, len(body), true
 		d.nh = copy(d.head[:], body)
@@ -271,7 +352,17 @@ func (d *keysDecoder) nodes(n *Node) error {
 		return d.errorf("exceeded max depth")
 	}
 	d.pos++
-	base := len(d.stack)
+	if d.nlist == len(d.lists) {
+		d.lists = append(d.lists, new(childList))
+	}
+	l := d.lists[d.nlist]
+	d.nlist++
+	l.start()
+	// New children come from l; the array's list of pointers is made at
+	// its end from l's runs. An element that is not a new node (null, or
+	// a node of an earlier list decoded into again) turns the array to
+	// d.stack, which then holds all of its elements.
+	base, stacked := len(d.stack), false
 	// A repeated "nodes" member decodes into the children already there, as
 	// encoding/json does: element i into the i-th node of the earlier list
 	// (up to its capacity), within its array when the new list fits.
@@ -280,43 +371,66 @@ func (d *keysDecoder) nodes(n *Node) error {
 	if !ok {
 		return d.errEnd()
 	}
+	count := 0
 	if c != ']' {
-		for i := 0; ; i++ {
-			var child *Node
-			if i < len(old) {
-				child = old[i]
+		for ; ; count++ {
+			if c == '{' && count >= len(old) {
+				child := l.alloc()
+				if stacked {
+					d.stack = append(d.stack, child)
+				}
+				if err := d.node(child); err != nil {
+					return err
+				}
+			} else {
+				if !stacked {
+					stacked = true
+					d.stack = slices.Grow(d.stack, l.count)
+					d.stack = d.stack[:base+l.count]
+					l.fill(d.stack[base:])
+				}
+				var child *Node
+				if count < len(old) {
+					child = old[count]
+				}
+				if err := d.nodePtr(&child); err != nil {
+					return err
+				}
+				d.stack = append(d.stack, child)
 			}
-			if err := d.nodePtr(&child); err != nil {
-				return err
-			}
-			d.stack = append(d.stack, child)
 			if c, ok = d.peek(); !ok {
 				return d.errEnd()
 			}
 			if c == ']' {
+				count++
 				break
 			}
 			if c != ',' {
 				return d.badChar(c, "after array element")
 			}
 			d.pos++
-			if _, ok = d.peek(); !ok {
+			if c, ok = d.peek(); !ok {
 				return d.errEnd()
 			}
 		}
 	}
 	d.pos++ // ']'
 	d.depth--
-	count := len(d.stack) - base
+	d.nlist--
 	var kids Nodes
 	if count > 0 && count <= len(old) {
 		kids = old[:count]
 	} else {
 		kids = make(Nodes, count)
 	}
-	copy(kids, d.stack[base:])
-	clear(d.stack[base:])
-	d.stack = d.stack[:base]
+	if stacked {
+		copy(kids, d.stack[base:])
+		clear(d.stack[base:])
+		d.stack = d.stack[:base]
+	} else {
+		l.fill(kids)
+	}
+	l.end()
 	n.Nodes = kids
 	return nil
 }
@@ -382,7 +496,7 @@ func (d *keysDecoder) nextEvent() (*Response, error) {
 	rn := d.newResponse()
 	err := d.responseValue(&rn.r)
 	// What the event's nodes and strings were made from stays with them.
-	d.chunk, d.slab, d.spare = nil, nil, nil
+	d.dropNodes()
 	if err != nil {
 		return nil, err
 	}

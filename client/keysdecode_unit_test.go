@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net/http"
 	"reflect"
 	"strings"
@@ -25,6 +26,7 @@ var keysDecodeSeeds = []string{
 	`{"action":"create","node":{"key":"/d/8","value":"x","expiration":"2026-01-01T00:00:05.123456789Z","ttl":5,"modifiedIndex":8,"createdIndex":8}}`,
 	`{"action":"expire","node":{"key":"/k","expiration":null,"ttl":-1}}`,
 	`{"action":"get","node":{"key":"/d","dir":true,"nodes":[]}}`,
+	`{"action":"get","node":{"nodes":[{"key":"a","nodes":[{"key":"a/1"},{"key":"a/2"}]},{"key":"b"},null,{"key":"c","nodes":[null,{"key":"c/1"}]},{"key":"d"}]}}`,
 	`{"action":"get","node":{"key":"/d","dir":true,"nodes":null}}`,
 	`{"action":"compareAndSwap","node":null,"prevNode":null}`,
 	`{"action":"weird\u00e9\ud83d\ude00\ud800x\"\\\/\b\f\n\r\t","node":{"key":"\u006b","value":"caf\u00e9 \u2028"}}`,
@@ -205,6 +207,69 @@ func TestKeysDecoderLongValuesAndManyNodes(t *testing.T) {
 	if len(r.Node.Nodes) != 3000 || r.Node.Nodes[5].Value != long || r.Node.Nodes[2999].Key != "/d/k2999" {
 		t.Fatalf("decoded %d nodes", len(r.Node.Nodes))
 	}
+}
+
+// randomTree writes a directory of random shape: children lists of 0 to
+// 120 entries (so that they span several slabs and share them with their
+// cousins), nested up to depth levels, with now and then a null child, a
+// repeated "nodes" member, an escaped or non-ASCII value, or white space.
+func randomTree(b *strings.Builder, rng *rand.Rand, key string, depth int) {
+	fmt.Fprintf(b, `{"key":%q,"dir":true`, key)
+	lists := 1
+	if rng.IntN(20) == 0 {
+		lists = 2
+	}
+	for range lists {
+		b.WriteString(`,"nodes":[`)
+		n := rng.IntN(120)
+		if depth == 0 || rng.IntN(3) == 0 {
+			n = rng.IntN(6)
+		}
+		for i := range n {
+			if i > 0 {
+				b.WriteString([]string{",", ",", ",", " ,\n "}[rng.IntN(4)])
+			}
+			k := fmt.Sprintf("%s/k%d", key, i)
+			switch r := rng.IntN(40); {
+			case r == 0:
+				b.WriteString("null")
+			case r < 4 && depth > 0:
+				randomTree(b, rng, k, depth-1)
+			case r < 6:
+				fmt.Fprintf(b, `{"key":%q,"value":"caf\u00e9 \"%d\" é\ud83d\ude00","ttl":%d,"modifiedIndex":%d}`, k, i, rng.IntN(100), i)
+			default:
+				fmt.Fprintf(b, `{"key":%q,"value":"v%d","modifiedIndex":%d,"createdIndex":%d}`, k, rng.IntN(1e6), i+5, i+5)
+			}
+		}
+		b.WriteString("]")
+	}
+	b.WriteString(`,"modifiedIndex":3,"createdIndex":3}`)
+}
+
+// Trees of directories: the children of each list are the nodes decoded for
+// it, whatever the lists around it, as encoding/json decodes them.
+func TestKeysDecoderTrees(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := range 40 {
+		var b strings.Builder
+		b.WriteString(`{"action":"get","node":`)
+		randomTree(&b, rng, "/t", 1+i%4)
+		b.WriteString("}\n")
+		checkKeysDecode(t, []byte(b.String()))
+	}
+	// Deeply nested lists, each with siblings after the nested one.
+	var b strings.Builder
+	b.WriteString(`{"action":"get","node":`)
+	const levels = 300
+	for range levels {
+		b.WriteString(`{"key":"/d","dir":true,"nodes":[{"key":"/a"},`)
+	}
+	b.WriteString(`{"key":"/leaf"}`)
+	for range levels {
+		b.WriteString(`,{"key":"/z","value":"1"}]}`)
+	}
+	b.WriteString("}")
+	checkKeysDecode(t, []byte(b.String()))
 }
 
 func TestKeysDecoderDepthLimit(t *testing.T) {
