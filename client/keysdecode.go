@@ -7,10 +7,12 @@ package client
 
 import (
 	"context"
+	"encoding/binary"
 	"io"
 	"net/http"
 	"slices"
 	"sync"
+	"unsafe"
 )
 
 // keysDecoder decodes the keys API's answer ({"action", "node", "prevNode"})
@@ -302,8 +304,24 @@ func (d *keysDecoder) newNodeSlow() *Node {
 }
 
 func (d *keysDecoder) node(n *Node) error {
-	d.pos++ // '{'
-	for first := true; ; first = false {
+	first := true
+	if d.depth < maxDepth {
+		done, some := d.nodeFast(n)
+		if done {
+			return nil
+		}
+		if some {
+			// The members taken leave the input after a value, as the
+			// loop below does; the object's level is counted as member
+			// counts it for the first.
+			d.depth++
+			first = false
+		}
+	}
+	if first {
+		d.pos++ // '{'
+	}
+	for ; ; first = false {
 		f, done, err := d.member(first, inNode)
 		if err != nil || done {
 			return err
@@ -332,6 +350,135 @@ func (d *keysDecoder) node(n *Node) error {
 			return err
 		}
 	}
+}
+
+// nodeFast takes the members of the node object at the input that are
+// buffered and spelt as etcd writes them: a known name in exact case
+// without white space around it or its ':', then a string of printable
+// ASCII without escapes, an index of 1 to 19 digits, or a literal true or
+// false. It stops before anything else, at a member boundary: it reports
+// whether it took the whole object (done) or some members (the input is
+// then after the last value taken), and leaves the rest, which may be a
+// syntax error, to node's loop.
+func (d *keysDecoder) nodeFast(n *Node) (done, some bool) {
+	buf := d.buf[:d.end]
+	at := d.pos // where node's loop goes on
+	i := at + 1 // after '{'
+	for {
+		f, m := knownMember(buf[i:], inNode)
+		if m == 0 {
+			break
+		}
+		j := i + m
+		switch f {
+		case fKey, fValue:
+			if j >= len(buf) || buf[j] != '"' {
+				goto out
+			}
+			k := plainString(buf, j+1)
+			if k >= len(buf) || buf[k] != '"' {
+				goto out
+			}
+			s := d.keep(buf[j+1 : k])
+			if f == fKey {
+				n.Key = s
+			} else {
+				n.Value = s
+			}
+			i = k + 1
+		case fModifiedIndex, fCreatedIndex:
+			v, k, ok := plainUint(buf, j)
+			if !ok {
+				goto out
+			}
+			if f == fModifiedIndex {
+				n.ModifiedIndex = v
+			} else {
+				n.CreatedIndex = v
+			}
+			i = k
+		case fDir:
+			switch {
+			case len(buf)-j >= 4 && string(buf[j:j+4]) == "true":
+				n.Dir = true
+				i = j + 4
+			case len(buf)-j >= 5 && string(buf[j:j+5]) == "false":
+				n.Dir = false
+				i = j + 5
+			default:
+				goto out
+			}
+		default:
+			goto out
+		}
+		at, some = i, true
+		if i >= len(buf) {
+			break
+		}
+		if buf[i] == '}' {
+			d.pos = i + 1
+			return true, true
+		}
+		if buf[i] != ',' {
+			break
+		}
+		i++
+	}
+out:
+	d.pos = at
+	return false, some
+}
+
+// plainString returns the index of the first byte from i on in buf that
+// a string does not hold as it is.
+func plainString(buf []byte, i int) int {
+	for i+8 <= len(buf) && !hasSpecial(binary.LittleEndian.Uint64(buf[i:])) {
+		i += 8
+	}
+	for i < len(buf) && strSafe[buf[i]] {
+		i++
+	}
+	return i
+}
+
+// plainUint parses a number of 1 to 19 digits without a leading zero at
+// buf[i:], followed within buf by a byte that cannot continue a number.
+// It returns the value and the index after the digits.
+func plainUint(buf []byte, i int) (uint64, int, bool) {
+	var v uint64
+	k := i
+	for k < len(buf) && k-i < 19 {
+		c := buf[k] - '0'
+		if c > 9 {
+			break
+		}
+		v = v*10 + uint64(c)
+		k++
+	}
+	if k == i || k >= len(buf) || buf[i] == '0' {
+		return 0, 0, false
+	}
+	switch buf[k] {
+	case '0', '1', '2', '3', '4', '5', '6', '7', '8', '9', '.', 'e', 'E', '+', '-':
+		return 0, 0, false
+	}
+	return v, k, true
+}
+
+// keep returns b as a string in the current chunk of strings.
+func (d *keysDecoder) keep(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	if cap(d.chunk)-len(d.chunk) < len(b) {
+		if len(b) > strChunk/4 {
+			return string(b)
+		}
+		d.chunk = make([]byte, 0, min(max(4*cap(d.chunk), 256), strChunk))
+	}
+	off := len(d.chunk)
+	d.chunk = append(d.chunk, b...)
+	return unsafe.String(&d.chunk[off], len(b))
 }
 
 func (d *keysDecoder) nodes(n *Node) error {

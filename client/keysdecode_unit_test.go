@@ -36,6 +36,36 @@ var keysDecodeSeeds = []string{
 	`{"action":"get","action":"set","node":{"key":"/k","key":""}}`,
 	`{"action":"get","node":{"key":"/k","unknown":{"a":[1,2.5e-3,-0,true,false,null,"s",{}],"b":[]}},"x":1}`,
 	`{"action":"get","node":{"modifiedIndex":18446744073709551615,"ttl":-9223372036854775808}}`,
+	// Node members as etcd spells them (taken by nodeFast), and what makes
+	// it stop: white space, escapes, non-ASCII, other spellings, numbers
+	// that are not plain indexes, names it does not take, the end.
+	`{"action":"get","node":{"key":"/a","dir":true,"nodes":[{"key":"/a/b","dir":false,"value":"","modifiedIndex":1,"createdIndex":1234567890123456789}]}}`,
+	`{"action":"get","node":{"key" : "/a", "value":"b" ,"modifiedIndex": 1,"createdIndex":2 }}`,
+	`{"action":"get","node":{ "key":"/a","value":"a\"b","dir":true,"value":"é","key":"k\u00e9y"}}`,
+	`{"action":"get","node":{"key":"/a","Key":"/b","VALUE":"v","modifiedIndex":3,"unknown":[1],"createdIndex":4,"value":"w"}}`,
+	`{"action":"get","node":{"key":"/a","ttl":5,"expiration":"2026-01-01T00:00:05Z","modifiedIndex":0,"createdIndex":0}}`,
+	`{"action":"get","node":{"modifiedIndex":9999999999999999999,"createdIndex":10000000000000000000}}`,
+	`{"action":"get","node":{"modifiedIndex":18446744073709551615,"createdIndex":1}}`,
+	`{"action":"get","node":{"key":"/a","dir":null,"value":null,"modifiedIndex":null}}`,
+	`{"action":"get","node":{"key":"/a","dir":truex}}`,
+	`{"action":"get","node":{"key":"/a","dir":tru}}`,
+	`{"action":"get","node":{"key":"/a","dir":falsey,"value":"v"}}`,
+	`{"action":"get","node":{"key":"/a","modifiedIndex":1.5}}`,
+	`{"action":"get","node":{"key":"/a","modifiedIndex":1e3}}`,
+	`{"action":"get","node":{"key":"/a","modifiedIndex":01}}`,
+	`{"action":"get","node":{"key":"/a","modifiedIndex":-1}}`,
+	`{"action":"get","node":{"key":"/a","modifiedIndex":12345678901234567890123}}`,
+	`{"action":"get","node":{"key":"/a","value":"b"x}}`,
+	`{"action":"get","node":{"key":"/a","value":"b",}}`,
+	`{"action":"get","node":{"key":"/a","value":"b"`,
+	`{"action":"get","node":{"key":"/a","value":"b",`,
+	`{"action":"get","node":{"key":"/a","value":"b`,
+	`{"action":"get","node":{"key":"/a","modifiedIndex":12`,
+	`{"action":"get","node":{"key":"/a","dir":true`,
+	"{\"action\":\"get\",\"node\":{\"key\":\"/a\",\"value\":\"tab\there\"}}",
+	`{"action":"get","node":{"key":"/a","value":5}}`,
+	`{"action":"get","node":{"key":"/a","dir":"true"}}`,
+	`{"action":"get","node":{"key":"/a","modifiedIndex":"1"}}`,
 	`null`,
 	`{}`,
 	` {"action":"get"} `,
@@ -270,6 +300,43 @@ func TestKeysDecoderTrees(t *testing.T) {
 	}
 	b.WriteString("}")
 	checkKeysDecode(t, []byte(b.String()))
+}
+
+// Values of every length up to past the chunk of strings, one after
+// another, without escapes (taken by nodeFast) and with them.
+func TestKeysDecoderStringLengths(t *testing.T) {
+	for _, esc := range []string{"", `\u00e9`} {
+		var b strings.Builder
+		b.WriteString(`{"action":"get","node":{"key":"/d","dir":true,"nodes":[`)
+		for i := range 2 * strChunk / 7 {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			v := strings.Repeat("v", i*7%(strChunk+100)) + esc
+			fmt.Fprintf(&b, `{"key":"/d/%d","value":"%s","modifiedIndex":%d,"createdIndex":%d}`, i, v, i+1, i+1)
+		}
+		b.WriteString(`]}}`)
+		checkKeysDecode(t, []byte(b.String()))
+	}
+}
+
+// Nested lists up to and past the nesting limit: with 4999 lists the
+// innermost node lies at the deepest level allowed (10000), with 5000 the
+// last '[' is one level too deep; nodeFast takes the first innermost node.
+func TestKeysDecoderNestedListsDepthLimit(t *testing.T) {
+	for _, lists := range []int{4998, 4999, 5000} {
+		for _, inner := range []string{`{"key":"/a","value":"b"}`, `{}`, `{"key":"/a",  "value":"b"}`} {
+			body := `{"action":"get","node":` + strings.Repeat(`{"nodes":[`, lists) + inner + strings.Repeat(`]}`, lists) + `}`
+			want, wantErr := decodeWithEncodingJSON([]byte(body))
+			got, gotErr := decodeKeysBody([]byte(body))
+			if (wantErr == nil) != (gotErr == nil) {
+				t.Fatalf("%d lists, innermost %s: encoding/json error %v, keysDecoder error %v", lists, inner, wantErr, gotErr)
+			}
+			if wantErr == nil && !reflect.DeepEqual(got, want) {
+				t.Fatalf("%d lists, innermost %s: decoded differently from encoding/json", lists, inner)
+			}
+		}
+	}
 }
 
 func TestKeysDecoderDepthLimit(t *testing.T) {
