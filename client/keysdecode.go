@@ -365,7 +365,7 @@ func (d *keysDecoder) nodeFast(n *Node) (done, some bool) {
 	at := d.pos // where node's loop goes on
 	i := at + 1 // after '{'
 	for {
-		f, m := knownMember(buf[i:], inNode)
+		f, m := nodeMember(buf, i)
 		if m == 0 {
 			break
 		}
@@ -427,6 +427,46 @@ func (d *keysDecoder) nodeFast(n *Node) (done, some bool) {
 out:
 	d.pos = at
 	return false, some
+}
+
+// The member names nodeFast matches a word at a time, little-endian.
+var (
+	wKey      = leWord(`"key":`)
+	wValue    = leWord(`"value":`)
+	wDir      = leWord(`"dir":`)
+	wModified = leWord(`"modifie`)
+	wModTail  = leWord(`dIndex":`)
+	wCreated  = leWord(`"created`)
+	wCreTail  = leWord(`Index":`)
+)
+
+func leWord(s string) uint64 {
+	var b [8]byte
+	copy(b[:], s)
+	return binary.LittleEndian.Uint64(b[:])
+}
+
+// nodeMember is knownMember for a node's members at buf[i:], comparing
+// whole words for the names etcd sends with every node.
+func nodeMember(buf []byte, i int) (int, int) {
+	if i+16 > len(buf) {
+		return knownMember(buf[i:], inNode)
+	}
+	w := binary.LittleEndian.Uint64(buf[i:])
+	const mask6, mask7 = 1<<48 - 1, 1<<56 - 1
+	switch {
+	case w&mask6 == wKey:
+		return fKey, 6
+	case w == wValue:
+		return fValue, 8
+	case w == wModified && binary.LittleEndian.Uint64(buf[i+8:]) == wModTail:
+		return fModifiedIndex, 16
+	case w == wCreated && binary.LittleEndian.Uint64(buf[i+8:])&mask7 == wCreTail:
+		return fCreatedIndex, 15
+	case w&mask6 == wDir:
+		return fDir, 6
+	}
+	return knownMember(buf[i:], inNode)
 }
 
 // plainString returns the index of the first byte from i on in buf that
@@ -544,6 +584,12 @@ func (d *keysDecoder) nodes(n *Node) error {
 					return err
 				}
 				d.stack = append(d.stack, child)
+			}
+			if d.pos+1 < d.end && d.buf[d.pos] == ',' && d.buf[d.pos+1] == '{' {
+				// The next element follows at once.
+				d.pos++
+				c = '{'
+				continue
 			}
 			if c, ok = d.peek(); !ok {
 				return d.errEnd()
