@@ -175,6 +175,10 @@ func (d *keysDecoder) release() {
 	clear(d.stack[:cap(d.stack)])
 	// The chunk and the slabs belong to the strings and nodes handed out.
 	d.dropNodes()
+	if len(d.lists) > 64 {
+		// Lists nested this deep are rare: their allocators go.
+		d.lists = nil
+	}
 	if cap(d.stack) > 64<<10 {
 		d.stack = nil
 	}
@@ -306,9 +310,9 @@ func (d *keysDecoder) newNodeSlow() *Node {
 func (d *keysDecoder) node(n *Node) error {
 	first := true
 	if d.depth < maxDepth {
-		done, some := d.nodeFast(n)
-		if done {
-			return nil
+		done, some, err := d.nodeFast(n)
+		if err != nil || done {
+			return err
 		}
 		if some {
 			// The members taken leave the input after a value, as the
@@ -354,13 +358,15 @@ func (d *keysDecoder) node(n *Node) error {
 
 // nodeFast takes the members of the node object at the input that are
 // buffered and spelt as etcd writes them: a known name in exact case
-// without white space around it or its ':', then a string of printable
-// ASCII without escapes, an index of 1 to 19 digits, or a literal true or
-// false. It stops before anything else, at a member boundary: it reports
-// whether it took the whole object (done) or some members (the input is
-// then after the last value taken), and leaves the rest, which may be a
-// syntax error, to node's loop.
-func (d *keysDecoder) nodeFast(n *Node) (done, some bool) {
+// without white space around it or its ':', then a string (of printable
+// ASCII without escapes taken at once, any other by stringField), an index
+// of 1 to 19 digits, or a literal true or false. It stops before anything
+// else, at a member boundary: it reports whether it took the whole object
+// (done) or some members (the input is then after the last value taken),
+// and leaves the rest, which may be a syntax error, to node's loop. Its
+// only errors are those of stringField, which node's loop would return
+// for the same string.
+func (d *keysDecoder) nodeFast(n *Node) (done, some bool, err error) {
 	buf := d.buf[:d.end]
 	at := d.pos // where node's loop goes on
 	i := at + 1 // after '{'
@@ -375,17 +381,22 @@ func (d *keysDecoder) nodeFast(n *Node) (done, some bool) {
 			if j >= len(buf) || buf[j] != '"' {
 				goto out
 			}
-			k := plainString(buf, j+1)
-			if k >= len(buf) || buf[k] != '"' {
-				goto out
+			dst := &n.Key
+			if f == fValue {
+				dst = &n.Value
 			}
-			s := d.keep(buf[j+1 : k])
-			if f == fKey {
-				n.Key = s
+			if k := plainString(buf, j+1); k < len(buf) && buf[k] == '"' {
+				*dst = d.keep(buf[j+1 : k])
+				i = k + 1
 			} else {
-				n.Value = s
+				// Escapes, non-ASCII or the end of the buffer: the
+				// string scanner reads on as needed.
+				d.pos = j
+				if err := d.stringField(dst, false); err != nil {
+					return false, false, err
+				}
+				buf, i = d.buf[:d.end], d.pos
 			}
-			i = k + 1
 		case fModifiedIndex, fCreatedIndex:
 			v, k, ok := plainUint(buf, j)
 			if !ok {
@@ -417,7 +428,7 @@ func (d *keysDecoder) nodeFast(n *Node) (done, some bool) {
 		}
 		if buf[i] == '}' {
 			d.pos = i + 1
-			return true, true
+			return true, true, nil
 		}
 		if buf[i] != ',' {
 			break
@@ -426,7 +437,7 @@ func (d *keysDecoder) nodeFast(n *Node) (done, some bool) {
 	}
 out:
 	d.pos = at
-	return false, some
+	return false, some, nil
 }
 
 // The member names nodeFast matches a word at a time, little-endian.
