@@ -360,12 +360,13 @@ func (d *keysDecoder) node(n *Node) error {
 // buffered and spelt as etcd writes them: a known name in exact case
 // without white space around it or its ':', then a string (of printable
 // ASCII without escapes taken at once, any other by stringField), an index
-// of 1 to 19 digits, or a literal true or false. It stops before anything
-// else, at a member boundary: it reports whether it took the whole object
-// (done) or some members (the input is then after the last value taken),
-// and leaves the rest, which may be a syntax error, to node's loop. Its
-// only errors are those of stringField, which node's loop would return
-// for the same string.
+// of 1 to 19 digits, a literal true or false, or an expiration or ttl
+// (decoded as node's loop does). It stops before anything else, at a
+// member boundary: it reports whether it took the whole object (done) or
+// some members (the input is then after the last value taken), and leaves
+// the rest, which may be a syntax error, to node's loop. Its only errors
+// are those of stringField, expiration and intField, which node's loop
+// would return for the same value.
 func (d *keysDecoder) nodeFast(n *Node) (done, some bool, err error) {
 	buf := d.buf[:d.end]
 	at := d.pos // where node's loop goes on
@@ -419,6 +420,19 @@ func (d *keysDecoder) nodeFast(n *Node) (done, some bool, err error) {
 			default:
 				goto out
 			}
+		case fExpiration, fTTL:
+			// Time and TTL as node's loop decodes them.
+			d.pos = j
+			var err error
+			if f == fTTL {
+				err = d.intField(&n.TTL)
+			} else {
+				err = d.expiration(n)
+			}
+			if err != nil {
+				return false, false, err
+			}
+			buf, i = d.buf[:d.end], d.pos
 		default:
 			goto out
 		}
