@@ -9,6 +9,7 @@ import (
 	"context"
 	"encoding/binary"
 	"io"
+	"math/bits"
 	"net/http"
 	"slices"
 	"sync"
@@ -497,7 +498,10 @@ func nodeMember(buf []byte, i int) (int, int) {
 // plainString returns the index of the first byte from i on in buf that
 // a string does not hold as it is.
 func plainString(buf []byte, i int) int {
-	for i+8 <= len(buf) && !hasSpecial(binary.LittleEndian.Uint64(buf[i:])) {
+	for i+8 <= len(buf) {
+		if m := specialBytes(binary.LittleEndian.Uint64(buf[i:])); m != 0 {
+			return i + bits.TrailingZeros64(m)/8
+		}
 		i += 8
 	}
 	for i < len(buf) && strSafe[buf[i]] {

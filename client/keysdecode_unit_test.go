@@ -428,3 +428,31 @@ func FuzzKeysDecoder(f *testing.F) {
 		checkEventDecode(t, body)
 	})
 }
+
+// plainString finds the first byte a string does not hold as it is,
+// whatever bytes come before and after it in its word.
+func TestPlainString(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	alphabet := []byte{'a', 'Z', '0', ' ', '!', '#', '[', ']', '~', 0x7f, '"', '\\', 0x00, 0x1f, 0x20, 0x21, 0x80, 0xc3, 0xff}
+	for range 20000 {
+		buf := make([]byte, rng.IntN(24))
+		for j := range buf {
+			if rng.IntN(4) == 0 {
+				buf[j] = alphabet[rng.IntN(len(alphabet))]
+			} else {
+				buf[j] = 'a' + byte(rng.IntN(26))
+			}
+		}
+		i := 0
+		if len(buf) > 0 {
+			i = rng.IntN(len(buf) + 1)
+		}
+		want := i
+		for want < len(buf) && strSafe[buf[want]] {
+			want++
+		}
+		if got := plainString(buf, i); got != want {
+			t.Fatalf("plainString(%q, %d) = %d, want %d", buf, i, got, want)
+		}
+	}
+}
