@@ -36,7 +36,9 @@ import (
 // Allocation is what makes it fast: nodes come from slabs, the strings of
 // up to strChunk bytes of keys and values share one allocation (a small
 // answer's share the allocation of its Response), children lists are made
-// at their exact length, and action names are interned.
+// at their exact length from the runs of nodes their level's allocator
+// handed out (childList), and action names are interned. Node objects
+// spelt as etcd writes them are read straight from the buffer (nodeFast).
 type keysDecoder struct {
 	r     io.Reader // nil when buf holds the whole body
 	buf   []byte
@@ -64,7 +66,7 @@ type keysDecoder struct {
 	slab  []Node
 	nslab int
 	spare *Node   // a node allocated with the Response, used first
-	stack []*Node // children of the arrays being decoded, when not in lists
+	stack []*Node // elements of arrays that hold more than new nodes
 	// lists are the node allocators of the "nodes" arrays being decoded,
 	// one per nesting level (see nodes).
 	lists []*childList
