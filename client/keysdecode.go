@@ -7,9 +7,13 @@ package client
 
 import (
 	"context"
+	"encoding/binary"
 	"io"
+	"math/bits"
 	"net/http"
+	"slices"
 	"sync"
+	"unsafe"
 )
 
 // keysDecoder decodes the keys API's answer ({"action", "node", "prevNode"})
@@ -32,7 +36,9 @@ import (
 // Allocation is what makes it fast: nodes come from slabs, the strings of
 // up to strChunk bytes of keys and values share one allocation (a small
 // answer's share the allocation of its Response), children lists are made
-// at their exact length, and action names are interned.
+// at their exact length from the runs of nodes their level's allocator
+// handed out (childList), and action names are interned. Node objects
+// spelt as etcd writes them are read straight from the buffer (nodeFast).
 type keysDecoder struct {
 	r     io.Reader // nil when buf holds the whole body
 	buf   []byte
@@ -60,10 +66,89 @@ type keysDecoder struct {
 	slab  []Node
 	nslab int
 	spare *Node   // a node allocated with the Response, used first
-	stack []*Node // children of the arrays being decoded
-	key   []byte  // the member name being matched
-	num   []byte  // the number being parsed
+	stack []*Node // elements of arrays that hold more than new nodes
+	// lists are the node allocators of the "nodes" arrays being decoded,
+	// one per nesting level (see nodes).
+	lists []*childList
+	nlist int    // how many of lists are in use
+	key   []byte // the member name being matched
+	num   []byte // the number being parsed
 	depth int
+}
+
+// childList allocates the children of the "nodes" arrays at one nesting
+// level. Only one array per level is open at a time, and the new children
+// of that array come from free one after another, so they lie in runs of
+// consecutive nodes of a few slabs: the array's children are those runs,
+// and no list of pointers is built while the array is decoded.
+type childList struct {
+	free  []Node   // the rest of the level's current slab
+	runs  [][]Node // the open array's earlier runs, in order
+	run   []Node   // the slab tail where its current run started
+	nrun  int      // the length of that run
+	count int      // children in runs and run
+	slabs int      // slabs made for this level in this answer
+}
+
+// alloc returns a new child of the level's open array.
+func (l *childList) alloc() *Node {
+	if len(l.free) == 0 {
+		if l.nrun > 0 {
+			l.runs = append(l.runs, l.run[:l.nrun])
+		}
+		size := maxSlab
+		if l.slabs == 0 {
+			// A first slab of a level is small: most arrays are.
+			size = 8
+		}
+		l.slabs++
+		l.free = make([]Node, size)
+		l.run, l.nrun = l.free, 0
+	}
+	n := &l.free[0]
+	l.free = l.free[1:]
+	l.nrun++
+	l.count++
+	return n
+}
+
+// start opens an array at the level.
+func (l *childList) start() {
+	l.run, l.nrun, l.count = l.free, 0, 0
+	l.runs = l.runs[:0]
+}
+
+// fill sets kids to the children allocated since start, in order.
+func (l *childList) fill(kids Nodes) {
+	i := 0
+	for _, r := range l.runs {
+		for j := range r {
+			kids[i] = &r[j]
+			i++
+		}
+	}
+	for j := range l.run[:l.nrun] {
+		kids[i] = &l.run[j]
+		i++
+	}
+}
+
+// end closes the level's array.
+func (l *childList) end() {
+	clear(l.runs)
+	l.runs = l.runs[:0]
+	l.run, l.nrun, l.count = nil, 0, 0
+}
+
+// dropNodes forgets the slabs and chunks of the nodes and strings handed
+// out, so that the next answer makes its own.
+func (d *keysDecoder) dropNodes() {
+	d.chunk, d.slab, d.spare = nil, nil, nil
+	for _, l := range d.lists {
+		clear(l.runs)
+		*l = childList{runs: l.runs[:0]}
+	}
+	d.nlist = 0
 }
 
 const (
@@ -91,8 +176,12 @@ func getKeysDecoder() *keysDecoder {
 func (d *keysDecoder) release() {
 	d.buf, d.r, d.ioErr = nil, nil, nil
 	clear(d.stack[:cap(d.stack)])
-	// The chunk and the slab belong to the strings and nodes handed out.
-	d.chunk, d.slab, d.spare = nil, nil, nil
+	// The chunk and the slabs belong to the strings and nodes handed out.
+	d.dropNodes()
+	if len(d.lists) > 64 {
+		// Lists nested this deep are rare: their allocators go.
+		d.lists = nil
+	}
 	if cap(d.stack) > 64<<10 {
 		d.stack = nil
 	}
@@ -103,7 +192,8 @@ func (d *keysDecoder) reset(r io.Reader, body []byte, limit int64) {
 	d.r, d.limit, d.read = r, limit, 0
 	d.ioErr, d.eof = nil, false
 	d.pos, d.nh, d.nslab, d.depth = 0, 0, 0, 0
-	d.chunk, d.stack = nil, d.stack[:0]
+	d.stack = d.stack[:0]
+	d.dropNodes()
 	if r == nil {
 		d.buf, d.end, d.eof = body, len(body), true
 		d.nh = copy(d.head[:], body)
@@ -221,8 +311,24 @@ func (d *keysDecoder) newNodeSlow() *Node {
 }
 
 func (d *keysDecoder) node(n *Node) error {
-	d.pos++ // '{'
-	for first := true; ; first = false {
+	first := true
+	if d.depth < maxDepth {
+		done, some, err := d.nodeFast(n)
+		if err != nil || done {
+			return err
+		}
+		if some {
+			// The members taken leave the input after a value, as the
+			// loop below does; the object's level is counted as member
+			// counts it for the first.
+			d.depth++
+			first = false
+		}
+	}
+	if first {
+		d.pos++ // '{'
+	}
+	for ; ; first = false {
 		f, done, err := d.member(first, inNode)
 		if err != nil || done {
 			return err
@@ -253,6 +359,199 @@ func (d *keysDecoder) node(n *Node) error {
 	}
 }
 
+// nodeFast takes the members of the node object at the input that are
+// buffered and spelt as etcd writes them: a known name in exact case
+// without white space around it or its ':', then a string (of printable
+// ASCII without escapes taken at once, any other by stringField), an index
+// of 1 to 19 digits, a literal true or false, or an expiration or ttl
+// (decoded as node's loop does). It stops before anything else, at a
+// member boundary: it reports whether it took the whole object (done) or
+// some members (the input is then after the last value taken), and leaves
+// the rest, which may be a syntax error, to node's loop. Its only errors
+// are those of stringField, expiration and intField, which node's loop
+// would return for the same value.
+func (d *keysDecoder) nodeFast(n *Node) (done, some bool, err error) {
+	buf := d.buf[:d.end]
+	at := d.pos // where node's loop goes on
+	i := at + 1 // after '{'
+	for {
+		f, m := nodeMember(buf, i)
+		if m == 0 {
+			break
+		}
+		j := i + m
+		switch f {
+		case fKey, fValue:
+			if j >= len(buf) || buf[j] != '"' {
+				goto out
+			}
+			dst := &n.Key
+			if f == fValue {
+				dst = &n.Value
+			}
+			if k := plainString(buf, j+1); k < len(buf) && buf[k] == '"' {
+				*dst = d.keep(buf[j+1 : k])
+				i = k + 1
+			} else {
+				// Escapes, non-ASCII or the end of the buffer: the
+				// string scanner reads on as needed.
+				d.pos = j
+				if err := d.stringField(dst, false); err != nil {
+					return false, false, err
+				}
+				buf, i = d.buf[:d.end], d.pos
+			}
+		case fModifiedIndex, fCreatedIndex:
+			v, k, ok := plainUint(buf, j)
+			if !ok {
+				goto out
+			}
+			if f == fModifiedIndex {
+				n.ModifiedIndex = v
+			} else {
+				n.CreatedIndex = v
+			}
+			i = k
+		case fDir:
+			switch {
+			case len(buf)-j >= 4 && string(buf[j:j+4]) == "true":
+				n.Dir = true
+				i = j + 4
+			case len(buf)-j >= 5 && string(buf[j:j+5]) == "false":
+				n.Dir = false
+				i = j + 5
+			default:
+				goto out
+			}
+		case fExpiration, fTTL:
+			// Time and TTL as node's loop decodes them.
+			d.pos = j
+			var err error
+			if f == fTTL {
+				err = d.intField(&n.TTL)
+			} else {
+				err = d.expiration(n)
+			}
+			if err != nil {
+				return false, false, err
+			}
+			buf, i = d.buf[:d.end], d.pos
+		default:
+			goto out
+		}
+		at, some = i, true
+		if i >= len(buf) {
+			break
+		}
+		if buf[i] == '}' {
+			d.pos = i + 1
+			return true, true, nil
+		}
+		if buf[i] != ',' {
+			break
+		}
+		i++
+	}
+out:
+	d.pos = at
+	return false, some, nil
+}
+
+// The member names nodeFast matches a word at a time, little-endian.
+var (
+	wKey      = leWord(`"key":`)
+	wValue    = leWord(`"value":`)
+	wDir      = leWord(`"dir":`)
+	wModified = leWord(`"modifie`)
+	wModTail  = leWord(`dIndex":`)
+	wCreated  = leWord(`"created`)
+	wCreTail  = leWord(`Index":`)
+)
+
+func leWord(s string) uint64 {
+	var b [8]byte
+	copy(b[:], s)
+	return binary.LittleEndian.Uint64(b[:])
+}
+
+// nodeMember is knownMember for a node's members at buf[i:], comparing
+// whole words for the names etcd sends with every node.
+func nodeMember(buf []byte, i int) (int, int) {
+	if i+16 > len(buf) {
+		return knownMember(buf[i:], inNode)
+	}
+	w := binary.LittleEndian.Uint64(buf[i:])
+	const mask6, mask7 = 1<<48 - 1, 1<<56 - 1
+	switch {
+	case w&mask6 == wKey:
+		return fKey, 6
+	case w == wValue:
+		return fValue, 8
+	case w == wModified && binary.LittleEndian.Uint64(buf[i+8:]) == wModTail:
+		return fModifiedIndex, 16
+	case w == wCreated && binary.LittleEndian.Uint64(buf[i+8:])&mask7 == wCreTail:
+		return fCreatedIndex, 15
+	case w&mask6 == wDir:
+		return fDir, 6
+	}
+	return knownMember(buf[i:], inNode)
+}
+
+// plainString returns the index of the first byte from i on in buf that
+// a string does not hold as it is.
+func plainString(buf []byte, i int) int {
+	for i+8 <= len(buf) {
+		if m := specialBytes(binary.LittleEndian.Uint64(buf[i:])); m != 0 {
+			return i + bits.TrailingZeros64(m)/8
+		}
+		i += 8
+	}
+	for i < len(buf) && strSafe[buf[i]] {
+		i++
+	}
+	return i
+}
+
+// plainUint parses a number of 1 to 19 digits without a leading zero at
+// buf[i:], followed within buf by a byte that cannot continue a number.
+// It returns the value and the index after the digits.
+func plainUint(buf []byte, i int) (uint64, int, bool) {
+	var v uint64
+	k := i
+	for k < len(buf) && k-i < 19 {
+		c := buf[k] - '0'
+		if c > 9 {
+			break
+		}
+		v = v*10 + uint64(c)
+		k++
+	}
+	if k == i || k >= len(buf) || buf[i] == '0' {
+		return 0, 0, false
+	}
+	switch buf[k] {
+	case '0', '1', '2', '3', '4', '5', '6', '7', '8', '9', '.', 'e', 'E', '+', '-':
+		return 0, 0, false
+	}
+	return v, k, true
+}
+
+// keep returns b as a string in the current chunk of strings.
+func (d *keysDecoder) keep(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	if cap(d.chunk)-len(d.chunk) < len(b) {
+		if len(b) > strChunk/4 {
+			return string(b)
+		}
+		d.chunk = make([]byte, 0, min(max(4*cap(d.chunk), 256), strChunk))
+	}
+	off := len(d.chunk)
+	d.chunk = append(d.chunk, b...)
+	return unsafe.String(&d.chunk[off], len(b))
+}
+
 func (d *keysDecoder) nodes(n *Node) error {
 	c, _ := d.peek()
 	switch c {
@@ -271,7 +570,17 @@ func (d *keysDecoder) nodes(n *Node) error {
 		return d.errorf("exceeded max depth")
 	}
 	d.pos++
-	base := len(d.stack)
+	if d.nlist == len(d.lists) {
+		d.lists = append(d.lists, new(childList))
+	}
+	l := d.lists[d.nlist]
+	d.nlist++
+	l.start()
+	// New children come from l; the array's list of pointers is made at
+	// its end from l's runs. An element that is not a new node (null, or
+	// a node of an earlier list decoded into again) turns the array to
+	// d.stack, which then holds all of its elements.
+	base, stacked := len(d.stack), false
 	// A repeated "nodes" member decodes into the children already there, as
 	// encoding/json does: element i into the i-th node of the earlier list
 	// (up to its capacity), within its array when the new list fits.
@@ -280,43 +589,72 @@ func (d *keysDecoder) nodes(n *Node) error {
 	if !ok {
 		return d.errEnd()
 	}
+	count := 0
 	if c != ']' {
-		for i := 0; ; i++ {
-			var child *Node
-			if i < len(old) {
-				child = old[i]
+		for ; ; count++ {
+			if c == '{' && count >= len(old) {
+				child := l.alloc()
+				if stacked {
+					d.stack = append(d.stack, child)
+				}
+				if err := d.node(child); err != nil {
+					return err
+				}
+			} else {
+				if !stacked {
+					stacked = true
+					d.stack = slices.Grow(d.stack, l.count)
+					d.stack = d.stack[:base+l.count]
+					l.fill(d.stack[base:])
+				}
+				var child *Node
+				if count < len(old) {
+					child = old[count]
+				}
+				if err := d.nodePtr(&child); err != nil {
+					return err
+				}
+				d.stack = append(d.stack, child)
 			}
-			if err := d.nodePtr(&child); err != nil {
-				return err
+			if d.pos+1 < d.end && d.buf[d.pos] == ',' && d.buf[d.pos+1] == '{' {
+				// The next element follows at once.
+				d.pos++
+				c = '{'
+				continue
 			}
-			d.stack = append(d.stack, child)
 			if c, ok = d.peek(); !ok {
 				return d.errEnd()
 			}
 			if c == ']' {
+				count++
 				break
 			}
 			if c != ',' {
 				return d.badChar(c, "after array element")
 			}
 			d.pos++
-			if _, ok = d.peek(); !ok {
+			if c, ok = d.peek(); !ok {
 				return d.errEnd()
 			}
 		}
 	}
 	d.pos++ // ']'
 	d.depth--
-	count := len(d.stack) - base
+	d.nlist--
 	var kids Nodes
 	if count > 0 && count <= len(old) {
 		kids = old[:count]
 	} else {
 		kids = make(Nodes, count)
 	}
-	copy(kids, d.stack[base:])
-	clear(d.stack[base:])
-	d.stack = d.stack[:base]
+	if stacked {
+		copy(kids, d.stack[base:])
+		clear(d.stack[base:])
+		d.stack = d.stack[:base]
+	} else {
+		l.fill(kids)
+	}
+	l.end()
 	n.Nodes = kids
 	return nil
 }
@@ -382,7 +720,7 @@ func (d *keysDecoder) nextEvent() (*Response, error) {
 	rn := d.newResponse()
 	err := d.responseValue(&rn.r)
 	// What the event's nodes and strings were made from stays with them.
-	d.chunk, d.slab, d.spare = nil, nil, nil
+	d.dropNodes()
 	if err != nil {
 		return nil, err
 	}

@@ -101,3 +101,18 @@ func BenchmarkDecodeBigListing(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkDecodeBigListingStreamed is the decoder alone on the
+// 100,000-key listing read from a reader, as a Get reads its body.
+func BenchmarkDecodeBigListingStreamed(b *testing.B) {
+	body := bigListing(100_000)
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	for b.Loop() {
+		r, d, err := decodeFrom(bytes.NewReader(body), 0)
+		if err != nil || len(r.Node.Nodes) != 100_000 {
+			b.Fatal(err)
+		}
+		d.release()
+	}
+}

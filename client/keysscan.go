@@ -104,13 +104,18 @@ var strSafe = func() (t [256]bool) {
 
 // hasSpecial reports whether one of the 8 bytes in x ends a run of string
 // bytes that are kept as they are: a control character, '"', '\\' or a
-// non-ASCII byte. (It may also report true for a byte after such a one.)
-func hasSpecial(x uint64) bool {
+// non-ASCII byte.
+func hasSpecial(x uint64) bool { return specialBytes(x) != 0 }
+
+// specialBytes sets the high bit of the bytes of x (little-endian) that
+// hasSpecial looks for. The lowest bit set is exact; bits above it may
+// also be set for bytes that are not special.
+func specialBytes(x uint64) uint64 {
 	const ones, highs = 0x0101010101010101, 0x8080808080808080
 	quote := x ^ (ones * '"')
 	slash := x ^ (ones * '\\')
 	ctl := (x - ones*0x20) & ^x
-	return ((quote-ones)&^quote|(slash-ones)&^slash|ctl|x)&highs != 0
+	return ((quote-ones)&^quote | (slash-ones)&^slash | ctl | x) & highs
 }
 
 // str takes a string at the input and appends its unescaped text to *out;
