@@ -93,12 +93,13 @@ integration: etcd
 	cd tests && $(GO) test $(INTEGRATION_ARGS)
 
 # What make test runs besides unit and integration: the measurements that
-# skip under -race (what a node kept from a large listing keeps alive), and a
+# skip under -race (what a node kept from a large listing keeps alive, the
+# stack of a waiting watcher), and a
 # short run of each decoder's fuzz target (package:target; the v3 backend's
 # answer scanner and key layout included). The fuzz runs are bounded by a
 # count of executions, not a time: a -fuzztime duration can end a clean run
 # with a bare "context deadline exceeded" in Go 1.26 (go.dev/issue/75804).
-NORACE_ARGS   := -count=1 -run '^TestRetainedNodeKeepsLittleAlive$$' ./client/
+NORACE_ARGS   := -count=1 -run '^(TestRetainedNodeKeepsLittleAlive|TestWaitingWatcherStack)$$' ./client/
 FUZZ_DECODERS := client:FuzzKeysDecoder client:FuzzWatchStream client:FuzzKeysResult client:FuzzKeysError \
 	client:FuzzHTTPError client:FuzzClusterAnswers client:FuzzAuthAnswers client:FuzzStatusAnswers \
 	v3keys:FuzzDecodeTxn v3keys:FuzzLayout

@@ -135,6 +135,9 @@ type httpWatcher struct {
 	want    uint64
 	shareCh chan shareMsg
 	started func(next uint64)
+
+	// poll is the long poll request left for await.
+	poll longPoll
 }
 
 // Empty or cut-off answers are asked again after a short, growing, jittered
@@ -176,8 +179,8 @@ func (w *httpWatcher) Next(ctx context.Context) (*Response, error) {
 		var err error
 		if w.stream != nil {
 			resp, err = w.stream.next(ctx, w)
-		} else {
-			resp, err = w.request(ctx)
+		} else if resp, err = w.request(ctx); w.poll.resp != nil {
+			resp, err = w.await(ctx)
 		}
 		var rp *errRepoll
 		switch {
@@ -299,34 +302,10 @@ func (w *httpWatcher) request(ctx context.Context) (*Response, error) {
 	hw := &waiter{start: time.Now(), watch: true, cancel: cancel, ctx: rctx}
 	member := w.k.c.health.wait(endpoint, hw)
 	if resp.StatusCode != http.StatusOK || !streaming {
-		body, rerr := readBody(rctx, resp, w.k.c.maxBody)
-		member.done(hw)
-		idle.stop()
-		cancel()
-		if rerr != nil {
-			if ctx.Err() != nil {
-				return nil, ctx.Err()
-			}
-			if hw.cut.Load() != cutNone {
-				w.k.c.skipPin(endpoint)
-				return nil, &errRepoll{reason: "the member stopped answering its health probes"}
-			}
-			var tl *ResponseTooLargeError
-			if errors.As(rerr, &tl) {
-				tl.Endpoint = endpoint
-				return nil, tl
-			}
-			reason := "the member went away while the watch waited: " + rerr.Error()
-			if idle.fired() {
-				reason = "no event within the idle timeout"
-				w.k.c.skipPin(endpoint)
-			}
-			return nil, &errRepoll{reason: reason}
-		}
-		if resp.StatusCode == http.StatusOK && len(body) == 0 {
-			return nil, &errRepoll{reason: "the long poll ended without an event", pause: true}
-		}
-		return decodeKeysResult(&result{resp: resp, body: body, endpoint: endpoint, method: req.Method, path: path})
+		// Next waits for the answer (await), from a frame of its own.
+		w.poll = longPoll{ctx: rctx, resp: resp, cancel: cancel, idle: idle, member: member, hw: hw,
+			endpoint: endpoint, method: req.Method, path: path}
+		return nil, nil
 	}
 	body := io.Reader(bufio.NewReader(resp.Body))
 	var limited *eventLimiter
@@ -336,6 +315,60 @@ func (w *httpWatcher) request(ctx context.Context) (*Response, error) {
 	}
 	w.stream = &watchStream{resp: resp, dec: newEventDecoder(body), cancel: cancel, idle: idle, endpoint: endpoint, limit: limited, member: member, hw: hw}
 	return w.stream.next(ctx, w)
+}
+
+// longPoll is a long poll whose answer's headers are in, waiting for its
+// body.
+type longPoll struct {
+	ctx                    context.Context
+	resp                   *http.Response
+	cancel                 context.CancelFunc
+	idle                   *idleTimer
+	member                 *memberHealth
+	hw                     *waiter
+	endpoint, method, path string
+}
+
+// await reads the answer of the long poll request left in w.poll. It is
+// called by Next once request has returned, and does nothing else before it
+// waits, so that a waiting watcher's goroutine needs little stack: with
+// thousands of watchers, each stays within the smallest stacks Go grows.
+func (w *httpWatcher) await(ctx context.Context) (*Response, error) {
+	body, err := readBody(w.poll.ctx, w.poll.resp, w.k.c.maxBody)
+	return w.answer(ctx, body, err)
+}
+
+// answer ends the long poll in w.poll, which read body or failed with rerr.
+func (w *httpWatcher) answer(ctx context.Context, body []byte, rerr error) (*Response, error) {
+	p := w.poll
+	w.poll = longPoll{}
+	p.member.done(p.hw)
+	p.idle.stop()
+	p.cancel()
+	if rerr != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		if p.hw.cut.Load() != cutNone {
+			w.k.c.skipPin(p.endpoint)
+			return nil, &errRepoll{reason: "the member stopped answering its health probes"}
+		}
+		var tl *ResponseTooLargeError
+		if errors.As(rerr, &tl) {
+			tl.Endpoint = p.endpoint
+			return nil, tl
+		}
+		reason := "the member went away while the watch waited: " + rerr.Error()
+		if p.idle.fired() {
+			reason = "no event within the idle timeout"
+			w.k.c.skipPin(p.endpoint)
+		}
+		return nil, &errRepoll{reason: reason}
+	}
+	if p.resp.StatusCode == http.StatusOK && len(body) == 0 {
+		return nil, &errRepoll{reason: "the long poll ended without an event", pause: true}
+	}
+	return decodeKeysResult(&result{resp: p.resp, body: body, endpoint: p.endpoint, method: p.method, path: p.path})
 }
 
 func (w *httpWatcher) closeStream() {
