@@ -59,6 +59,11 @@ type attempt struct {
 // Config.HeaderTimeoutPerRequest and follows redirects by
 // Config.CheckRedirect.
 func (st *call) RoundTrip(req *http.Request) (*http.Response, error) {
+	if r := st.replay; r != nil {
+		// The attempt was sent already (see attempts).
+		st.replay = nil
+		return r.resp, r.err
+	}
 	c := st.c
 	a := &st.att
 	a.member = st.endpoint()
