@@ -27,6 +27,14 @@ func (st *call) logEnabled() bool {
 	return st.c.logger != nil && st.c.logger.Enabled(st.ctx, slog.LevelDebug)
 }
 
+// stamp notes when the current attempt begins, for its record; without a
+// logger there is none.
+func (st *call) stamp() {
+	if st.c.logger != nil {
+		st.start = time.Now()
+	}
+}
+
 // logAttempt writes one attempt's record: never a value or a credential.
 func (st *call) logAttempt(endpoint string, status int, err error, code int) {
 	if !st.logEnabled() {
@@ -144,7 +152,8 @@ type call struct {
 	// a server (for idempotent writes, which are then resent).
 	maybeApplied error
 
-	// start is when the current attempt began (for the debug log).
+	// start is when the current attempt began (for the debug log; set
+	// only with a logger).
 	start time.Time
 
 	// att is the current attempt; its sent is set by the transport once the
@@ -286,7 +295,7 @@ func (c *httpClusterClient) sendCall(st *call, req *http.Request, op operation) 
 	if c.username != "" {
 		req.SetBasicAuth(c.username, c.password)
 	}
-	st.start = time.Now()
+	st.stamp()
 	resp, err := st.attempts(req)
 	if ctx.Err() != nil {
 		if resp != nil {
@@ -521,7 +530,7 @@ func (st *call) backoff(min, max time.Duration, attempt int, _ *http.Response) t
 func (st *call) prepareRetry(req *http.Request) error {
 	st.cur = st.c.health.pick(st.names, (st.cur+1)%len(st.eps))
 	st.att.sent.Store(false)
-	st.start = time.Now()
+	st.stamp()
 	st.target(req)
 	return nil
 }

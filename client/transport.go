@@ -109,9 +109,9 @@ func (st *call) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err != nil || a.watch {
 		// A watch registers its wait for the event itself.
 		m.done(&a.w)
-	} else {
-		// The answer is on its way: its proposal, if any, was applied, but
-		// the body may still stall on a member that stops answering.
+	} else if a.raft {
+		// The answer is on its way: its proposal was applied, but the body
+		// may still stall on a member that stops answering.
 		m.answering(&a.w)
 	}
 	if timer != nil && !timer.Stop() {
