@@ -174,20 +174,35 @@ var formContentType = []string{"application/x-www-form-urlencoded"}
 // body. It makes what http.NewRequestWithContext would make of
 // placeholderServer, ck and the form (method, URL, Host, header, body,
 // ContentLength, GetBody) as a copy of a ready request, without parsing
-// placeholderServer again.
+// placeholderServer again: for a call's attempt context, of the one that
+// context keeps, which saves a copy.
 func (k *httpKeysAPI) keysRequest(ctx context.Context, method, ck, query string, fr *formRequest) (*http.Request, error) {
 	if ctx == nil {
 		return nil, errNilContext
 	}
+	var req *http.Request
 	var ku *keyURL
-	if fr != nil {
+	a, attempt := ctx.(*attemptCtx)
+	switch {
+	case fr != nil:
 		ku = &fr.ku
-	} else {
+		if attempt {
+			fr.req = *a.bodyless
+			req = &fr.req
+		}
+	case attempt:
+		kr := new(keysReq)
+		ku = &kr.ku
+		kr.req = *a.bodyless
+		req = &kr.req
+	default:
 		ku = new(keyURL)
+	}
+	if req == nil {
+		req = bodylessRequest.WithContext(ctx)
 	}
 	ku.u = url.URL{Scheme: placeholderScheme, Host: placeholderHost, RawQuery: query}
 	ku.setPath(k.prefix, ck)
-	req := bodylessRequest.WithContext(ctx)
 	req.Method = method
 	req.URL = &ku.u
 	if fr == nil {
@@ -208,11 +223,20 @@ func (k *httpKeysAPI) keysRequest(ctx context.Context, method, ck, query string,
 	return req, nil
 }
 
-// formRequest holds what a keys request with a form body needs beside the
-// request itself, so that it takes one allocation: the URL, the form (in
-// room when it fits: most forms do) and the reader of the first body.
+// keysReq is a keys request with its URL, in one allocation: the request
+// is a copy of the bodyless request of the call's attempt context, which
+// carries that context (see attemptCtx.bodyless).
+type keysReq struct {
+	req http.Request
+	ku  keyURL
+}
+
+// formRequest holds a keys request with a form body and what it needs, so
+// that it takes one allocation: the request (when built for an attempt
+// context) and its URL, the form (in room when it fits: most forms do)
+// and the reader of the first body.
 type formRequest struct {
-	ku   keyURL
+	keysReq
 	body bytes.Reader
 	form []byte
 	room [formRoom]byte

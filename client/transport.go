@@ -259,11 +259,17 @@ type attemptCtx struct {
 	parent context.Context
 	// stop ends the registration with the caller's context, if any.
 	stop func() bool
+	// bodyless is bodylessRequest with this context, made once: the keys
+	// requests of the calls that use this context are copies of it (see
+	// keysRequest). Nothing changes it.
+	bodyless *http.Request
 }
 
 func newAttemptCtx() *attemptCtx {
 	inner, cancel := context.WithCancel(context.Background())
-	return &attemptCtx{inner: inner, cancel: cancel, parent: context.Background()}
+	a := &attemptCtx{inner: inner, cancel: cancel, parent: context.Background()}
+	a.bodyless = bodylessRequest.WithContext(a)
+	return a
 }
 
 // Deadline is the caller's deadline.
