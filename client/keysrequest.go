@@ -7,6 +7,7 @@ package client
 import (
 	"bytes"
 	"context"
+	"io"
 	"net/http"
 	"net/url"
 	"path"
@@ -169,31 +170,86 @@ func setOpName(o *SetOptions) string {
 var formContentType = []string{"application/x-www-form-urlencoded"}
 
 // keysRequest makes a request for the key ck (canonical, "" for the root)
-// with a query (already encoded) and, if hasForm, a form body.
-func (k *httpKeysAPI) keysRequest(ctx context.Context, method, ck, query string, form []byte, hasForm bool) (*http.Request, error) {
+// with a query (already encoded) and, if fr is not nil, fr's form as its
+// body. It makes what http.NewRequestWithContext would make of
+// placeholderServer, ck and the form (method, URL, Host, header, body,
+// ContentLength, GetBody) as a copy of a ready request, without parsing
+// placeholderServer again: for a call's attempt context, of the one that
+// context keeps, which saves a copy.
+func (k *httpKeysAPI) keysRequest(ctx context.Context, method, ck, query string, fr *formRequest) (*http.Request, error) {
 	if ctx == nil {
 		return nil, errNilContext
 	}
-	ku := new(keyURL)
+	var req *http.Request
+	var ku *keyURL
+	a, attempt := ctx.(*attemptCtx)
+	switch {
+	case fr != nil:
+		ku = &fr.ku
+		if attempt {
+			fr.req = *a.bodyless
+			req = &fr.req
+		}
+	case attempt:
+		kr := new(keysReq)
+		ku = &kr.ku
+		kr.req = *a.bodyless
+		req = &kr.req
+	default:
+		ku = new(keyURL)
+	}
+	if req == nil {
+		req = bodylessRequest.WithContext(ctx)
+	}
 	ku.u = url.URL{Scheme: placeholderScheme, Host: placeholderHost, RawQuery: query}
 	ku.setPath(k.prefix, ck)
-	if !hasForm {
-		// A copy of a ready request: what NewRequestWithContext makes,
-		// without parsing placeholderServer again.
-		req := bodylessRequest.WithContext(ctx)
-		req.Method = method
-		req.URL = &ku.u
+	req.Method = method
+	req.URL = &ku.u
+	if fr == nil {
 		req.Header = make(http.Header)
 		return req, nil
 	}
-	req, err := http.NewRequestWithContext(ctx, method, placeholderServer, bytes.NewReader(form))
-	if err != nil {
-		return nil, err
+	req.Header = http.Header{"Content-Type": formContentType}
+	if len(fr.form) == 0 {
+		req.Body, req.GetBody = http.NoBody, noBody
+		return req, nil
 	}
-	req.URL = &ku.u
-	req.Header["Content-Type"] = formContentType
+	// The body is a NopCloser of a *bytes.Reader, as NewRequest makes it:
+	// net/http sends such a body with its headers in one write.
+	fr.body.Reset(fr.form)
+	req.Body = io.NopCloser(&fr.body)
+	req.ContentLength = int64(len(fr.form))
+	req.GetBody = fr.getBody
 	return req, nil
 }
+
+// keysReq is a keys request with its URL, in one allocation: the request
+// is a copy of the bodyless request of the call's attempt context, which
+// carries that context (see attemptCtx.bodyless).
+type keysReq struct {
+	req http.Request
+	ku  keyURL
+}
+
+// formRequest holds a keys request with a form body and what it needs, so
+// that it takes one allocation: the request (when built for an attempt
+// context) and its URL, the form (in room when it fits: most forms do)
+// and the reader of the first body.
+type formRequest struct {
+	keysReq
+	body bytes.Reader
+	form []byte
+	room [formRoom]byte
+}
+
+const formRoom = 64
+
+// getBody is the request's GetBody: the whole form again.
+func (fr *formRequest) getBody() (io.ReadCloser, error) {
+	return io.NopCloser(bytes.NewReader(fr.form)), nil
+}
+
+func noBody() (io.ReadCloser, error) { return http.NoBody, nil }
 
 // bodylessRequest is the request every keys request without a body is a
 // copy of (method, URL and header set afterwards).
@@ -258,7 +314,7 @@ func (k *httpKeysAPI) getRequest(ctx context.Context, ck string, p *generated.Ge
 		b = appendBoolParam(b, "stream", p.Stream)
 		q = string(b)
 	}
-	return k.keysRequest(ctx, http.MethodGet, ck, q, nil, false)
+	return k.keysRequest(ctx, http.MethodGet, ck, q, nil)
 }
 
 // deleteRequest is generated.NewDeleteKeyRequest (on the root path for "",
@@ -273,14 +329,15 @@ func (k *httpKeysAPI) deleteRequest(ctx context.Context, ck string, p *generated
 		b = appendUintParam(b, "prevIndex", p.PrevIndex)
 		q = string(b)
 	}
-	return k.keysRequest(ctx, http.MethodDelete, ck, q, nil, false)
+	return k.keysRequest(ctx, http.MethodDelete, ck, q, nil)
 }
 
 // setRequest is generated.NewSetKeyRequestWithFormdataBody (on the root
 // path for "", which etcd always refuses): the form is encoded as
 // runtime.MarshalForm and url.Values.Encode do, names in sorted order.
 func (k *httpKeysAPI) setRequest(ctx context.Context, ck string, f *generated.SetKeyForm) (*http.Request, error) {
-	var b []byte
+	fr := new(formRequest)
+	b := fr.room[:0]
 	b = appendBoolParam(b, "dir", f.Dir)
 	b = appendBoolParam(b, "noValueOnSuccess", f.NoValueOnSuccess)
 	b = appendBoolParam(b, "prevExist", f.PrevExist)
@@ -289,7 +346,8 @@ func (k *httpKeysAPI) setRequest(ctx context.Context, ck string, f *generated.Se
 	b = appendBoolParam(b, "refresh", f.Refresh)
 	b = appendUintParam(b, "ttl", f.Ttl)
 	b = appendStringParam(b, "value", f.Value)
-	return k.keysRequest(ctx, http.MethodPut, ck, "", b, true)
+	fr.form = b
+	return k.keysRequest(ctx, http.MethodPut, ck, "", fr)
 }
 
 func isTrueOrNil(b *bool) bool { return b == nil || *b }

@@ -361,3 +361,48 @@ func TestCreateInOrderFillsGeneratedForm(t *testing.T) {
 		t.Fatalf("createInOrderFields says %v are filled; the test checks %v", filled, want)
 	}
 }
+
+// TestKeysRequestsOfAnAttemptContext: a keys request built with a call's
+// attempt context (a copy of the request that context keeps) is the
+// request built with any other context, with the attempt context as its
+// own; the kept request stays as it was.
+func TestKeysRequestsOfAnAttemptContext(t *testing.T) {
+	a := newAttemptCtx()
+	kept := *a.bodyless
+	k := &httpKeysAPI{prefix: defaultV2KeysPrefix}
+	ttl := uint64(5)
+	build := map[string]func(ctx context.Context) (*http.Request, error){
+		"get": func(ctx context.Context) (*http.Request, error) {
+			return k.getRequest(ctx, "a/b", &generated.GetKeyParams{Recursive: boolPtr(true)})
+		},
+		"delete": func(ctx context.Context) (*http.Request, error) {
+			return k.deleteRequest(ctx, "a", &generated.DeleteKeyParams{Dir: boolPtr(true)})
+		},
+		"set": func(ctx context.Context) (*http.Request, error) {
+			return k.setRequest(ctx, "a", &generated.SetKeyForm{Value: ptr("v w"), Ttl: &ttl})
+		},
+		"empty form": func(ctx context.Context) (*http.Request, error) {
+			return k.setRequest(ctx, "a", &generated.SetKeyForm{})
+		},
+	}
+	for name, b := range build {
+		want, err := b(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := b(a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Context() != context.Context(a) {
+			t.Fatalf("%s: the request's context is not the attempt context", name)
+		}
+		if got == a.bodyless || got.URL == a.bodyless.URL {
+			t.Fatalf("%s: the request is the kept one, not a copy", name)
+		}
+		sameRequest(t, k, want, got, nil)
+	}
+	if !reflect.DeepEqual(kept, *a.bodyless) {
+		t.Fatal("building requests changed the request the attempt context keeps")
+	}
+}

@@ -142,11 +142,11 @@ func headStatusCode(status int) int {
 // keysHeaders fills the index headers into r.
 func keysHeaders(res *result, r *Response) (*Response, error) {
 	h := res.resp.Header
-	for _, f := range []struct {
+	for _, f := range [...]struct {
 		name string
 		dst  *uint64
 	}{{"X-Etcd-Index", &r.Index}, {"X-Raft-Index", &r.RaftIndex}, {"X-Raft-Term", &r.RaftTerm}} {
-		if v := h.Get(f.name); v != "" {
+		if v := headerValue(h, f.name); v != "" {
 			n, err := strconv.ParseUint(v, 10, 64)
 			if err != nil {
 				return nil, newResponseError(res.endpoint, res.resp, res.body, ErrInvalidJSON, fmt.Sprintf("header %s: %q is not an index", f.name, v))
@@ -154,8 +154,17 @@ func keysHeaders(res *result, r *Response) (*Response, error) {
 			*f.dst = n
 		}
 	}
-	r.ClusterID = h.Get("X-Etcd-Cluster-Id")
+	r.ClusterID = headerValue(h, "X-Etcd-Cluster-Id")
 	return r, nil
+}
+
+// headerValue is h.Get(name) for a name already in canonical form, without
+// canonicalising it again.
+func headerValue(h http.Header, name string) string {
+	if v := h[name]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
 }
 
 func headerUint(h http.Header, name string) uint64 {

@@ -27,6 +27,14 @@ func (st *call) logEnabled() bool {
 	return st.c.logger != nil && st.c.logger.Enabled(st.ctx, slog.LevelDebug)
 }
 
+// stamp notes when the current attempt begins, for its record; without a
+// logger there is none.
+func (st *call) stamp() {
+	if st.c.logger != nil {
+		st.start = time.Now()
+	}
+}
+
 // logAttempt writes one attempt's record: never a value or a credential.
 func (st *call) logAttempt(endpoint string, status int, err error, code int) {
 	if !st.logEnabled() {
@@ -144,7 +152,8 @@ type call struct {
 	// a server (for idempotent writes, which are then resent).
 	maybeApplied error
 
-	// start is when the current attempt began (for the debug log).
+	// start is when the current attempt began (for the debug log; set
+	// only with a logger).
 	start time.Time
 
 	// att is the current attempt; its sent is set by the transport once the
@@ -164,6 +173,9 @@ type call struct {
 	rc *retryablehttp.Client
 	// rreq wraps the request of a call without a body for rc.
 	rreq retryablehttp.Request
+	// replay, when set, is the outcome of the first attempt, sent by
+	// attempts before rc ran: rc's first attempt is that one.
+	replay *replayed
 }
 
 // newCall makes a call object with its retry client bound to it.
@@ -283,21 +295,8 @@ func (c *httpClusterClient) sendCall(st *call, req *http.Request, op operation) 
 	if c.username != "" {
 		req.SetBasicAuth(c.username, c.password)
 	}
-	st.start = time.Now()
-	// A request without a body needs nothing of FromRequest (which copies
-	// the body so that each attempt can send it again): the call's own
-	// wrapper serves.
-	rreq := &st.rreq
-	if req.Body == nil || req.Body == http.NoBody {
-		rreq.Request = req
-	} else {
-		var err error
-		if rreq, err = retryablehttp.FromRequest(req); err != nil {
-			st.release()
-			return nil, nil, fmt.Errorf("client: %s: %w", st.opName(), err)
-		}
-	}
-	resp, err := st.rc.Do(rreq)
+	st.stamp()
+	resp, err := st.attempts(req)
 	if ctx.Err() != nil {
 		if resp != nil {
 			resp.Body.Close()
@@ -320,6 +319,85 @@ func (c *httpClusterClient) sendCall(st *call, req *http.Request, op operation) 
 		c.repin(eps, st.cur)
 	}
 	return resp, st, nil
+}
+
+// attempts sends req by the retry policy: the call's first attempt goes
+// straight to the call's RoundTrip; rc (go-retryablehttp) runs the call
+// from there when that attempt did not end it, with the attempt's outcome
+// as its own first attempt (see replay).
+//
+// Nothing is skipped that the first attempt would have had through rc:
+// rc's http.Client hands a request with a URL, a header, no user info, no
+// RequestURI and no deadline to its transport as it is, and its answer
+// back as it is (redirects are followed in RoundTrip, and what is left of
+// a 3xx is the answer); rc rewinds no body before the first attempt of a
+// request without one, and the package's own requests with a body (made
+// for the call, with GetBody) send that body first. A request of Do with a
+// body goes through rc whole, which sends a copy of the body as it is when
+// the call begins, in every attempt.
+func (st *call) attempts(req *http.Request) (*http.Response, error) {
+	hasBody := req.Body != nil && req.Body != http.NoBody
+	if req.RequestURI != "" || hasBody && (req.GetBody == nil || st.op.foreign) {
+		rreq, err := st.retryable(req)
+		if err != nil {
+			return nil, err
+		}
+		return st.rc.Do(rreq)
+	}
+	resp, err := st.RoundTrip(req)
+	if err == nil && (resp.StatusCode < 500 || st.op.member != nil) {
+		// An answer: the policy ends the call with it (or with the
+		// context's error, as rc would).
+		if _, err := st.checkRetry(st.ctx, resp, nil); err != nil {
+			return st.giveUp(resp, err, st.tries)
+		}
+		return resp, nil
+	}
+	// The policy decides on this attempt and on the next ones in rc's
+	// loop: the request it goes on with is a copy (the transport may still
+	// close the first one's body) with a body of its own.
+	if hasBody {
+		next := *req
+		var berr error
+		if next.Body, berr = req.GetBody(); berr != nil {
+			if resp != nil {
+				resp.Body.Close()
+			}
+			return nil, fmt.Errorf("client: %s: %w", st.opName(), berr)
+		}
+		req = &next
+	}
+	rreq, ferr := st.retryable(req)
+	if ferr != nil {
+		if resp != nil {
+			resp.Body.Close()
+		}
+		return nil, ferr
+	}
+	st.replay = &replayed{resp: resp, err: err}
+	return st.rc.Do(rreq)
+}
+
+// replayed is the outcome of a call's first attempt, which RoundTrip gives
+// to rc as the outcome of rc's first attempt.
+type replayed struct {
+	resp *http.Response
+	err  error
+}
+
+// retryable wraps req for rc. A request without a body needs nothing of
+// FromRequest (which copies the body so that each attempt can send it
+// again): the call's own wrapper serves.
+func (st *call) retryable(req *http.Request) (*retryablehttp.Request, error) {
+	if req.Body == nil || req.Body == http.NoBody {
+		st.rreq.Request = req
+		return &st.rreq, nil
+	}
+	rreq, err := retryablehttp.FromRequest(req)
+	if err != nil {
+		return nil, fmt.Errorf("client: %s: %w", st.opName(), err)
+	}
+	return rreq, nil
 }
 
 func (st *call) endpoint() string { return st.names[st.cur] }
@@ -452,7 +530,7 @@ func (st *call) backoff(min, max time.Duration, attempt int, _ *http.Response) t
 func (st *call) prepareRetry(req *http.Request) error {
 	st.cur = st.c.health.pick(st.names, (st.cur+1)%len(st.eps))
 	st.att.sent.Store(false)
-	st.start = time.Now()
+	st.stamp()
 	st.target(req)
 	return nil
 }

@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -376,5 +377,38 @@ func TestGivingUpKeepsOtherMembersConnections(t *testing.T) {
 	}
 	if n := conns.Load(); n != 1 {
 		t.Errorf("the healthy member saw %d connections, want 1: a failed call closed the shared pool's idle connections", n)
+	}
+}
+
+// TestResentWriteCarriesItsWholeBody: a write resent after a reset and
+// after a 5xx sends the same form each time, and the member that answers
+// gets it whole.
+func TestResentWriteCarriesItsWholeBody(t *testing.T) {
+	var (
+		mu     sync.Mutex
+		bodies []string
+	)
+	record := func(status int, answer string) *httptest.Server {
+		s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			b, _ := io.ReadAll(r.Body)
+			mu.Lock()
+			bodies = append(bodies, string(b))
+			mu.Unlock()
+			w.WriteHeader(status)
+			io.WriteString(w, answer)
+		}))
+		t.Cleanup(s.Close)
+		return s
+	}
+	reset, _ := resettingServer(t)
+	sick := record(503, `{"message":"During election"}`)
+	healthy := record(200, okSetBody)
+	c := pinnedClient(t, Config{}, reset.URL, sick.URL, healthy.URL)
+	if _, err := NewKeysAPI(c).Set(context.Background(), "/k", "v", &SetOptions{TTL: time.Minute}); err != nil {
+		t.Fatalf("set: %v", err)
+	}
+	want := "ttl=60&value=v"
+	if len(bodies) != 2 || bodies[0] != want || bodies[1] != want {
+		t.Fatalf("bodies sent after the reset: %q, want twice %q", bodies, want)
 	}
 }

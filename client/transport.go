@@ -59,6 +59,11 @@ type attempt struct {
 // Config.HeaderTimeoutPerRequest and follows redirects by
 // Config.CheckRedirect.
 func (st *call) RoundTrip(req *http.Request) (*http.Response, error) {
+	if r := st.replay; r != nil {
+		// The attempt was sent already (see attempts).
+		st.replay = nil
+		return r.resp, r.err
+	}
 	c := st.c
 	a := &st.att
 	a.member = st.endpoint()
@@ -104,9 +109,9 @@ func (st *call) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err != nil || a.watch {
 		// A watch registers its wait for the event itself.
 		m.done(&a.w)
-	} else {
-		// The answer is on its way: its proposal, if any, was applied, but
-		// the body may still stall on a member that stops answering.
+	} else if a.raft {
+		// The answer is on its way: its proposal was applied, but the body
+		// may still stall on a member that stops answering.
 		m.answering(&a.w)
 	}
 	if timer != nil && !timer.Stop() {
@@ -254,11 +259,17 @@ type attemptCtx struct {
 	parent context.Context
 	// stop ends the registration with the caller's context, if any.
 	stop func() bool
+	// bodyless is bodylessRequest with this context, made once: the keys
+	// requests of the calls that use this context are copies of it (see
+	// keysRequest). Nothing changes it.
+	bodyless *http.Request
 }
 
 func newAttemptCtx() *attemptCtx {
 	inner, cancel := context.WithCancel(context.Background())
-	return &attemptCtx{inner: inner, cancel: cancel, parent: context.Background()}
+	a := &attemptCtx{inner: inner, cancel: cancel, parent: context.Background()}
+	a.bodyless = bodylessRequest.WithContext(a)
+	return a
 }
 
 // Deadline is the caller's deadline.
