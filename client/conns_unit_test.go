@@ -482,13 +482,12 @@ func TestTransportCap(t *testing.T) {
 			done <- string(b)
 		}()
 	}
-	waitFor(t, "two connections", func() bool { return opened.Load() == 2 })
-	w.mu.Lock()
-	waiting := len(w.members[memberKey{addr: srv.Listener.Addr().String()}].waiting)
-	w.mu.Unlock()
-	if waiting != 3 {
-		t.Errorf("%d requests wait under the cap, want 3", waiting)
-	}
+	waitFor(t, "two connections and three requests waiting under the cap", func() bool {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		m := w.members[memberKey{addr: srv.Listener.Addr().String()}]
+		return opened.Load() == 2 && m != nil && len(m.waiting) == 3
+	})
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 	defer cancel()
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+"/a", nil)
