@@ -126,22 +126,13 @@ func (c *conn) Write(p []byte) (int, error) {
 // connection needs one of its own.
 var writers sync.Map // int -> *sync.Pool
 
-// writer returns a buffer of size bytes for writing to c.
-func writer(size int, c *conn) *bufio.Writer {
+// writerPool returns the pool of the buffers of size bytes.
+func writerPool(size int) *sync.Pool {
 	p, ok := writers.Load(size)
 	if !ok {
 		p, _ = writers.LoadOrStore(size, &sync.Pool{New: func() any { return bufio.NewWriterSize(nil, size) }})
 	}
-	bw := p.(*sync.Pool).Get().(*bufio.Writer)
-	bw.Reset(c)
-	return bw
-}
-
-// putWriter gives bw back for another request.
-func putWriter(size int, bw *bufio.Writer) {
-	bw.Reset(nil)
-	p, _ := writers.Load(size)
-	p.(*sync.Pool).Put(bw)
+	return p.(*sync.Pool)
 }
 
 // RoundTrip sends req and reads its answer's status and headers; the body
@@ -217,8 +208,8 @@ func (w *conns) serves(req *http.Request) bool {
 	default:
 		return false
 	}
-	if w.base.Proxy != nil {
-		if p, err := w.base.Proxy(req); p != nil || err != nil {
+	if b.Proxy != nil {
+		if p, err := b.Proxy(req); p != nil || err != nil {
 			return false
 		}
 	}
@@ -233,13 +224,16 @@ func (w *conns) exchange(req *http.Request, c *conn) (*http.Response, error) {
 	if size <= 0 {
 		size = 4 << 10 // as net/http's
 	}
-	bw := writer(size, c)
+	pool := writerPool(size)
+	bw := pool.Get().(*bufio.Writer)
+	bw.Reset(c)
 	c.written = 0
 	err := req.Write(bw)
 	if err == nil {
 		err = bw.Flush()
 	}
-	putWriter(size, bw)
+	bw.Reset(nil)
+	pool.Put(bw)
 	if trace := httptrace.ContextClientTrace(ctx); trace != nil && trace.WroteRequest != nil {
 		trace.WroteRequest(httptrace.WroteRequestInfo{Err: err})
 	}
@@ -263,11 +257,7 @@ func (w *conns) exchange(req *http.Request, c *conn) (*http.Response, error) {
 	keep := !resp.Close && !req.Close && !w.base.DisableKeepAlives
 	if resp.Body == http.NoBody {
 		// Nothing more to read: the connection is free at once.
-		if stop() && keep && c.br.Buffered() == 0 {
-			w.put(c)
-		} else {
-			w.drop(c)
-		}
+		w.release(c, stop, keep)
 		return resp, nil
 	}
 	resp.Body = &connBody{w: w, c: c, rc: resp.Body, ctx: ctx, stop: stop, keep: keep}
@@ -542,11 +532,19 @@ func (b *connBody) end(eof bool) {
 	if !b.ended.CompareAndSwap(false, true) {
 		return
 	}
-	if b.stop() && eof && b.keep && b.c.br.Buffered() == 0 {
-		b.w.put(b.c)
+	b.w.release(b.c, b.stop, eof && b.keep)
+}
+
+// release frees c once its answer has been read: back to the pool when it
+// may serve another request (keep), its request's context did not end
+// (stop unregisters the close on it) and nothing unasked waits on it;
+// closed otherwise.
+func (w *conns) release(c *conn, stop func() bool, keep bool) {
+	if stop() && keep && c.br.Buffered() == 0 {
+		w.put(c)
 		return
 	}
-	b.w.drop(b.c)
+	w.drop(c)
 }
 
 // ctxOr returns ctx's error when ctx has ended (the error is then from the

@@ -83,17 +83,6 @@ func getBody(t *testing.T, rt http.RoundTripper, u string) string {
 	return string(b)
 }
 
-// waitFor polls cond until it holds or 5 s have passed.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	for end := time.Now().Add(5 * time.Second); !cond(); {
-		if time.Now().After(end) {
-			t.Fatalf("still waiting after 5 s for %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
-}
-
 func TestWatchTransportReusesConnections(t *testing.T) {
 	srv, opened, _ := watchServer(t, false)
 	w := testWatchTransport(t, nil)
@@ -115,7 +104,7 @@ func TestWatchTransportMemberClosedIdle(t *testing.T) {
 	w := testWatchTransport(t, nil)
 	getBody(t, w, srv.URL+"/a")
 	srv.CloseClientConnections()
-	waitFor(t, "the server to close the connection", func() bool { return closed.Load() == 1 })
+	waitUntil(t, "the server to close the connection", func() bool { return closed.Load() == 1 })
 	if got := getBody(t, w, srv.URL+"/a"); got != "ok" {
 		t.Fatalf("after the member closed the idle connection: body %q", got)
 	}
@@ -253,7 +242,7 @@ func TestWatchTransportEarlyClose(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("Close waits for the rest of a body that never comes")
 	}
-	waitFor(t, "the connection to close", func() bool { return closed.Load() == 1 })
+	waitUntil(t, "the connection to close", func() bool { return closed.Load() == 1 })
 	if n, err := resp.Body.Read(b); n != 0 || err == nil {
 		t.Errorf("Read after Close: %d, %v", n, err)
 	}
@@ -428,7 +417,7 @@ func TestTransportWrites(t *testing.T) {
 		t.Fatalf("POST /bye: %q, %v", got, err)
 	}
 	if runtime.GOOS == "linux" {
-		waitFor(t, "the member's close to be seen on the idle connection", func() bool {
+		waitUntil(t, "the member's close to be seen on the idle connection", func() bool {
 			w.mu.Lock()
 			defer w.mu.Unlock()
 			for _, m := range w.members {
@@ -482,7 +471,7 @@ func TestTransportCap(t *testing.T) {
 			done <- string(b)
 		}()
 	}
-	waitFor(t, "two connections and three requests waiting under the cap", func() bool {
+	waitUntil(t, "two connections and three requests waiting under the cap", func() bool {
 		w.mu.Lock()
 		defer w.mu.Unlock()
 		m := w.members[memberKey{addr: srv.Listener.Addr().String()}]
@@ -534,7 +523,7 @@ func TestWatchTransportIdleLimits(t *testing.T) {
 	srv, _, closed := watchServer(t, false)
 	w := testWatchTransport(t, func(b *http.Transport) { b.IdleConnTimeout = 20 * time.Millisecond })
 	getBody(t, w, srv.URL+"/a")
-	waitFor(t, "the idle connection to time out", func() bool { return closed.Load() == 1 })
+	waitUntil(t, "the idle connection to time out", func() bool { return closed.Load() == 1 })
 	if left := w.idleCount(); left != 0 {
 		t.Errorf("%d idle connections left after the timeout", left)
 	}
@@ -554,7 +543,7 @@ func TestWatchTransportIdleLimits(t *testing.T) {
 		io.ReadAll(b)
 		b.Close()
 	}
-	waitFor(t, "two of three connections to be closed", func() bool { return closed.Load() == 3 })
+	waitUntil(t, "two of three connections to be closed", func() bool { return closed.Load() == 3 })
 	if n := w.idleCount(); n != 1 {
 		t.Errorf("%d idle connections kept, want 1", n)
 	}

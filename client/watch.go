@@ -252,8 +252,9 @@ func (w *httpWatcher) resync(ctx context.Context) (*Response, error) {
 	return nil, fmt.Errorf("client: watch /%s: reading the key after the event history was cleared: %w", w.key, err)
 }
 
-// request makes one watch request and returns its first event (opening a
-// stream, in stream mode).
+// request makes one watch request. In stream mode it opens the stream and
+// returns its first event; a long poll whose headers are in is left in
+// w.poll, with nil and nil returned, for Next to await.
 func (w *httpWatcher) request(ctx context.Context) (*Response, error) {
 	streaming := w.opts.Stream && w.shortStreams < 2
 	params := generated.GetKeyParams{Wait: &trueValue, Recursive: boolPtr(w.opts.Recursive), Stream: boolPtr(streaming)}
