@@ -161,8 +161,9 @@ func runSets(c kv, prefix string, ops, conc int) (latencies, int, error) {
 // watchClients are compared on watches. The official client's transport
 // settings do not matter for one long poll per watcher, so only the tuned
 // variant runs; goetcd runs twice, long-polling (its default, as the
-// official client does) and with WatcherOptions.Stream.
-var watchClients = []string{nameGoetcd, nameGoetcd + "-stream", nameOfficial, nameRaw}
+// official client does) and with WatcherOptions.Stream. The bare reader
+// is the yardstick no client can beat.
+var watchClients = []string{nameGoetcd, nameGoetcd + "-stream", nameOfficial, nameRaw, nameBare}
 
 // BenchmarkEtcdWatchLatency gives each client a watcher of its own key and
 // writes the keys in turn, 2,000 times each, each write after the previous
@@ -198,9 +199,14 @@ func BenchmarkEtcdWatchLatency(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		c := newWatchKV(b, client, ep)
-		defer c.close()
-		next := c.watcher(w.key, first, false)
+		var next watchNext
+		if client == nameBare {
+			next = bareWatcher(ep, w.key, first)
+		} else {
+			c := newWatchKV(b, client, ep)
+			defer c.close()
+			next = c.watcher(w.key, first, false)
+		}
 		wg.Go(func() {
 			for {
 				idx, err := next(ctx)
