@@ -234,6 +234,11 @@ func (s *watchShares) lead(ctx context.Context, g *watchGroup, w *httpWatcher) (
 	w.shortStreams = g.inner.shortStreams
 	g.leader = nil
 	s.handOff(g)
+	if g.leader == nil && s.groups[g.sk] != g {
+		// The poll ended with w's event and nobody else waits on it: no
+		// other watcher can reach r, so it needs no copy.
+		return r, nil, false, true
+	}
 	return cloneResponse(r), nil, false, true
 }
 
