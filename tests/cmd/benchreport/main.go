@@ -252,7 +252,7 @@ func median(vs []float64) float64 {
 // ---- the report ---------------------------------------------------------
 
 // Clients in table order.
-var clients = []string{"goetcd", "goetcd-v3", "goetcd-stream", "official", "official-default", "raw"}
+var clients = []string{"goetcd", "goetcd-v3", "goetcd-stream", "official", "official-default", "raw", "bare"}
 
 // metric is one row of the table.
 type metric struct {
@@ -873,6 +873,9 @@ func (rep *report) markdown(e env, svgPath string, raw []byte) string {
 				v.t.text, v.median, bound, v.t.versus, v.t.versus, oc, e.cores, v.t.versus)
 		}
 	}
+	if w := rep.bareContext(); w != "" {
+		b.WriteString(w + "\n\n")
+	}
 	if svgPath != "" {
 		fmt.Fprintf(&b, "![goetcd against the others, per target](%s)\n\n", filepath.Base(svgPath))
 		b.WriteString("Each bar is how many times better goetcd does than the other client at the median of the rounds (the ratio inverted where lower is better), on a log scale from 1×, so right of 1 is better; the thin line spans the lowest to the highest round, the tick is the target.\n\n")
@@ -940,6 +943,11 @@ The clients:
 * **goetcd-stream**: goetcd's watcher with ` + "`WatcherOptions.Stream`" + ` (one
   answer carrying every event); shown for the watch only, not used in the
   ratios.
+* **bare**: no client but the watch latency's yardstick: a long poll written
+  by hand on a socket of its own and its answer read with one buffered
+  reader, the event's index taken from the bytes (no HTTP library, no JSON
+  decoder, nothing kept). Its time is what etcd, the writer and the machine
+  take; a client can only add to it.
 
 Every transport dials through a counting ` + "`net.Dialer`" + ` wrapper: "TCP
 connections opened" is every connection of a fresh client, warm-up
@@ -1059,6 +1067,44 @@ func (rep *report) why(v verdict, cores int) string {
 		return "heap and goroutine stacks of 1,000 waiting requests are mostly net/http's (two goroutines and 8 KiB of buffers per connection); stacks vary with the runtime's adaptive initial stack size from run to run."
 	}
 	return ""
+}
+
+// The watch latency's yardstick: a long poll read off a socket with no
+// HTTP library and no JSON decoder (tests/bench's bare reader).
+const (
+	watchBench = "EtcdWatchLatency"
+	bareClient = "bare"
+)
+
+// bareContext puts the watch latency target beside the bare reader: what
+// etcd, the writer and the machine take of the official client's time, and
+// what the 0.9× target leaves a client above that, round by round.
+func (rep *report) bareContext() string {
+	const unit = "p50-us"
+	bare, off, own := rep.res.values(watchBench, bareClient, unit), rep.res.values(watchBench, "official", unit), rep.res.values(watchBench, "goetcd", unit)
+	var t target
+	for _, x := range targets {
+		if x.bench == watchBench && x.unit == unit {
+			t = x
+		}
+	}
+	br := judge(target{atMost: true}, ratios(bare, off))
+	if t.limit == 0 || len(br.rounds) == 0 {
+		return ""
+	}
+	left, above := map[int]float64{}, map[int]float64{}
+	for r, b := range bare {
+		if o, ok := off[r]; ok {
+			left[r] = t.limit*o - b
+		}
+		if g, ok := own[r]; ok {
+			above[r] = g - b
+		}
+	}
+	l := judge(target{atMost: false}, left)
+	a := medianOf(above)
+	return fmt.Sprintf("Watch yardstick: the bare reader (a long poll read off a socket of its own, with no HTTP library, no JSON decoder and nothing kept: no client does less) had a write-to-event p50 of %s the official client's (lowest – median – highest over the rounds): that much of the official client's time is etcd's, the writer's and the machine's. %.1f× the official client's left a client %.1f µs above the bare reader at the median of the rounds and %.1f µs in round %d; goetcd's p50 was %.1f µs above it (median).",
+		br.spread(func(s string) string { return s }), t.limit, l.median, l.worst, l.worstRound, a.v)
 }
 
 // setsContext puts goetcd's Sets at c=64 against the official client on
