@@ -141,21 +141,41 @@ func headStatusCode(status int) int {
 
 // keysHeaders fills the index headers into r.
 func keysHeaders(res *result, r *Response) (*Response, error) {
-	h := res.resp.Header
+	k, bad, v := readKeysHead(res.resp.Header)
+	if bad != "" {
+		return nil, newResponseError(res.endpoint, res.resp, res.body, ErrInvalidJSON, fmt.Sprintf("header %s: %q is not an index", bad, v))
+	}
+	k.fill(r)
+	return r, nil
+}
+
+// keysHead is what the headers of a keys answer say of etcd's state.
+type keysHead struct {
+	index, raftIndex, raftTerm uint64
+	clusterID                  string
+}
+
+// readKeysHead reads the index headers of h; bad names one that is not an
+// index, and v is its value.
+func readKeysHead(h http.Header) (k keysHead, bad, v string) {
 	for _, f := range [...]struct {
 		name string
 		dst  *uint64
-	}{{"X-Etcd-Index", &r.Index}, {"X-Raft-Index", &r.RaftIndex}, {"X-Raft-Term", &r.RaftTerm}} {
+	}{{"X-Etcd-Index", &k.index}, {"X-Raft-Index", &k.raftIndex}, {"X-Raft-Term", &k.raftTerm}} {
 		if v := headerValue(h, f.name); v != "" {
 			n, err := strconv.ParseUint(v, 10, 64)
 			if err != nil {
-				return nil, newResponseError(res.endpoint, res.resp, res.body, ErrInvalidJSON, fmt.Sprintf("header %s: %q is not an index", f.name, v))
+				return k, f.name, v
 			}
 			*f.dst = n
 		}
 	}
-	r.ClusterID = headerValue(h, "X-Etcd-Cluster-Id")
-	return r, nil
+	k.clusterID = headerValue(h, "X-Etcd-Cluster-Id")
+	return k, "", ""
+}
+
+func (k *keysHead) fill(r *Response) {
+	r.Index, r.RaftIndex, r.RaftTerm, r.ClusterID = k.index, k.raftIndex, k.raftTerm, k.clusterID
 }
 
 // headerValue is h.Get(name) for a name already in canonical form, without

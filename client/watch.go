@@ -286,12 +286,19 @@ func (w *httpWatcher) request(ctx context.Context) (*Response, error) {
 	// rest goes back for other calls.
 	endpoint, path := st.endpoint(), st.path
 	st.release()
+	// The headers come long before the event: read now, they are not read
+	// between the event's arrival and Next returning it.
+	var head keysHead
+	var bad string
+	if resp.StatusCode == http.StatusOK {
+		head, bad, _ = readKeysHead(resp.Header)
+	}
 	if resp.StatusCode == http.StatusOK && w.nextIndex == 0 {
 		// A watch "from now" reports events after the index etcd sends in
 		// X-Etcd-Index; keep it, so that a re-issued request (idle timeout,
 		// empty answer, another member) goes on from there and not from a
 		// later "now", which would lose the events in between.
-		if idx := headerUint(resp.Header, "X-Etcd-Index"); idx > 0 {
+		if idx := head.index; idx > 0 {
 			w.nextIndex = idx + 1
 			if w.started != nil {
 				w.started(w.nextIndex)
@@ -305,7 +312,7 @@ func (w *httpWatcher) request(ctx context.Context) (*Response, error) {
 	if resp.StatusCode != http.StatusOK || !streaming {
 		// Next waits for the answer (await), from a frame of its own.
 		w.poll = longPoll{ctx: rctx, resp: resp, cancel: cancel, idle: idle, member: member, hw: hw,
-			endpoint: endpoint, method: req.Method, path: path}
+			endpoint: endpoint, method: req.Method, path: path, head: head, headOK: resp.StatusCode == http.StatusOK && bad == ""}
 		return nil, nil
 	}
 	body := io.Reader(bufio.NewReader(resp.Body))
@@ -328,6 +335,10 @@ type longPoll struct {
 	member                 *memberHealth
 	hw                     *waiter
 	endpoint, method, path string
+	// head is what the answer's headers say, when it is a 200 whose index
+	// headers are all numbers (headOK).
+	head   keysHead
+	headOK bool
 }
 
 // await reads the answer of the long poll request left in w.poll. It is
@@ -369,6 +380,14 @@ func (w *httpWatcher) answer(ctx context.Context, body []byte, rerr error) (*Res
 	if p.resp.StatusCode == http.StatusOK && len(body) == 0 {
 		return nil, &errRepoll{reason: "the long poll ended without an event", pause: true}
 	}
+	if p.headOK && len(body) > 0 {
+		if r, err := decodeKeysBody(body); err == nil && r.Action != "" {
+			p.head.fill(r)
+			return r, nil
+		}
+	}
+	// Not an event, or not one etcd would send: decodeKeysResult says what
+	// it is.
 	return decodeKeysResult(&result{resp: p.resp, body: body, endpoint: p.endpoint, method: p.method, path: p.path})
 }
 

@@ -221,3 +221,32 @@ func TestWatchChanEndsWithTheContext(t *testing.T) {
 		t.Fatalf("Err = %v, want context.Canceled", err)
 	}
 }
+
+// The index headers of a long poll's answer come before its event; the
+// event carries them, and one that is not a number fails the event as it
+// fails any answer.
+func TestWatchEventCarriesTheAnswersHeaders(t *testing.T) {
+	term := "3"
+	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Content-Type", "application/json")
+		h.Set("X-Etcd-Index", "12")
+		h.Set("X-Raft-Index", "40")
+		h.Set("X-Raft-Term", term)
+		h.Set("X-Etcd-Cluster-Id", "cdf818194e3a8c32")
+		w.WriteHeader(200)
+		w.(http.Flusher).Flush()
+		io.WriteString(w, event("set", 13))
+	}))
+	defer s.Close()
+	c := pinnedClient(t, Config{}, s.URL)
+	resp, err := NewKeysAPI(c).Watcher("/w", &WatcherOptions{AfterIndex: 12}).Next(context.Background())
+	if err != nil || resp.Index != 12 || resp.RaftIndex != 40 || resp.RaftTerm != 3 || resp.ClusterID != "cdf818194e3a8c32" || resp.Node.ModifiedIndex != 13 {
+		t.Fatalf("Next = %+v, %v", resp, err)
+	}
+	term = "three"
+	_, err = NewKeysAPI(c).Watcher("/w", &WatcherOptions{AfterIndex: 12}).Next(context.Background())
+	if err == nil || !strings.Contains(err.Error(), `header X-Raft-Term: "three" is not an index`) {
+		t.Fatalf("Next with a bad X-Raft-Term: %v", err)
+	}
+}
