@@ -45,7 +45,7 @@ func startEtcd(b testing.TB) string {
 func runID() string { return strconv.FormatInt(time.Now().UnixNano(), 36) }
 
 // BenchmarkEtcdSet makes Sets of distinct small keys from conc goroutines
-// sharing one client. The clients take turns in slices of a quarter of
+// sharing one client. The clients take turns in slices of an eighth of
 // their Sets, so that a burst of other work on the machine hits all of
 // them alike; the sub-benchmarks then report each client's ops/s (Sets
 // over the time its slices took), p50-us and p99-us (latency of one Set),
@@ -65,7 +65,7 @@ func BenchmarkEtcdSet(b *testing.B) {
 	}
 	warm.close()
 	names := inOrder(setClients)
-	const turns = 4
+	const turns = 8
 	type acc struct {
 		lat       latencies
 		busy, cpu time.Duration

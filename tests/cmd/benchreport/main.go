@@ -976,7 +976,7 @@ included.
 3. **Sets**: ` + "`Set(key, value)`" + ` of distinct small keys from 1, 16 or 64
    goroutines sharing one client against a real single-member etcd 3.5.35
    (` + "`--unsafe-no-fsync`" + `, snapshots moved out of the run) on the same machine,
-   the clients taking turns in slices of a quarter of their Sets;
+   the clients taking turns in slices of an eighth of their Sets;
    1,000, 4,000 and 6,000 Sets per client and round, after 3,000 Sets that
    warm etcd up and are not counted. etcd and the client share the
    machine's cores, so a client's CPU per Set takes CPU from etcd.
@@ -1081,7 +1081,7 @@ const (
 // what the 0.9× target leaves a client above that, round by round.
 func (rep *report) bareContext() string {
 	const unit = "p50-us"
-	bare, off, own := rep.res.values(watchBench, bareClient, unit), rep.res.values(watchBench, "official", unit), rep.res.values(watchBench, "goetcd", unit)
+	bare, off := rep.res.values(watchBench, bareClient, unit), rep.res.values(watchBench, "official", unit)
 	var t target
 	for _, x := range targets {
 		if x.bench == watchBench && x.unit == unit {
@@ -1092,19 +1092,28 @@ func (rep *report) bareContext() string {
 	if t.limit == 0 || len(br.rounds) == 0 {
 		return ""
 	}
-	left, above := map[int]float64{}, map[int]float64{}
+	left := map[int]float64{}
 	for r, b := range bare {
 		if o, ok := off[r]; ok {
 			left[r] = t.limit*o - b
 		}
-		if g, ok := own[r]; ok {
-			above[r] = g - b
-		}
 	}
 	l := judge(target{atMost: false}, left)
-	a := medianOf(above)
-	return fmt.Sprintf("Watch yardstick: the bare reader (a long poll read off a socket of its own, with no HTTP library, no JSON decoder and nothing kept: no client does less) had a write-to-event p50 of %s the official client's (lowest – median – highest over the rounds): that much of the official client's time is etcd's, the writer's and the machine's. %.1f× the official client's left a client %.1f µs above the bare reader at the median of the rounds and %.1f µs in round %d; goetcd's p50 was %.1f µs above it (median).",
-		br.spread(func(s string) string { return s }), t.limit, l.median, l.worst, l.worstRound, a.v)
+	// Each client's p50 minus the bare reader's, median over the rounds.
+	var above []string
+	for _, c := range []struct{ name, text string }{{"goetcd", "goetcd"}, {"raw", "the raw net/http loop"}, {"official", "the official client"}} {
+		d := map[int]float64{}
+		for r, v := range rep.res.values(watchBench, c.name, unit) {
+			if b, ok := bare[r]; ok {
+				d[r] = v - b
+			}
+		}
+		if m := medianOf(d); m.ok {
+			above = append(above, fmt.Sprintf("%s %.1f µs", c.text, m.v))
+		}
+	}
+	return fmt.Sprintf("Watch yardstick: the bare reader (a long poll read off a socket of its own, with no HTTP library, no JSON decoder and nothing kept: no client does less) had a write-to-event p50 of %s the official client's (lowest – median – highest over the rounds): that much of the official client's time is etcd's, the writer's and the machine's. %.1f× the official client's left a client %.1f µs above the bare reader at the median of the rounds and %.1f µs in round %d. Above the bare reader (medians): %s.",
+		br.spread(func(s string) string { return s }), t.limit, l.median, l.worst, l.worstRound, strings.Join(above, ", "))
 }
 
 // setsContext puts goetcd's Sets at c=64 against the official client on
