@@ -233,10 +233,9 @@ func (s *watchShares) lead(ctx context.Context, g *watchGroup, w *httpWatcher) (
 	}
 	w.shortStreams = g.inner.shortStreams
 	g.leader = nil
-	s.handOff(g)
-	if g.leader == nil && s.groups[g.sk] != g {
-		// The poll ended with w's event and nobody else waits on it: no
-		// other watcher can reach r, so it needs no copy.
+	if s.handOff(g) {
+		// The poll ended with w's event: no other watcher can reach r, so
+		// it needs no copy.
 		return r, nil, false, true
 	}
 	return cloneResponse(r), nil, false, true
@@ -244,19 +243,21 @@ func (s *watchShares) lead(ctx context.Context, g *watchGroup, w *httpWatcher) (
 
 // handOff gives g's lead to its first waiter, or ends g when none waits
 // and it has no stream open (an open stream waits for the next watcher to
-// read on). Called with s.mu held and g.leader nil.
-func (s *watchShares) handOff(g *watchGroup) {
+// read on); ended says g is over and no watcher holds it. Called with s.mu
+// held and g.leader nil.
+func (s *watchShares) handOff(g *watchGroup) (ended bool) {
 	if len(g.waiters) == 0 {
 		if g.inner.stream == nil && s.groups[g.sk] == g {
 			delete(s.groups, g.sk)
 		}
-		return
+		return s.groups[g.sk] != g
 	}
 	next := g.waiters[0]
 	g.waiters[0] = nil
 	g.waiters = g.waiters[1:]
 	g.leader = next
 	next.shareCh <- shareMsg{lead: true}
+	return false
 }
 
 // cloneResponse copies a shared event for one watcher, so that a watcher
