@@ -30,6 +30,9 @@ type result struct {
 	retried bool
 	// earlier is that attempt's error.
 	earlier error
+	// head, when set, is what the index headers say, read already (a long
+	// poll's, read before its event came); keysHeaders then uses it.
+	head *keysHead
 }
 
 // decodeJSON decodes the body into v, or says the answer is not etcd's.
@@ -141,6 +144,10 @@ func headStatusCode(status int) int {
 
 // keysHeaders fills the index headers into r.
 func keysHeaders(res *result, r *Response) (*Response, error) {
+	if res.head != nil {
+		res.head.fill(r)
+		return r, nil
+	}
 	k, bad, v := readKeysHead(res.resp.Header)
 	if bad != "" {
 		return nil, newResponseError(res.endpoint, res.resp, res.body, ErrInvalidJSON, fmt.Sprintf("header %s: %q is not an index", bad, v))
@@ -188,7 +195,7 @@ func headerValue(h http.Header, name string) string {
 }
 
 func headerUint(h http.Header, name string) uint64 {
-	n, _ := strconv.ParseUint(h.Get(name), 10, 64)
+	n, _ := strconv.ParseUint(headerValue(h, name), 10, 64)
 	return n
 }
 

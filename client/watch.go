@@ -363,7 +363,9 @@ func (w *httpWatcher) await(ctx context.Context) (*Response, error) {
 // answer ends the long poll in w.poll, which read body or failed with rerr.
 func (w *httpWatcher) answer(ctx context.Context, body []byte, rerr error) (*Response, error) {
 	p := w.poll
-	w.poll = longPoll{}
+	// What the poll holds goes, but for its headers, read for the decoding
+	// below (the next request replaces them).
+	w.poll = longPoll{head: p.head}
 	p.member.done(p.hw)
 	p.idle.stop()
 	p.cancel()
@@ -390,15 +392,11 @@ func (w *httpWatcher) answer(ctx context.Context, body []byte, rerr error) (*Res
 	if p.resp.StatusCode == http.StatusOK && len(body) == 0 {
 		return nil, &errRepoll{reason: "the long poll ended without an event", pause: true}
 	}
-	if p.headOK && len(body) > 0 {
-		if r, err := decodeKeysBody(body); err == nil && r.Action != "" {
-			p.head.fill(r)
-			return r, nil
-		}
+	res := &result{resp: p.resp, body: body, endpoint: p.endpoint, method: p.method, path: p.path}
+	if p.headOK {
+		res.head = &w.poll.head
 	}
-	// Not an event, or not one etcd would send: decodeKeysResult says what
-	// it is.
-	return decodeKeysResult(&result{resp: p.resp, body: body, endpoint: p.endpoint, method: p.method, path: p.path})
+	return decodeKeysResult(res)
 }
 
 func (w *httpWatcher) closeStream() {
